@@ -1,0 +1,83 @@
+# sasl-oauth: `make install` and `make test` are all a new machine needs.
+# Both install missing Debian packages when run as root (scripts/deps.sh).
+
+SHELL        := /bin/bash
+CARGO        ?= cargo
+LIBDIR       := $(shell pkg-config --variable=libdir libsasl2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)
+PLUGINDIR    ?= $(LIBDIR)/sasl2
+BINDIR       ?= /usr/local/bin
+DESTDIR      ?=
+BUILD        := $(CURDIR)/build
+PLUGIN_DIR   := $(BUILD)/plugin
+FIXTURES     := $(BUILD)/fixtures
+
+.PHONY: all deps plugin release fixtures header check-header lint unit c-tests e2e test install uninstall demo clean
+
+all: plugin
+
+deps:
+	@bash scripts/deps.sh
+
+# The debug build, copied alone into build/plugin so libsasl2 loads only our plugin from there.
+plugin: deps
+	$(CARGO) build --lib
+	@mkdir -p $(PLUGIN_DIR)
+	@cp target/debug/libsasloauth.so $(PLUGIN_DIR)/libsasloauth.so
+
+release: deps
+	$(CARGO) build --release --lib --bins
+
+fixtures: deps
+	@rm -rf $(FIXTURES)
+	$(CARGO) run -q --example testkit -- fixtures $(FIXTURES)
+
+# Regenerates include/sasl_oauth.h from the Rust sources with cbindgen.
+header: deps
+	SASL_OAUTH_UPDATE_HEADER=1 $(CARGO) test -q --test header
+
+# Fails when the checked-in header differs from what cbindgen generates, or
+# when the exports no longer type-check against libsasl2's own typedefs.
+check-header: deps
+	$(CARGO) test -q --test header
+	$(MAKE) -C c-tests typecheck
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit: deps
+	$(CARGO) test
+
+# The plugin must not depend on libsasl2 (or anything beyond libc & co).
+check-links: plugin
+	@if readelf -d $(PLUGIN_DIR)/libsasloauth.so | grep -q 'libsasl2'; then \
+	  echo "libsasloauth.so links libsasl2: it must not"; exit 1; fi
+	@echo "ok - libsasloauth.so links no libsasl2"
+
+c-tests: plugin fixtures
+	$(MAKE) -C c-tests PLUGIN_DIR=$(PLUGIN_DIR) FIXTURES=$(FIXTURES) check
+
+e2e: plugin fixtures
+	bash c-tests/e2e/pluginviewer.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/cyrus_imapd.sh $(PLUGIN_DIR) $(FIXTURES)
+
+test: lint unit check-header check-links c-tests e2e
+	@echo "make test: all suites passed"
+
+install: release
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0644 target/release/libsasloauth.so $(DESTDIR)$(PLUGINDIR)/libsasloauth.so
+	install -m 0755 target/release/sasl-oauth $(DESTDIR)$(BINDIR)/sasl-oauth
+	@echo "installed $(DESTDIR)$(PLUGINDIR)/libsasloauth.so and $(DESTDIR)$(BINDIR)/sasl-oauth"
+	@echo "check with: saslpluginviewer -c -m OAUTHBEARER"
+
+uninstall:
+	rm -f $(DESTDIR)$(PLUGINDIR)/libsasloauth.so $(DESTDIR)$(BINDIR)/sasl-oauth
+
+demo: plugin
+	bash scripts/demo.sh $(PLUGIN_DIR)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
+	$(MAKE) -C c-tests clean

@@ -1,0 +1,32 @@
+//! Generates Rust bindings for the installed libsasl2 plugin ABI (Debian 2.1.28).
+//! The plugin is bound to the headers of the library that will load it, never to
+//! upstream master, whose `sasl_utils_t` differs.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=include/sasl_wrapper.h");
+    // libsasl2 dlcloses every plugin at sasl_done; keep ours mapped so Rust
+    // statics and thread-locals stay valid for the rest of the process.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    // Fail the link on any symbol not found in libc & co: the plugin must never
+    // depend on libsasl2 itself (it gets everything through sasl_utils_t).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,defs");
+
+    let bindings = bindgen::Builder::default()
+        .header("include/sasl_wrapper.h")
+        .allowlist_type("sasl_.*")
+        .allowlist_var("SASL_.*")
+        .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
+        .derive_default(true)
+        .layout_tests(true)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate()
+        .expect("bindgen failed on <sasl/sasl.h> + <sasl/saslplug.h>: is libsasl2-dev installed?");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    bindings
+        .write_to_file(out.join("sasl_sys.rs"))
+        .expect("write bindings");
+}

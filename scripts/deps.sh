@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need, when missing.
+# As root it runs apt-get itself; otherwise it prints the exact command.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config libclang-dev openssl   # build: cc, bindgen's libclang, test keys
+  libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
+  cyrus-imapd cyrus-clients                          # the first real server, imtest
+  curl python3 valgrind                              # real clients; memory checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing packages. Run as root:" >&2
+  echo "  apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

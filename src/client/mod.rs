@@ -1,0 +1,36 @@
+//! The client side: builds the first message from the application's
+//! credentials, answers the server's error challenge as the RFC requires, and
+//! reports the server's reason. No I/O of its own.
+
+pub mod bearer;
+
+use crate::secret::Secret;
+pub use crate::server::Mechanism;
+
+/// What the application gave through its callbacks or prompts.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    pub authid: Option<String>,
+    pub authzid: Option<String>,
+    pub token: Secret,
+}
+
+/// Where the client is connecting, when libsasl2 knows.
+#[derive(Debug, Default, Clone)]
+pub struct Target {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientStep {
+    /// Send these bytes and expect more (SASL_CONTINUE). `note` is the
+    /// server's refusal to report in the error detail, if it sent one.
+    Send {
+        message: zeroize::Zeroizing<Vec<u8>>,
+        note: Option<String>,
+    },
+    /// The exchange is complete from our side (SASL_OK, nothing to send).
+    Done,
+    Failure(crate::error::Error),
+}

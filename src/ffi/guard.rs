@@ -1,0 +1,60 @@
+//! Every exported function runs inside `guard`: a panic becomes SASL_FAIL
+//! instead of unwinding into C (which would abort the server).
+
+use super::sys;
+use crate::error::ErrorKind;
+use std::os::raw::c_int;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `body`; a panic is reported through `on_panic` and returns SASL_FAIL.
+pub fn guard(on_panic: impl FnOnce(), body: impl FnOnce() -> c_int) -> c_int {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(code) => code,
+        Err(_) => {
+            // The reporter itself must not unwind either.
+            let _ = catch_unwind(AssertUnwindSafe(on_panic));
+            sys::SASL_FAIL
+        }
+    }
+}
+
+/// The one mapping from our error kinds to SASL result codes.
+pub fn code(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::Protocol => sys::SASL_BADPROT,
+        ErrorKind::Rejected(_) => sys::SASL_BADAUTH,
+        ErrorKind::Unavailable => sys::SASL_TRYAGAIN,
+        ErrorKind::Config => sys::SASL_UNAVAIL,
+        ErrorKind::Param => sys::SASL_BADPARAM,
+        ErrorKind::Internal => sys::SASL_FAIL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_sasl_fail_and_is_reported() {
+        let mut reported = false;
+        let rc = guard(|| reported = true, || panic!("boom"));
+        assert_eq!(rc, sys::SASL_FAIL);
+        assert!(reported);
+    }
+
+    #[test]
+    fn a_normal_return_passes_through() {
+        assert_eq!(guard(|| (), || sys::SASL_CONTINUE), sys::SASL_CONTINUE);
+    }
+
+    #[test]
+    fn kinds_map_to_distinct_codes() {
+        use crate::error::OAuthStatus;
+        assert_eq!(code(ErrorKind::Protocol), sys::SASL_BADPROT);
+        assert_eq!(
+            code(ErrorKind::Rejected(OAuthStatus::InvalidToken)),
+            sys::SASL_BADAUTH
+        );
+        assert_eq!(code(ErrorKind::Unavailable), sys::SASL_TRYAGAIN);
+    }
+}

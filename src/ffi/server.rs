@@ -1,0 +1,296 @@
+//! Server side of the plugin: `sasl_server_plug_init` and the mechanism callbacks.
+
+use super::guard::{code, guard};
+use super::table::{self, ServerTable, Table};
+use super::utils::{self, Level, Utils};
+use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
+use crate::config::ServerConfig;
+use crate::error::{Error, ErrorKind};
+use crate::server::bearer::BearerExchange;
+use crate::server::{Identities, ServerRuntime, Step};
+use crate::validate::unix_now;
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+use std::sync::{Arc, RwLock};
+
+/// The server runtime built at the last plugin init; None when the server
+/// side is not (correctly) configured, so its mechanisms are not offered.
+static RUNTIME: RwLock<Option<Arc<ServerRuntime>>> = RwLock::new(None);
+static TABLE: ServerTable = ServerTable::new();
+
+fn runtime() -> Option<Arc<ServerRuntime>> {
+    RUNTIME.read().ok().and_then(|r| r.clone())
+}
+
+/// Per-connection state, owned by libsasl2 through `conn_context`.
+struct ServerConn {
+    exchange: BearerExchange,
+    runtime: Arc<ServerRuntime>,
+    /// The last challenge; libsasl2 reads it after the step returns.
+    out: Vec<u8>,
+}
+
+fn build_table() -> Table<sys::sasl_server_plug_t> {
+    let plug = |i: usize| sys::sasl_server_plug_t {
+        mech_name: table::mech_name(table::MECHANISMS[i]).as_ptr(),
+        max_ssf: 0,
+        security_flags: SECURITY_FLAGS,
+        features: FEATURES,
+        glob_context: table::glob_context(i),
+        mech_new: Some(mech_new),
+        mech_step: Some(mech_step),
+        mech_dispose: Some(mech_dispose),
+        mech_free: Some(mech_free),
+        mech_avail: Some(mech_avail),
+        ..Default::default()
+    };
+    Table(Box::new([plug(0), plug(1)]))
+}
+
+/// Reads and validates the configuration, loads the key set. A bad or missing
+/// key disables the server mechanisms with one log line naming it.
+fn configure(u: Utils) -> Option<Arc<ServerRuntime>> {
+    let built = ServerConfig::from_lookup(|k| u.getopt(k))
+        .and_then(|config| ServerRuntime::from_config(&config));
+    match built {
+        Ok(rt) => Some(Arc::new(rt)),
+        Err(e) => {
+            u.log(
+                Level::Note,
+                &format!(
+                    "server mechanisms OAUTHBEARER and XOAUTH2 disabled: {}",
+                    e.reason
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Server entry point, called by libsasl2 (sasl_server_init) when it loads the
+/// plugin: reads and checks the oauth_* options and the key set, and returns
+/// the OAUTHBEARER and XOAUTH2 server mechanisms (offered only when configured).
+///
+/// # Safety
+/// Called by libsasl2 with a valid `utils` and writable out pointers.
+#[no_mangle]
+pub unsafe extern "C" fn sasl_server_plug_init(
+    utils: *const sys::sasl_utils_t,
+    maxversion: c_int,
+    out_version: *mut c_int,
+    pluglist: *mut *mut sys::sasl_server_plug_t,
+    plugcount: *mut c_int,
+) -> c_int {
+    let u = Utils::from_ptr(utils);
+    guard(
+        || {
+            if let Some(u) = u {
+                u.log(
+                    Level::Err,
+                    "internal error (panic) in sasl_server_plug_init",
+                )
+            }
+        },
+        || {
+            let Some(u) = u else {
+                return sys::SASL_BADPARAM;
+            };
+            if maxversion < PLUG_VERSION {
+                u.seterror("libsasl2 plugin API too old (need version 4)", true);
+                return sys::SASL_BADVERS;
+            }
+            if out_version.is_null() || pluglist.is_null() || plugcount.is_null() {
+                return sys::SASL_BADPARAM;
+            }
+            let rt = configure(u);
+            if let Ok(mut slot) = RUNTIME.write() {
+                *slot = rt;
+            }
+            let t = TABLE.get_or_init(build_table);
+            // SAFETY: the three out pointers were checked non-null above.
+            unsafe {
+                *out_version = PLUG_VERSION;
+                *pluglist = t.as_mut_ptr();
+                *plugcount = t.len();
+            }
+            sys::SASL_OK
+        },
+    )
+}
+
+unsafe extern "C" fn mech_avail(
+    _glob_context: *mut c_void,
+    _sparams: *mut sys::sasl_server_params_t,
+    _conn_context: *mut *mut c_void,
+) -> c_int {
+    guard(
+        || (),
+        || {
+            if runtime().is_some() {
+                sys::SASL_OK
+            } else {
+                sys::SASL_NOMECH
+            }
+        },
+    )
+}
+
+unsafe extern "C" fn mech_new(
+    glob_context: *mut c_void,
+    sparams: *mut sys::sasl_server_params_t,
+    _challenge: *const c_char,
+    _challen: c_uint,
+    conn_context: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: libsasl2 passes valid params for the connection being created.
+    let u = unsafe { sparams.as_ref() }.and_then(|p| Utils::from_ptr(p.utils));
+    guard(
+        || report_panic(u),
+        || {
+            let (Some(u), Some(mech), false) =
+                (u, table::mechanism(glob_context), conn_context.is_null())
+            else {
+                return sys::SASL_BADPARAM;
+            };
+            let Some(runtime) = runtime() else {
+                u.seterror(
+                    "server side not configured (see the log at plugin init)",
+                    true,
+                );
+                return sys::SASL_UNAVAIL;
+            };
+            let conn = Box::new(ServerConn {
+                exchange: BearerExchange::new(mech),
+                runtime,
+                out: Vec::new(),
+            });
+            // SAFETY: conn_context was checked non-null; libsasl2 hands it back
+            // to mech_step and mech_dispose, which alone turn it back into a Box.
+            unsafe { *conn_context = Box::into_raw(conn).cast() };
+            sys::SASL_OK
+        },
+    )
+}
+
+fn report_panic(u: Option<Utils>) {
+    if let Some(u) = u {
+        u.seterror("internal error (panic) in sasl-oauth; login refused", true);
+    }
+}
+
+unsafe extern "C" fn mech_step(
+    conn_context: *mut c_void,
+    sparams: *mut sys::sasl_server_params_t,
+    clientin: *const c_char,
+    clientinlen: c_uint,
+    serverout: *mut *const c_char,
+    serveroutlen: *mut c_uint,
+    oparams: *mut sys::sasl_out_params_t,
+) -> c_int {
+    utils::clear_output(serverout, serveroutlen);
+    // SAFETY: libsasl2 passes the params of this connection, valid for the call.
+    let params = unsafe { sparams.as_ref() };
+    let u = params.and_then(|p| Utils::from_ptr(p.utils));
+    guard(
+        || report_panic(u),
+        || {
+            // SAFETY: conn_context is the Box we made in mech_new (or NULL);
+            // libsasl2 serialises calls on one connection.
+            let conn = unsafe { conn_context.cast::<ServerConn>().as_mut() };
+            let (Some(params), Some(u), Some(conn)) = (params, u, conn) else {
+                return sys::SASL_BADPARAM;
+            };
+            // SAFETY: libsasl2 guarantees clientinlen readable bytes at clientin.
+            let Some(input) = (unsafe { utils::bytes(clientin, clientinlen) }) else {
+                return sys::SASL_BADPARAM;
+            };
+            let had_refusal = conn.exchange.pending_refusal().is_some();
+            match conn.exchange.step(input, &conn.runtime, unix_now()) {
+                Step::Continue(challenge) => {
+                    if let Some(refusal) = conn.exchange.pending_refusal() {
+                        u.log(Level::Note, &format!("login refused: {}", refusal.reason));
+                    }
+                    conn.out = challenge;
+                    utils::set_output(serverout, serveroutlen, &conn.out);
+                    sys::SASL_CONTINUE
+                }
+                Step::Success(ids) => finish(params, u, &ids, oparams),
+                Step::Failure(e) => {
+                    // A refusal was already logged with its challenge.
+                    u.seterror(&e.reason, !had_refusal);
+                    if e.kind == ErrorKind::Unavailable {
+                        u.log(
+                            Level::Warn,
+                            "temporary failure: the login was refused, the client may retry",
+                        );
+                    }
+                    code(e.kind)
+                }
+            }
+        },
+    )
+}
+
+/// Canonicalises both identities and fills oparams. The authid was proven by
+/// the token, so libsasl2 must not look for a password for it.
+fn finish(
+    params: &sys::sasl_server_params_t,
+    u: Utils,
+    ids: &Identities,
+    oparams: *mut sys::sasl_out_params_t,
+) -> c_int {
+    let verified = (sys::SASL_CU_AUTHID | sys::SASL_CU_EXTERNALLY_VERIFIED) as c_int;
+    let conn = u.conn();
+    let rc = match ids.authzid.as_deref().filter(|a| *a != ids.authid) {
+        None => utils::canon_user(
+            params.canon_user,
+            conn,
+            &ids.authid,
+            verified | sys::SASL_CU_AUTHZID as c_int,
+            oparams,
+        ),
+        Some(authzid) => {
+            let rc = utils::canon_user(
+                params.canon_user,
+                conn,
+                authzid,
+                sys::SASL_CU_AUTHZID as c_int,
+                oparams,
+            );
+            if rc != sys::SASL_OK {
+                rc
+            } else {
+                utils::canon_user(params.canon_user, conn, &ids.authid, verified, oparams)
+            }
+        }
+    };
+    if rc != sys::SASL_OK {
+        u.seterror(
+            &Error::invalid_request(format!(
+                "canonicalising the identity failed (SASL code {rc})"
+            ))
+            .reason,
+            true,
+        );
+        return rc;
+    }
+    utils::set_done(oparams);
+    sys::SASL_OK
+}
+
+unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sys::sasl_utils_t) {
+    guard(
+        || (),
+        || {
+            if !conn_context.is_null() {
+                // SAFETY: a non-null conn_context is the Box made in mech_new;
+                // libsasl2 disposes each context exactly once.
+                drop(unsafe { Box::from_raw(conn_context.cast::<ServerConn>()) });
+            }
+            sys::SASL_OK
+        },
+    );
+}
+
+unsafe extern "C" fn mech_free(_glob_context: *mut c_void, _utils: *const sys::sasl_utils_t) {
+    // The runtime is replaced at the next init; the tables are static.
+}

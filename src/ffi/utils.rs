@@ -1,0 +1,217 @@
+//! Safe wrappers over libsasl2's `sasl_utils_t`: options, error detail, log,
+//! callbacks, connection properties.
+
+use super::sys;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::ptr;
+
+/// Name under which libsasl2 hands our options to the application's getopt.
+const PLUGIN_NAME: &CStr = c"sasloauth";
+
+/// A borrowed `sasl_utils_t` that is known to be non-null.
+#[derive(Clone, Copy)]
+pub struct Utils<'a>(&'a sys::sasl_utils_t);
+
+/// Log levels we use (libsasl2's numbering).
+#[derive(Clone, Copy)]
+pub enum Level {
+    Err = sys::SASL_LOG_ERR as isize,
+    Warn = sys::SASL_LOG_WARN as isize,
+    Note = sys::SASL_LOG_NOTE as isize,
+}
+
+/// Turns our message into a C string: NULs (impossible in our own text, but
+/// cheap to rule out) are replaced so the line is never cut or dropped.
+fn c_line(msg: &str) -> CString {
+    let line = format!("sasl-oauth: {msg}");
+    CString::new(line.replace('\0', "?")).unwrap_or_default()
+}
+
+impl<'a> Utils<'a> {
+    /// `utils` comes from libsasl2 and is valid for the duration of the call
+    /// that received it (plug_init, or a step through the params struct).
+    pub fn from_ptr(utils: *const sys::sasl_utils_t) -> Option<Utils<'a>> {
+        // SAFETY: libsasl2 passes either NULL or a pointer to a live, initialised
+        // sasl_utils_t that outlives the current call; we keep no copy past it.
+        unsafe { utils.as_ref() }.map(Utils)
+    }
+
+    pub fn conn(&self) -> *mut sys::sasl_conn_t {
+        self.0.conn
+    }
+
+    /// One option through libsasl2's getopt (config file or the application's callback).
+    pub fn getopt(&self, key: &str) -> Option<String> {
+        let getopt = self.0.getopt?;
+        let key = CString::new(key).ok()?;
+        let mut value: *const c_char = ptr::null();
+        let mut len: c_uint = 0;
+        // SAFETY: getopt is libsasl2's function with its own context; the out
+        // pointers are valid locals.
+        let rc = unsafe {
+            getopt(
+                self.0.getopt_context,
+                PLUGIN_NAME.as_ptr(),
+                key.as_ptr(),
+                &mut value,
+                &mut len,
+            )
+        };
+        if rc != sys::SASL_OK || value.is_null() {
+            return None;
+        }
+        // SAFETY: getopt returns a NUL-terminated string owned by libsasl2 or
+        // the application, valid at least until the next getopt call; we copy it.
+        let text = unsafe { CStr::from_ptr(value) };
+        Some(text.to_string_lossy().into_owned())
+    }
+
+    /// Sets the connection's error detail (what `sasl_errdetail` shows); logged
+    /// by libsasl2 too unless `log` is false.
+    pub fn seterror(&self, msg: &str, log: bool) {
+        let Some(seterror) = self.0.seterror else {
+            return;
+        };
+        let line = c_line(msg);
+        let flags = if log { 0 } else { sys::SASL_NOLOG as c_uint };
+        // SAFETY: "%s" with one C string argument: libsasl2's formatter never
+        // interprets our text as a format.
+        unsafe { seterror(self.0.conn, flags, c"%s".as_ptr(), line.as_ptr()) };
+    }
+
+    pub fn log(&self, level: Level, msg: &str) {
+        let Some(log) = self.0.log else { return };
+        let line = c_line(msg);
+        // SAFETY: as in seterror, a fixed "%s" format and one C string.
+        unsafe { log(self.0.conn, level as c_int, c"%s".as_ptr(), line.as_ptr()) };
+    }
+
+    /// A connection property that is a C string (SASL_IPREMOTEPORT …).
+    pub fn string_prop(&self, prop: c_int) -> Option<String> {
+        let getprop = self.0.getprop?;
+        let mut value: *const c_void = ptr::null();
+        // SAFETY: getprop reads the connection libsasl2 gave us, writing one pointer.
+        let rc = unsafe { getprop(self.0.conn, prop, &mut value) };
+        if rc != sys::SASL_OK || value.is_null() {
+            return None;
+        }
+        // SAFETY: the string-valued properties are NUL-terminated strings owned by the connection.
+        Some(
+            unsafe { CStr::from_ptr(value.cast()) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// Looks up an application callback: Ok(Some) = present, Ok(None) = the
+    /// application wants to be prompted (SASL_INTERACT), Err(code) otherwise.
+    pub fn callback(
+        &self,
+        id: c_int,
+    ) -> Result<Option<(unsafe extern "C" fn() -> c_int, *mut c_void)>, c_int> {
+        let getcallback = self.0.getcallback.ok_or(sys::SASL_FAIL)?;
+        let mut proc_: sys::sasl_callback_ft = None;
+        let mut context: *mut c_void = ptr::null_mut();
+        // SAFETY: getcallback writes a function pointer and a context into our locals.
+        let rc = unsafe { getcallback(self.0.conn, id as c_ulong, &mut proc_, &mut context) };
+        match (rc, proc_) {
+            (sys::SASL_OK, Some(f)) => Ok(Some((f, context))),
+            (sys::SASL_INTERACT, _) => Ok(None),
+            (sys::SASL_OK, None) => Err(sys::SASL_FAIL),
+            (rc, _) => Err(rc),
+        }
+    }
+}
+
+/// Reads `len` bytes at `data`, or an empty slice for NULL.
+///
+/// # Safety
+/// `data` must be NULL or point to `len` readable bytes that stay valid for `'a`.
+pub unsafe fn bytes<'a>(data: *const c_char, len: c_uint) -> Option<&'a [u8]> {
+    match (data.is_null(), len) {
+        (true, 0) => Some(&[]),
+        (true, _) => None,
+        // SAFETY: the caller guarantees `len` readable bytes at `data`.
+        (false, n) => Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), n as usize) }),
+    }
+}
+
+/// Writes an output buffer owned by the connection context into libsasl2's out pointers.
+pub fn set_output(out: *mut *const c_char, outlen: *mut c_uint, data: &[u8]) {
+    if out.is_null() || outlen.is_null() {
+        return;
+    }
+    // SAFETY: both pointers were checked non-null; libsasl2 passes pointers to
+    // its own locals. `data` lives in our connection context until the next step.
+    unsafe {
+        *out = data.as_ptr().cast();
+        *outlen = data.len() as c_uint;
+    }
+}
+
+/// Clears libsasl2's out pointers, first thing in every step.
+pub fn clear_output(out: *mut *const c_char, outlen: *mut c_uint) {
+    // SAFETY: each pointer is written only when non-null; libsasl2 owns them.
+    unsafe {
+        if !out.is_null() {
+            *out = ptr::null();
+        }
+        if !outlen.is_null() {
+            *outlen = 0;
+        }
+    }
+}
+
+/// The type of `params->canon_user` (the same on both sides).
+pub type CanonUser = Option<
+    unsafe extern "C" fn(
+        *mut sys::sasl_conn_t,
+        *const c_char,
+        c_uint,
+        c_uint,
+        *mut sys::sasl_out_params_t,
+    ) -> c_int,
+>;
+
+/// Calls `params->canon_user` for one name.
+pub fn canon_user(
+    canon: CanonUser,
+    conn: *mut sys::sasl_conn_t,
+    name: &str,
+    flags: c_int,
+    oparams: *mut sys::sasl_out_params_t,
+) -> c_int {
+    let Some(canon) = canon else {
+        return sys::SASL_FAIL;
+    };
+    let Ok(cname) = CString::new(name) else {
+        return sys::SASL_BADPROT;
+    };
+    // SAFETY: libsasl2's canon_user copies the name into connection-owned
+    // buffers referenced from oparams, which libsasl2 gave us for this step.
+    unsafe {
+        canon(
+            conn,
+            cname.as_ptr(),
+            name.len() as c_uint,
+            flags as c_uint,
+            oparams,
+        )
+    }
+}
+
+/// Marks a finished exchange in the out params (no security layer).
+pub fn set_done(oparams: *mut sys::sasl_out_params_t) {
+    // SAFETY: libsasl2 passes a valid oparams for the step; we write plain fields.
+    if let Some(o) = unsafe { oparams.as_mut() } {
+        o.doneflag = 1;
+        o.mech_ssf = 0;
+        o.maxoutbuf = 0;
+        o.encode_context = ptr::null_mut();
+        o.encode = None;
+        o.decode_context = ptr::null_mut();
+        o.decode = None;
+        o.param_version = 0;
+    }
+}

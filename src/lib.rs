@@ -1,0 +1,18 @@
+//! sasl-oauth: OAuth 2.0 SASL mechanisms for Cyrus SASL.
+//!
+//! Layers (see ARCHITECTURE.md): `ffi` is the only unsafe code and the only
+//! place that knows C types; `server`/`client` are pure state machines;
+//! `protocol` parses and builds wire messages without I/O; `validate` checks
+//! tokens and is the only place that reads files.
+#![deny(unsafe_code)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod protocol;
+pub mod secret;
+pub mod server;
+pub mod validate;
+
+#[allow(unsafe_code)]
+pub mod ffi;

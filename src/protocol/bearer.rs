@@ -1,0 +1,82 @@
+//! The `auth` value of OAUTHBEARER and XOAUTH2: an RFC 6750 §2.1 credential.
+//!
+//! ```text
+//! auth-value = "Bearer" 1*SP b64token     ; scheme name case-insensitive
+//! b64token   = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+//! ```
+//! An empty value is a discovery request (RFC 7628 §3.2.2: the client asks
+//! for the server's error challenge to learn where to get a token).
+
+use crate::error::Error;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credential<'a> {
+    Bearer(&'a str),
+    Discovery,
+}
+
+pub fn parse_auth(value: &str) -> Result<Credential<'_>, Error> {
+    if value.is_empty() {
+        return Ok(Credential::Discovery);
+    }
+    let scheme_end = value.find([' ', '\t']).unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(Error::protocol("auth value does not use the Bearer scheme"));
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Ok(Credential::Discovery);
+    }
+    if !is_b64token(token) {
+        return Err(Error::protocol(
+            "auth value: token has characters outside RFC 6750 b64token",
+        ));
+    }
+    Ok(Credential::Bearer(token))
+}
+
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token() {
+        assert_eq!(
+            parse_auth("Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==").unwrap(),
+            Credential::Bearer("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")
+        );
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive_and_spaces_repeat() {
+        assert_eq!(
+            parse_auth("bearer   a.b.c").unwrap(),
+            Credential::Bearer("a.b.c")
+        );
+        assert_eq!(parse_auth("BEARER a").unwrap(), Credential::Bearer("a"));
+    }
+
+    #[test]
+    fn empty_value_is_discovery() {
+        assert_eq!(parse_auth("").unwrap(), Credential::Discovery);
+        assert_eq!(parse_auth("Bearer ").unwrap(), Credential::Discovery);
+    }
+
+    #[test]
+    fn other_schemes_and_bad_tokens() {
+        assert!(parse_auth("Basic abc").is_err());
+        assert!(parse_auth("Bearerx abc").is_err());
+        assert!(parse_auth("Bearer a b").is_err());
+        assert!(parse_auth("Bearer ===").is_err());
+        assert!(parse_auth("Bearer a\"b").is_err());
+    }
+}

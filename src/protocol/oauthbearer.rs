@@ -1,0 +1,242 @@
+//! OAUTHBEARER messages (RFC 7628 §3).
+//!
+//! ```text
+//! client-resp = (gs2-header kvsep *kvpair kvsep) / kvsep
+//! kvpair      = "auth=" auth-value / "host=" host / "port=" 1*DIGIT / key "=" value
+//! ```
+//! Server error challenge: `{"status":…,"scope":…,"openid-configuration":…}`.
+
+use super::bearer::{self, Credential};
+use super::{gs2, kv};
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ClientFirst<'a> {
+    pub gs2: gs2::Gs2Header<'a>,
+    pub host: Option<&'a str>,
+    pub port: Option<u16>,
+    pub credential: Credential<'a>,
+}
+
+impl ClientFirst<'_> {
+    pub fn authzid(&self) -> Option<&str> {
+        self.gs2.authzid.as_deref()
+    }
+}
+
+/// Parses the client's first message (already checked by `protocol::check_message`).
+pub fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, Error> {
+    if msg == "\x01" {
+        return Err(Error::protocol(
+            "a lone \\x01 is only valid after a server error",
+        ));
+    }
+    let (header, rest) = gs2::parse(msg)?;
+    let rest = rest
+        .strip_prefix(kv::KVSEP)
+        .ok_or_else(|| Error::protocol("missing \\x01 after the GS2 header"))?;
+    let pairs = kv::parse(rest)?;
+    let auth = pairs
+        .get("auth")
+        .ok_or_else(|| Error::protocol("the required auth key is missing"))?;
+    let port = match pairs.get("port") {
+        None => None,
+        Some(p) => Some(parse_port(p)?),
+    };
+    Ok(ClientFirst {
+        gs2: header,
+        host: pairs.get("host"),
+        port,
+        credential: bearer::parse_auth(auth)?,
+    })
+}
+
+fn parse_port(p: &str) -> Result<u16, Error> {
+    let ok =
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'));
+    ok.then(|| p.parse::<u16>().ok())
+        .flatten()
+        .ok_or_else(|| Error::protocol("port is not a decimal number from 0 to 65535"))
+}
+
+/// Builds the client's first message. The result holds the token: callers keep
+/// it in zeroizing storage.
+pub fn build_client_first(
+    authzid: Option<&str>,
+    host: Option<&str>,
+    port: Option<u16>,
+    token: &str,
+) -> String {
+    let mut out = gs2::build(authzid);
+    out.push(kv::KVSEP);
+    if let Some(h) = host {
+        kv::push(&mut out, "host", h);
+    }
+    if let Some(p) = port {
+        kv::push(&mut out, "port", &p.to_string());
+    }
+    out.push_str("auth=Bearer ");
+    out.push_str(token);
+    out.push(kv::KVSEP);
+    out.push(kv::KVSEP);
+    out
+}
+
+/// The client's answer to an error challenge.
+pub const ERROR_ACK: &[u8] = b"\x01";
+
+/// The server's error challenge (RFC 7628 §3.2.2).
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorChallenge<'a> {
+    #[serde(borrow)]
+    pub status: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "openid-configuration",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub openid_configuration: Option<Cow<'a, str>>,
+}
+
+pub fn build_error(challenge: &ErrorChallenge<'_>) -> Vec<u8> {
+    // Serializing a struct of strings cannot fail.
+    serde_json::to_vec(challenge).unwrap_or_default()
+}
+
+pub fn parse_error(msg: &[u8]) -> Result<ErrorChallenge<'_>, Error> {
+    serde_json::from_slice(msg)
+        .map_err(|_| Error::protocol("server challenge is not RFC 7628 error JSON"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC_TOKEN: &str = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==";
+
+    #[test]
+    fn rfc7628_section_4_1_example() {
+        let msg = format!("n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer {RFC_TOKEN}\x01\x01");
+        let m = parse_client_first(&msg).unwrap();
+        assert_eq!(m.authzid(), Some("user@example.com"));
+        assert_eq!(m.host, Some("server.example.com"));
+        assert_eq!(m.port, Some(143));
+        assert_eq!(m.credential, Credential::Bearer(RFC_TOKEN));
+    }
+
+    #[test]
+    fn curl_and_mutt_form_unescaped_authzid_with_host_and_port() {
+        let msg =
+            "n,a=alice@example.com,\x01host=127.0.0.1\x01port=1143\x01auth=Bearer abc\x01\x01";
+        let m = parse_client_first(msg).unwrap();
+        assert_eq!(m.authzid(), Some("alice@example.com"));
+        assert_eq!(m.port, Some(1143));
+    }
+
+    #[test]
+    fn imapclient_form_without_host_and_port() {
+        let m = parse_client_first("n,,\x01auth=Bearer abc\x01\x01").unwrap();
+        assert_eq!(m.host, None);
+        assert_eq!(m.port, None);
+        assert_eq!(m.authzid(), None);
+    }
+
+    #[test]
+    fn kafka_form_with_extension_keys() {
+        let m = parse_client_first(
+            "n,,\x01auth=Bearer abc\x01traceId=123\x01logicalCluster=lkc-1\x01\x01",
+        )
+        .unwrap();
+        assert_eq!(m.credential, Credential::Bearer("abc"));
+    }
+
+    #[test]
+    fn lower_case_bearer() {
+        let m = parse_client_first("n,,\x01auth=bearer abc\x01\x01").unwrap();
+        assert_eq!(m.credential, Credential::Bearer("abc"));
+    }
+
+    #[test]
+    fn escaped_authzid() {
+        let m = parse_client_first("n,a=al=2Cice,\x01auth=Bearer abc\x01\x01").unwrap();
+        assert_eq!(m.authzid(), Some("al,ice"));
+    }
+
+    #[test]
+    fn empty_auth_is_discovery() {
+        let m = parse_client_first("n,,\x01auth=\x01\x01").unwrap();
+        assert_eq!(m.credential, Credential::Discovery);
+    }
+
+    #[test]
+    fn missing_auth() {
+        let e = parse_client_first("n,,\x01host=a\x01\x01").unwrap_err();
+        assert!(e.reason.contains("auth"));
+    }
+
+    #[test]
+    fn missing_final_kvsep() {
+        assert!(parse_client_first("n,,\x01auth=Bearer abc\x01").is_err());
+    }
+
+    #[test]
+    fn missing_kvsep_after_header() {
+        assert!(parse_client_first("n,,auth=Bearer abc\x01\x01").is_err());
+    }
+
+    #[test]
+    fn lone_kvsep_is_not_a_first_message() {
+        assert!(parse_client_first("\x01").is_err());
+    }
+
+    #[test]
+    fn bad_ports() {
+        for p in ["", "0143", "65536", "-1", "1a"] {
+            let msg = format!("n,,\x01port={p}\x01auth=Bearer a\x01\x01");
+            assert!(parse_client_first(&msg).is_err(), "port {p:?}");
+        }
+    }
+
+    #[test]
+    fn build_then_parse_round_trips() {
+        let msg = build_client_first(Some("a,b"), Some("imap.example.com"), Some(993), "tok");
+        assert_eq!(
+            msg,
+            "n,a=a=2Cb,\x01host=imap.example.com\x01port=993\x01auth=Bearer tok\x01\x01"
+        );
+        let m = parse_client_first(&msg).unwrap();
+        assert_eq!(m.authzid(), Some("a,b"));
+        assert_eq!(
+            build_client_first(None, None, None, "t"),
+            "n,,\x01auth=Bearer t\x01\x01"
+        );
+    }
+
+    #[test]
+    fn error_challenge_json() {
+        let c = ErrorChallenge {
+            status: "invalid_token".into(),
+            scope: Some("mail".into()),
+            openid_configuration: Some("https://i/.well-known/openid-configuration".into()),
+        };
+        let json = String::from_utf8(build_error(&c)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"status":"invalid_token","scope":"mail","openid-configuration":"https://i/.well-known/openid-configuration"}"#
+        );
+        assert_eq!(parse_error(json.as_bytes()).unwrap(), c);
+    }
+
+    #[test]
+    fn error_challenge_minimal_and_bad() {
+        let c = parse_error(br#"{"status":"invalid_token"}"#).unwrap();
+        assert_eq!(c.scope, None);
+        assert!(parse_error(b"not json").is_err());
+        assert!(parse_error(br#"{"scope":"x"}"#).is_err());
+    }
+}

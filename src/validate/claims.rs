@@ -1,0 +1,232 @@
+//! Checks on a JWT claims set (RFC 7519 §4.1, RFC 9068 §4). Each function
+//! returns the reason an administrator reads when the check fails.
+
+use crate::error::{printable, Error};
+use serde_json::{Map, Value};
+
+/// The largest NumericDate we take (year 5138): beyond it the value is garbage.
+const MAX_NUMERIC_DATE: f64 = 1e11;
+
+/// A NumericDate claim: absent is `Ok(None)`; anything but a sane number is an error.
+pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Error> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.is_finite() && (0.0..MAX_NUMERIC_DATE).contains(&f) => Ok(Some(f as i64)),
+            _ => Err(Error::invalid_token(format!(
+                "claim '{name}' is out of range"
+            ))),
+        },
+        Some(_) => Err(Error::invalid_token(format!(
+            "claim '{name}' is not a number"
+        ))),
+    }
+}
+
+/// `exp` (required by RFC 9068), `nbf`, `iat`, each with `skew` seconds of leeway.
+pub fn check_times(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(), Error> {
+    let exp = numeric_date(claims, "exp")?
+        .ok_or_else(|| Error::invalid_token("token has no 'exp' claim"))?;
+    if now > exp.saturating_add(skew) {
+        return Err(Error::invalid_token(format!(
+            "token expired {} s ago (exp {exp}, clock skew {skew} s)",
+            now - exp
+        )));
+    }
+    if let Some(nbf) = numeric_date(claims, "nbf")? {
+        if now.saturating_add(skew) < nbf {
+            return Err(Error::invalid_token(format!(
+                "token not yet valid: nbf is {} s in the future (clock skew {skew} s)",
+                nbf - now
+            )));
+        }
+    }
+    if let Some(iat) = numeric_date(claims, "iat")? {
+        if now.saturating_add(skew) < iat {
+            return Err(Error::invalid_token(format!(
+                "token not yet valid: issued {} s in the future (clock skew {skew} s)",
+                iat - now
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_issuer(claims: &Map<String, Value>, expected: &str) -> Result<(), Error> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) if iss == expected => Ok(()),
+        Some(Value::String(iss)) => Err(Error::invalid_token(format!(
+            "issuer mismatch: token has '{}', expected '{expected}'",
+            printable(iss, 100)
+        ))),
+        _ => Err(Error::invalid_token(
+            "issuer mismatch: token has no 'iss' string",
+        )),
+    }
+}
+
+/// `aud` is a string or an array of strings; one must be ours.
+pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), Error> {
+    let ours = |a: &Value| a.as_str().is_some_and(|a| accepted.iter().any(|x| x == a));
+    let ok = match claims.get("aud") {
+        Some(v @ Value::String(_)) => ours(v),
+        Some(Value::Array(list)) => list.iter().any(ours),
+        _ => {
+            return Err(Error::invalid_token(
+                "audience mismatch: token has no 'aud' claim",
+            ))
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        let shown = printable(
+            &claims.get("aud").map(Value::to_string).unwrap_or_default(),
+            100,
+        );
+        Err(Error::invalid_token(format!(
+            "audience mismatch: token is for {shown}, accepted: {}",
+            accepted.join(" ")
+        )))
+    }
+}
+
+/// The granted scopes: `scope` (RFC 9068, space-separated) or `scp`
+/// (Microsoft Entra: a string or an array).
+pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
+    fn list(v: &Value) -> Vec<&str> {
+        match v {
+            Value::String(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+    ["scope", "scp"]
+        .iter()
+        .filter_map(|name| claims.get(*name))
+        .flat_map(list)
+        .collect()
+}
+
+pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<(), Error> {
+    let granted = scopes(claims);
+    let missing: Vec<&str> = required
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !granted.contains(r))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::insufficient_scope(format!(
+            "missing required scope: {}",
+            missing.join(" ")
+        )))
+    }
+}
+
+/// The authentication identity: a non-empty string without control characters.
+pub fn username(claims: &Map<String, Value>, claim: &str) -> Result<String, Error> {
+    match claims.get(claim) {
+        Some(Value::String(s))
+            if !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control) =>
+        {
+            Ok(s.clone())
+        }
+        Some(Value::String(_)) => Err(Error::invalid_token(format!(
+            "claim '{claim}' is empty, too long or has control characters"
+        ))),
+        _ => Err(Error::invalid_token(format!(
+            "token has no '{claim}' string claim (oauth_username_claim)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn valid_times() {
+        assert!(check_times(&obj(json!({"exp": 1000, "nbf": 900, "iat": 900})), 950, 0).is_ok());
+    }
+
+    #[test]
+    fn expired_beyond_skew() {
+        let e = check_times(&obj(json!({"exp": 1000})), 1061, 60).unwrap_err();
+        assert!(e.reason.contains("expired"));
+        assert!(check_times(&obj(json!({"exp": 1000})), 1060, 60).is_ok());
+    }
+
+    #[test]
+    fn not_yet_valid() {
+        let e = check_times(&obj(json!({"exp": 5000, "nbf": 2000})), 1000, 60).unwrap_err();
+        assert!(e.reason.contains("not yet valid"));
+        let e = check_times(&obj(json!({"exp": 5000, "iat": 2000})), 1000, 60).unwrap_err();
+        assert!(e.reason.contains("not yet valid"));
+    }
+
+    #[test]
+    fn missing_or_bad_exp() {
+        assert!(check_times(&obj(json!({})), 1, 0).is_err());
+        assert!(check_times(&obj(json!({"exp": "9999999999"})), 1, 0).is_err());
+        assert!(check_times(&obj(json!({"exp": 1e300})), 1, 0).is_err());
+        assert!(check_times(&obj(json!({"exp": -5})), 1, 0).is_err());
+        assert!(check_times(&obj(json!({"exp": 18446744073709551615u64})), 1, 0).is_err());
+    }
+
+    #[test]
+    fn issuer() {
+        assert!(check_issuer(&obj(json!({"iss": "https://a"})), "https://a").is_ok());
+        assert!(
+            check_issuer(&obj(json!({"iss": "https://a/"})), "https://a")
+                .unwrap_err()
+                .reason
+                .contains("issuer")
+        );
+        assert!(check_issuer(&obj(json!({"iss": 1})), "https://a").is_err());
+    }
+
+    #[test]
+    fn audience_string_or_array() {
+        let acc = vec!["imap".to_owned(), "smtp".to_owned()];
+        assert!(check_audience(&obj(json!({"aud": "smtp"})), &acc).is_ok());
+        assert!(check_audience(&obj(json!({"aud": ["x", "imap"]})), &acc).is_ok());
+        assert!(check_audience(&obj(json!({"aud": ["x"]})), &acc)
+            .unwrap_err()
+            .reason
+            .contains("audience"));
+        assert!(check_audience(&obj(json!({})), &acc).is_err());
+    }
+
+    #[test]
+    fn scopes_from_scope_and_scp() {
+        let req = vec!["mail".to_owned()];
+        assert!(check_scopes(&obj(json!({"scope": "openid mail"})), &req).is_ok());
+        assert!(check_scopes(&obj(json!({"scp": ["mail"]})), &req).is_ok());
+        assert!(check_scopes(&obj(json!({"scp": "mail other"})), &req).is_ok());
+        let e = check_scopes(&obj(json!({"scope": "openid"})), &req).unwrap_err();
+        assert!(e.reason.contains("scope"));
+        assert!(check_scopes(&obj(json!({"scope": "mailx"})), &req).is_err());
+    }
+
+    #[test]
+    fn username_claim() {
+        assert_eq!(
+            username(&obj(json!({"sub": "alice"})), "sub").unwrap(),
+            "alice"
+        );
+        assert!(username(&obj(json!({"sub": 5})), "sub").is_err());
+        assert!(username(&obj(json!({"sub": ""})), "sub").is_err());
+        assert!(username(&obj(json!({"sub": "a\nb"})), "sub").is_err());
+        assert!(username(&obj(json!({})), "email")
+            .unwrap_err()
+            .reason
+            .contains("email"));
+    }
+}

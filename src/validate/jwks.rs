@@ -1,0 +1,303 @@
+//! JSON Web Key Sets (RFC 7517) holding the identity provider's public keys.
+//! Keys we cannot use (symmetric, encryption-only, unknown curves) are skipped
+//! rather than failing the whole set, as providers publish mixed sets.
+
+use super::alg::{Algorithm, Family};
+use crate::error::Error;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A JWKS larger than this is not a key set but an attack or a mistake.
+pub const MAX_JWKS_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// Modulus and exponent, big-endian, without leading zeros.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// An uncompressed SEC1 point (0x04 || x || y).
+    Ec {
+        family: Family,
+        point: Vec<u8>,
+    },
+    Ed25519(Vec<u8>),
+}
+
+impl PublicKey {
+    pub fn family_matches(&self, family: Family) -> bool {
+        match self {
+            PublicKey::Rsa { .. } => family == Family::Rsa,
+            PublicKey::Ec { family: f, .. } => *f == family,
+            PublicKey::Ed25519(_) => family == Family::Ed25519,
+        }
+    }
+
+    /// Verifies `signature` over `message` with `alg`; false on any mismatch.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
+        if !self.family_matches(alg.family()) {
+            return false;
+        }
+        match (self, alg.rsa_params(), alg.curve_verifier()) {
+            (PublicKey::Rsa { n, e }, Some(params), _) => RsaPublicKeyComponents { n, e }
+                .verify(params, message, signature)
+                .is_ok(),
+            (PublicKey::Ec { point: key, .. } | PublicKey::Ed25519(key), _, Some(verifier)) => {
+                UnparsedPublicKey::new(verifier, key)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jwk {
+    pub kid: Option<String>,
+    /// When the JWK names an algorithm, only that algorithm may use it.
+    pub alg: Option<Algorithm>,
+    pub key: PublicKey,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+    by_kid: HashMap<String, Vec<usize>>,
+    /// How many entries were skipped as unusable (for a log line).
+    pub skipped: usize,
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+}
+
+impl JwkSet {
+    pub fn parse(json: &[u8]) -> Result<JwkSet, Error> {
+        let raw: RawSet = serde_json::from_slice(json).map_err(|e| {
+            Error::config(format!(
+                "JWKS is not a JSON object with a 'keys' array: {e}"
+            ))
+        })?;
+        let mut set = JwkSet::default();
+        for value in raw.keys {
+            match serde_json::from_value::<RawKey>(value)
+                .ok()
+                .and_then(|k| convert(&k))
+            {
+                Some(jwk) => set.push(jwk),
+                None => set.skipped += 1,
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(Error::config("JWKS holds no usable signature key"));
+        }
+        Ok(set)
+    }
+
+    pub fn load(path: &Path) -> Result<JwkSet, Error> {
+        use std::io::Read;
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::config(format!("cannot open {}: {e}", path.display())))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_JWKS_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+        if bytes.len() as u64 > MAX_JWKS_BYTES {
+            return Err(Error::config(format!(
+                "{} is larger than 1 MiB",
+                path.display()
+            )));
+        }
+        JwkSet::parse(&bytes)
+            .map_err(|e| Error::config(format!("{}: {}", path.display(), e.reason)))
+    }
+
+    fn push(&mut self, jwk: Jwk) {
+        if let Some(kid) = &jwk.kid {
+            self.by_kid
+                .entry(kid.clone())
+                .or_default()
+                .push(self.keys.len());
+        }
+        self.keys.push(jwk);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys that may verify a token with this `kid` and `alg`.
+    pub fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+        alg: Algorithm,
+    ) -> impl Iterator<Item = &'a Jwk> + 'a {
+        let indexes: &[usize] = match kid {
+            Some(k) => self.by_kid.get(k).map(Vec::as_slice).unwrap_or(&[]),
+            None => &[],
+        };
+        let by_kid = indexes.iter().map(|&i| &self.keys[i]);
+        let all = self.keys.iter().filter(move |_| kid.is_none());
+        by_kid
+            .chain(all)
+            .filter(move |k| k.key.family_matches(alg.family()) && k.alg.is_none_or(|a| a == alg))
+    }
+
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.by_kid.contains_key(kid)
+    }
+}
+
+fn b64(field: &Option<String>) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(field.as_deref()?).ok()
+}
+
+fn convert(k: &RawKey) -> Option<Jwk> {
+    if k.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    // A JWK bound to an algorithm we never accept (HS256, RSA-OAEP…) is unusable.
+    let alg = match &k.alg {
+        None => None,
+        Some(name) => Some(Algorithm::from_name(name).ok()?),
+    };
+    let key = match k.kty.as_str() {
+        "RSA" => {
+            let n = strip_zeros(b64(&k.n)?);
+            let e = strip_zeros(b64(&k.e)?);
+            if n.is_empty() || e.is_empty() {
+                return None;
+            }
+            PublicKey::Rsa { n, e }
+        }
+        "EC" => {
+            let (family, len) = match k.crv.as_deref()? {
+                "P-256" => (Family::EcP256, 32),
+                "P-384" => (Family::EcP384, 48),
+                _ => return None,
+            };
+            let (x, y) = (b64(&k.x)?, b64(&k.y)?);
+            if x.len() != len || y.len() != len {
+                return None;
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            PublicKey::Ec { family, point }
+        }
+        "OKP" if k.crv.as_deref() == Some("Ed25519") => {
+            let x = b64(&k.x)?;
+            if x.len() != 32 {
+                return None;
+            }
+            PublicKey::Ed25519(x)
+        }
+        _ => return None,
+    };
+    if let Some(a) = alg {
+        if !key.family_matches(a.family()) {
+            return None;
+        }
+    }
+    Some(Jwk {
+        kid: k.kid.clone(),
+        alg,
+        key,
+    })
+}
+
+fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
+    let first = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+    v.drain(..first);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"ec-1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    const ED_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+    const RSA_JWK: &str = r#"{"kty":"RSA","kid":"rsa-1","alg":"RS256","n":"AQAB","e":"AQAB"}"#;
+
+    fn set(keys: &[&str]) -> Result<JwkSet, Error> {
+        JwkSet::parse(format!(r#"{{"keys":[{}]}}"#, keys.join(",")).as_bytes())
+    }
+
+    #[test]
+    fn parses_ec_ed_and_rsa_keys() {
+        let s = set(&[EC_JWK, ED_JWK, RSA_JWK]).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.candidates(Some("ec-1"), Algorithm::ES256).count(), 1);
+        assert_eq!(s.candidates(Some("ed-1"), Algorithm::EdDSA).count(), 1);
+        assert_eq!(s.candidates(Some("rsa-1"), Algorithm::RS256).count(), 1);
+    }
+
+    #[test]
+    fn key_bound_to_an_algorithm_does_not_serve_another() {
+        let s = set(&[RSA_JWK]).unwrap();
+        assert_eq!(s.candidates(Some("rsa-1"), Algorithm::PS256).count(), 0);
+    }
+
+    #[test]
+    fn family_must_match() {
+        let s = set(&[EC_JWK]).unwrap();
+        assert_eq!(s.candidates(Some("ec-1"), Algorithm::RS256).count(), 0);
+        assert_eq!(s.candidates(Some("ec-1"), Algorithm::ES384).count(), 0);
+    }
+
+    #[test]
+    fn unknown_kid_has_no_candidates() {
+        let s = set(&[EC_JWK]).unwrap();
+        assert_eq!(s.candidates(Some("nope"), Algorithm::ES256).count(), 0);
+        assert_eq!(s.candidates(None, Algorithm::ES256).count(), 1);
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped() {
+        let s = set(&[EC_JWK, r#"{"kty":"oct","k":"c2VjcmV0"}"#, r#"{"kty":"RSA","alg":"HS256","n":"AQAB","e":"AQAB"}"#, r#"{"kty":"EC","crv":"P-256","use":"enc","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#]).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.skipped, 3);
+    }
+
+    #[test]
+    fn empty_or_bad_sets_are_config_errors() {
+        assert!(set(&[]).is_err());
+        assert!(JwkSet::parse(b"{}").is_err());
+        assert!(JwkSet::parse(b"not json").is_err());
+        assert!(set(&[r#"{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}"#]).is_err());
+    }
+}

@@ -1,0 +1,456 @@
+//! JWT access tokens (RFC 9068) verified against a local key set, following
+//! RFC 8725: the algorithm must be on our list and match the key; the
+//! signature is checked before any claim is believed.
+
+use super::alg::Algorithm;
+use super::jwks::JwkSet;
+use super::strict_json::parse_object;
+use super::{claims, Identity, TokenValidator};
+use crate::error::{printable, Error};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+/// What a token must satisfy, from the server configuration.
+#[derive(Debug, Clone)]
+pub struct JwtPolicy {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub username_claim: String,
+    pub required_scopes: Vec<String>,
+    pub clock_skew: i64,
+}
+
+pub struct JwtValidator {
+    policy: JwtPolicy,
+    keys: JwkSet,
+}
+
+/// The three parts of a compact JWS, still encoded.
+struct Compact<'a> {
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+    /// `header.payload`: the bytes the signature covers.
+    signed: &'a str,
+}
+
+fn split(token: &str) -> Result<Compact<'_>, Error> {
+    let mut parts = token.splitn(4, '.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Error::invalid_token(
+            "token is not a JWT (expected three dot-separated parts)",
+        ));
+    };
+    Ok(Compact {
+        header,
+        payload,
+        signature,
+        signed: &token[..header.len() + 1 + payload.len()],
+    })
+}
+
+fn decode(part: &str, what: &str) -> Result<Vec<u8>, Error> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| Error::invalid_token(format!("JWT {what} is not base64url")))
+}
+
+/// `typ`, when present, must say this is an access token (RFC 9068 §2.1) or a plain JWT.
+fn check_typ(typ: Option<&Value>) -> Result<(), Error> {
+    match typ {
+        None => Ok(()),
+        Some(Value::String(t)) => {
+            let t = t.to_ascii_lowercase();
+            let t = t.strip_prefix("application/").unwrap_or(&t);
+            if t == "at+jwt" || t == "jwt" {
+                Ok(())
+            } else {
+                Err(Error::invalid_token(format!(
+                    "JWT typ '{}' is not at+jwt or JWT",
+                    printable(t, 40)
+                )))
+            }
+        }
+        Some(_) => Err(Error::invalid_token("JWT typ is not a string")),
+    }
+}
+
+impl JwtValidator {
+    pub fn new(policy: JwtPolicy, keys: JwkSet) -> Self {
+        JwtValidator { policy, keys }
+    }
+
+    pub fn policy(&self) -> &JwtPolicy {
+        &self.policy
+    }
+
+    pub fn keys(&self) -> &JwkSet {
+        &self.keys
+    }
+
+    /// Header checks and signature; returns the verified claims set.
+    fn verify(&self, token: &str) -> Result<serde_json::Map<String, Value>, Error> {
+        let jws = split(token)?;
+        let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
+            Error::invalid_token("JWT header is not a JSON object with unique keys")
+        })?;
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::invalid_token("JWT header has no 'alg'"))?;
+        let alg = Algorithm::from_name(alg_name)?;
+        if !self.policy.algorithms.contains(&alg) {
+            return Err(Error::invalid_token(format!(
+                "algorithm {} is not in oauth_algorithms",
+                alg.name()
+            )));
+        }
+        // We implement no JWS extension, so any critical one is unknown to us (RFC 7515 §4.1.11).
+        if header.contains_key("crit") {
+            return Err(Error::invalid_token(
+                "JWT header has 'crit' extensions we do not implement",
+            ));
+        }
+        check_typ(header.get("typ"))?;
+        // jku, x5u, jwk and x5c are never followed: keys come only from our JWKS.
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(Error::invalid_token("JWT kid is not a string")),
+        };
+        let signature = decode(jws.signature, "signature")?;
+        let mut candidates = self.keys.candidates(kid, alg).peekable();
+        if candidates.peek().is_none() {
+            return Err(Error::invalid_token(match kid {
+                Some(k) if !self.keys.has_kid(k) => {
+                    format!("unknown kid '{}': not in the JWKS", printable(k, 64))
+                }
+                Some(k) => format!(
+                    "key kid '{}' cannot verify algorithm {}",
+                    printable(k, 64),
+                    alg.name()
+                ),
+                None => format!("no key in the JWKS for algorithm {}", alg.name()),
+            }));
+        }
+        // Without a kid, each key of the right type is tried; with one, only its keys.
+        if !candidates.any(|k| k.key.verify(alg, jws.signed.as_bytes(), &signature)) {
+            return Err(Error::invalid_token(format!(
+                "bad signature ({}, kid {})",
+                alg.name(),
+                kid.map(|k| printable(k, 64))
+                    .unwrap_or_else(|| "none".into())
+            )));
+        }
+        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
+            Error::invalid_token("JWT claims are not a JSON object with unique keys")
+        })
+    }
+}
+
+impl TokenValidator for JwtValidator {
+    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
+        let c = self.verify(token)?;
+        let p = &self.policy;
+        claims::check_issuer(&c, &p.issuer)?;
+        claims::check_audience(&c, &p.audiences)?;
+        claims::check_times(&c, now, p.clock_skew)?;
+        let authid = claims::username(&c, &p.username_claim)?;
+        claims::check_scopes(&c, &p.required_scopes)?;
+        Ok(Identity { authid })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    struct Keys {
+        ec: EcdsaKeyPair,
+        ed: Ed25519KeyPair,
+        jwks: JwkSet,
+    }
+
+    fn keys() -> Keys {
+        let rng = SystemRandom::new();
+        let ec_pk8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, ec_pk8.as_ref(), &rng)
+            .unwrap();
+        let ed_pk8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ed = Ed25519KeyPair::from_pkcs8(ed_pk8.as_ref()).unwrap();
+        let point = ec.public_key().as_ref();
+        let jwks = json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "kid": "ec-1", "x": b64(&point[1..33]), "y": b64(&point[33..])},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64(ed.public_key().as_ref())},
+        ]});
+        let jwks = JwkSet::parse(jwks.to_string().as_bytes()).unwrap();
+        Keys { ec, ed, jwks }
+    }
+
+    fn claims() -> Value {
+        json!({"iss": "https://issuer.test", "aud": "imap", "sub": "alice", "exp": NOW + 600,
+               "iat": NOW - 10, "scope": "openid mail"})
+    }
+
+    fn sign(k: &Keys, header: Value, claims: Value) -> String {
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = match header["alg"].as_str() {
+            Some("ES256") => {
+                k.ec.sign(&SystemRandom::new(), signed.as_bytes())
+                    .unwrap()
+                    .as_ref()
+                    .to_vec()
+            }
+            Some("EdDSA") => k.ed.sign(signed.as_bytes()).as_ref().to_vec(),
+            _ => b"junk".to_vec(),
+        };
+        format!("{signed}.{}", b64(&sig))
+    }
+
+    fn validator(k: &Keys) -> JwtValidator {
+        JwtValidator::new(
+            JwtPolicy {
+                issuer: "https://issuer.test".into(),
+                audiences: vec!["imap".into()],
+                algorithms: super::super::alg::ALL.to_vec(),
+                username_claim: "sub".into(),
+                required_scopes: vec!["mail".into()],
+                clock_skew: 60,
+            },
+            k.jwks.clone(),
+        )
+    }
+
+    fn check(k: &Keys, header: Value, claims: Value) -> Result<Identity, Error> {
+        validator(k).validate(&sign(k, header, claims), NOW)
+    }
+
+    fn reason(r: Result<Identity, Error>) -> String {
+        r.unwrap_err().reason.into_owned()
+    }
+
+    #[test]
+    fn es256_token_is_accepted() {
+        let k = keys();
+        let id = check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "typ": "at+jwt"}),
+            claims(),
+        )
+        .unwrap();
+        assert_eq!(id.authid, "alice");
+    }
+
+    #[test]
+    fn eddsa_token_without_kid_is_accepted() {
+        let k = keys();
+        assert!(check(&k, json!({"alg": "EdDSA"}), claims()).is_ok());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let k = keys();
+        let t = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(claims().to_string().as_bytes())
+        );
+        assert!(reason(validator(&k).validate(&t, NOW)).contains("algorithm"));
+    }
+
+    #[test]
+    fn hs256_is_refused() {
+        let k = keys();
+        assert!(
+            reason(check(&k, json!({"alg": "HS256", "kid": "ec-1"}), claims())).contains("HMAC")
+        );
+    }
+
+    #[test]
+    fn algorithm_not_in_allowlist() {
+        let k = keys();
+        let mut v = validator(&k);
+        v.policy.algorithms = vec![Algorithm::RS256];
+        let t = sign(&k, json!({"alg": "ES256", "kid": "ec-1"}), claims());
+        assert!(reason(v.validate(&t, NOW)).contains("oauth_algorithms"));
+    }
+
+    #[test]
+    fn algorithm_must_match_key_type() {
+        let k = keys();
+        assert!(
+            reason(check(&k, json!({"alg": "RS256", "kid": "ec-1"}), claims()))
+                .contains("cannot verify")
+        );
+    }
+
+    #[test]
+    fn unknown_kid() {
+        let k = keys();
+        assert!(reason(check(
+            &k,
+            json!({"alg": "ES256", "kid": "../../etc/passwd"}),
+            claims()
+        ))
+        .contains("unknown kid"));
+    }
+
+    #[test]
+    fn flipped_signature_byte() {
+        let k = keys();
+        let t = sign(&k, json!({"alg": "ES256", "kid": "ec-1"}), claims());
+        let (signed, sig) = t.rsplit_once('.').unwrap();
+        let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        sig[10] ^= 1;
+        let t = format!("{signed}.{}", b64(&sig));
+        assert!(reason(validator(&k).validate(&t, NOW)).contains("signature"));
+    }
+
+    #[test]
+    fn payload_swapped_after_signing() {
+        let k = keys();
+        let t = sign(&k, json!({"alg": "EdDSA", "kid": "ed-1"}), claims());
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut evil = claims();
+        evil["sub"] = json!("root");
+        let t = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(evil.to_string().as_bytes()),
+            parts[2]
+        );
+        assert!(reason(validator(&k).validate(&t, NOW)).contains("signature"));
+    }
+
+    #[test]
+    fn wrong_typ() {
+        let k = keys();
+        assert!(reason(check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "typ": "secevent+jwt"}),
+            claims()
+        ))
+        .contains("typ"));
+        assert!(check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "typ": "application/at+jwt"}),
+            claims()
+        )
+        .is_ok());
+        assert!(check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "typ": "JWT"}),
+            claims()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn crit_header_is_refused() {
+        let k = keys();
+        assert!(reason(check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "crit": ["exp"]}),
+            claims()
+        ))
+        .contains("crit"));
+    }
+
+    #[test]
+    fn jku_is_not_followed() {
+        let k = keys();
+        // The token names a foreign key set; it is still checked against ours only.
+        assert!(check(
+            &k,
+            json!({"alg": "ES256", "kid": "ec-1", "jku": "https://evil/jwks"}),
+            claims()
+        )
+        .is_ok());
+        assert!(reason(check(
+            &k,
+            json!({"alg": "ES256", "kid": "evil", "jku": "https://evil/jwks"}),
+            claims()
+        ))
+        .contains("unknown kid"));
+    }
+
+    #[test]
+    fn expired_wrong_iss_wrong_aud_missing_scope() {
+        let k = keys();
+        let h = json!({"alg": "ES256", "kid": "ec-1"});
+        let mut c = claims();
+        c["exp"] = json!(NOW - 3600);
+        assert!(reason(check(&k, h.clone(), c)).contains("expired"));
+        let mut c = claims();
+        c["iss"] = json!("https://evil.test");
+        assert!(reason(check(&k, h.clone(), c)).contains("issuer"));
+        let mut c = claims();
+        c["aud"] = json!("other");
+        assert!(reason(check(&k, h.clone(), c)).contains("audience"));
+        let mut c = claims();
+        c["scope"] = json!("openid");
+        let e = check(&k, h.clone(), c).unwrap_err();
+        assert_eq!(
+            e.kind,
+            crate::error::ErrorKind::Rejected(crate::error::OAuthStatus::InsufficientScope)
+        );
+    }
+
+    #[test]
+    fn duplicate_claim_is_refused() {
+        let k = keys();
+        let payload = format!(
+            r#"{{"iss":"https://issuer.test","aud":"imap","sub":"alice","exp":{},"exp":{},"scope":"mail"}}"#,
+            NOW - 10_000,
+            NOW + 600
+        );
+        let header = br#"{"alg":"EdDSA","kid":"ed-1"}"#;
+        let signed = format!("{}.{}", b64(header), b64(payload.as_bytes()));
+        let t = format!("{signed}.{}", b64(k.ed.sign(signed.as_bytes()).as_ref()));
+        assert!(reason(validator(&k).validate(&t, NOW)).contains("unique keys"));
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let k = keys();
+        let v = validator(&k);
+        for t in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "!!.b.c",
+            "e30.e30.",
+            "e30.e30.e30",
+        ] {
+            assert!(v.validate(t, NOW).is_err(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn errors_never_contain_the_token() {
+        let k = keys();
+        let mut c = claims();
+        c["exp"] = json!(NOW - 3600);
+        let t = sign(&k, json!({"alg": "ES256", "kid": "ec-1"}), c);
+        let r = validator(&k).validate(&t, NOW).unwrap_err().reason;
+        assert!(!r.contains(&t) && !r.contains(t.split('.').nth(2).unwrap()));
+    }
+}

@@ -1,0 +1,31 @@
+//! Token validation: the only part of the server that reads files (and, in
+//! later layers, the network). Every validator fails closed: an `Ok` means
+//! every check passed.
+
+pub mod alg;
+pub mod claims;
+pub mod jwks;
+pub mod jwt;
+pub mod strict_json;
+
+use crate::error::Error;
+
+/// What a valid token proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The authentication identity (from `oauth_username_claim`).
+    pub authid: String,
+}
+
+pub trait TokenValidator: Send + Sync {
+    /// Checks `token` at time `now` (Unix seconds).
+    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error>;
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
