@@ -22,7 +22,7 @@ pub const SERVER_KEYS: &[&str] = &[
 
 /// Keys of the specification that this build does not implement yet: setting
 /// one must not silently be ignored.
-const NOT_YET: &[&str] = &[
+pub const NOT_YET: &[&str] = &[
     "oauth_jwks_url",
     "oauth_introspection_url",
     "oauth_client_id",

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod config;
+pub mod config_file;
 pub mod error;
 pub mod protocol;
 pub mod secret;

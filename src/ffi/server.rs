@@ -4,21 +4,71 @@ use super::guard::{code, guard};
 use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
 use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
-use crate::config::ServerConfig;
+use crate::config::{self, ServerConfig};
 use crate::error::{Error, ErrorKind};
 use crate::server::bearer::BearerExchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The server runtime built at the last plugin init; None when the server
 /// side is not (correctly) configured, so its mechanisms are not offered.
 static RUNTIME: RwLock<Option<Arc<ServerRuntime>>> = RwLock::new(None);
 static TABLE: ServerTable = ServerTable::new();
 
-fn runtime() -> Option<Arc<ServerRuntime>> {
-    RUNTIME.read().ok().and_then(|r| r.clone())
+/// The options the last runtime was built from (at init, or through a
+/// connection's own getopt when the application gives options only per
+/// connection), and what they built (None: invalid, already logged).
+type Built = (Vec<Option<String>>, Option<Arc<ServerRuntime>>);
+static LAST_BUILT: Mutex<Option<Built>> = Mutex::new(None);
+
+/// Every key the configuration reads, in a fixed order.
+fn option_values(u: Utils) -> Vec<Option<String>> {
+    config::SERVER_KEYS
+        .iter()
+        .chain(config::NOT_YET)
+        .map(|k| u.getopt(k))
+        .collect()
+}
+
+/// Builds (or reuses) the runtime for this set of option values.
+fn build(u: Utils, values: Vec<Option<String>>) -> Option<Arc<ServerRuntime>> {
+    let mut last = LAST_BUILT.lock().ok()?;
+    if let Some((seen, rt)) = last.as_ref() {
+        if *seen == values {
+            return rt.clone();
+        }
+    }
+    let keys = config::SERVER_KEYS.iter().chain(config::NOT_YET);
+    let lookup: Vec<(&str, Option<String>)> = keys.copied().zip(values.iter().cloned()).collect();
+    // Nothing set at all is a server that does not use us: a note, not an error.
+    let level = if values.iter().all(Option::is_none) {
+        Level::Note
+    } else {
+        Level::Err
+    };
+    let rt = configure(u, level, |k| {
+        lookup
+            .iter()
+            .find(|(key, _)| *key == k)
+            .and_then(|(_, v)| v.clone())
+    });
+    *last = Some((values, rt.clone()));
+    rt
+}
+
+/// The runtime for a connection: the one built at init, else one from the
+/// connection's own options.
+fn runtime(u: Utils) -> Option<Arc<ServerRuntime>> {
+    if let Some(rt) = RUNTIME.read().ok().and_then(|r| r.clone()) {
+        return Some(rt);
+    }
+    let values = option_values(u);
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    build(u, values)
 }
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
@@ -48,14 +98,18 @@ fn build_table() -> Table<sys::sasl_server_plug_t> {
 
 /// Reads and validates the configuration, loads the key set. A bad or missing
 /// key disables the server mechanisms with one log line naming it.
-fn configure(u: Utils) -> Option<Arc<ServerRuntime>> {
-    let built = ServerConfig::from_lookup(|k| u.getopt(k))
-        .and_then(|config| ServerRuntime::from_config(&config));
+fn configure(
+    u: Utils,
+    level: Level,
+    get: impl Fn(&str) -> Option<String>,
+) -> Option<Arc<ServerRuntime>> {
+    let built =
+        ServerConfig::from_lookup(get).and_then(|config| ServerRuntime::from_config(&config));
     match built {
         Ok(rt) => Some(Arc::new(rt)),
         Err(e) => {
             u.log(
-                Level::Note,
+                level,
                 &format!(
                     "server mechanisms OAUTHBEARER and XOAUTH2 disabled: {}",
                     e.reason
@@ -101,7 +155,11 @@ pub unsafe extern "C" fn sasl_server_plug_init(
             if out_version.is_null() || pluglist.is_null() || plugcount.is_null() {
                 return sys::SASL_BADPARAM;
             }
-            let rt = configure(u);
+            // Forget what an earlier init built: files may have changed since.
+            if let Ok(mut last) = LAST_BUILT.lock() {
+                *last = None;
+            }
+            let rt = build(u, option_values(u));
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }
@@ -119,17 +177,16 @@ pub unsafe extern "C" fn sasl_server_plug_init(
 
 unsafe extern "C" fn mech_avail(
     _glob_context: *mut c_void,
-    _sparams: *mut sys::sasl_server_params_t,
+    sparams: *mut sys::sasl_server_params_t,
     _conn_context: *mut *mut c_void,
 ) -> c_int {
+    // SAFETY: libsasl2 passes the params of the connection being set up.
+    let u = unsafe { sparams.as_ref() }.and_then(|p| Utils::from_ptr(p.utils));
     guard(
         || (),
-        || {
-            if runtime().is_some() {
-                sys::SASL_OK
-            } else {
-                sys::SASL_NOMECH
-            }
+        || match u.and_then(runtime) {
+            Some(_) => sys::SASL_OK,
+            None => sys::SASL_NOMECH,
         },
     )
 }
@@ -151,7 +208,7 @@ unsafe extern "C" fn mech_new(
             else {
                 return sys::SASL_BADPARAM;
             };
-            let Some(runtime) = runtime() else {
+            let Some(runtime) = runtime(u) else {
                 u.seterror(
                     "server side not configured (see the log at plugin init)",
                     true,
