@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: all deps plugin release fixtures header check-header lint unit c-tests e2e test install uninstall demo clean
+.PHONY: all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo clean
 
 all: plugin
 
@@ -48,11 +48,14 @@ lint: deps
 unit: deps
 	$(CARGO) test
 
-# The plugin must not depend on libsasl2 (or anything beyond libc & co).
+# The plugin must not depend on libsasl2 (it is linked -z defs against libc
+# & co only), and must stay mapped after sasl_done (-z nodelete).
 check-links: plugin
 	@if readelf -d $(PLUGIN_DIR)/libsasloauth.so | grep -q 'libsasl2'; then \
-	  echo "libsasloauth.so links libsasl2: it must not"; exit 1; fi
-	@echo "ok - libsasloauth.so links no libsasl2"
+	  echo "not ok - libsasloauth.so links libsasl2: it must not"; exit 1; fi
+	@readelf -d $(PLUGIN_DIR)/libsasloauth.so | grep -q 'NODELETE' || \
+	  { echo "not ok - libsasloauth.so is not linked with -z nodelete"; exit 1; }
+	@echo "ok - libsasloauth.so links no libsasl2 and is NODELETE"
 
 c-tests: plugin fixtures
 	$(MAKE) -C c-tests PLUGIN_DIR=$(PLUGIN_DIR) FIXTURES=$(FIXTURES) check
@@ -66,8 +69,8 @@ test: lint unit check-header check-links c-tests e2e
 
 install: release
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR)
-	install -m 0644 target/release/libsasloauth.so $(DESTDIR)$(PLUGINDIR)/libsasloauth.so
-	install -m 0755 target/release/sasl-oauth $(DESTDIR)$(BINDIR)/sasl-oauth
+	install -s -m 0644 target/release/libsasloauth.so $(DESTDIR)$(PLUGINDIR)/libsasloauth.so
+	install -s -m 0755 target/release/sasl-oauth $(DESTDIR)$(BINDIR)/sasl-oauth
 	@echo "installed $(DESTDIR)$(PLUGINDIR)/libsasloauth.so and $(DESTDIR)$(BINDIR)/sasl-oauth"
 	@echo "check with: saslpluginviewer -c -m OAUTHBEARER"
 

@@ -1,0 +1,105 @@
+//! `sasl-oauth check` as an administrator runs it: a SASL option file, a
+//! token, a verdict with its reason and an exit status.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use std::path::Path;
+use std::process::Command;
+
+fn b64(b: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Setup {
+    dir: std::path::PathBuf,
+    key: Ed25519KeyPair,
+}
+
+fn setup(name: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("sasl-oauth-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pk8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let key = Ed25519KeyPair::from_pkcs8(pk8.as_ref()).unwrap();
+    let jwks = format!(
+        r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"{}"}}]}}"#,
+        b64(key.public_key().as_ref())
+    );
+    std::fs::write(dir.join("jwks.json"), jwks).unwrap();
+    // imapd.conf spelling, to show the sasl_ prefix is understood.
+    let conf = format!(
+        "# imapd.conf\nsasl_oauth_issuer: https://id.test\nsasl_oauth_audience: imap\nsasl_oauth_jwks_file: {}\n",
+        dir.join("jwks.json").display()
+    );
+    std::fs::write(dir.join("imapd.conf"), conf).unwrap();
+    Setup { dir, key }
+}
+
+fn token(s: &Setup, exp: i64) -> String {
+    let claims = format!(r#"{{"iss":"https://id.test","aud":"imap","sub":"alice","exp":{exp}}}"#);
+    let signed = format!(
+        "{}.{}",
+        b64(br#"{"alg":"EdDSA","kid":"k1"}"#),
+        b64(claims.as_bytes())
+    );
+    format!("{signed}.{}", b64(s.key.sign(signed.as_bytes()).as_ref()))
+}
+
+fn check(dir: &Path, token: &str) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--config"])
+        .arg(dir.join("imapd.conf"))
+        .args(["--token", token])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_a_valid_token_and_names_the_identity() {
+    let s = setup("ok");
+    let (code, out) = check(&s.dir, &token(&s, now() + 600));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ACCEPTED: authentication identity 'alice'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_refuses_an_expired_token_with_the_reason_and_without_the_token() {
+    let s = setup("expired");
+    let t = token(&s, now() - 600);
+    let (code, out) = check(&s.dir, &t);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REFUSED: token expired"), "{out}");
+    assert!(!out.contains(&t));
+}
+
+#[test]
+fn check_reports_a_bad_configuration() {
+    let s = setup("badconf");
+    std::fs::write(
+        s.dir.join("imapd.conf"),
+        "sasl_oauth_issuer: https://id.test\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--config"])
+        .arg(s.dir.join("imapd.conf"))
+        .args(["--token", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oauth_audience"));
+}
