@@ -5,7 +5,7 @@ use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
 use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
 use crate::config::{self, ServerConfig};
-use crate::error::{Error, ErrorKind};
+use crate::error::ErrorKind;
 use crate::server::bearer::BearerExchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
@@ -295,39 +295,26 @@ fn finish(
     ids: &Identities,
     oparams: *mut sys::sasl_out_params_t,
 ) -> c_int {
-    let verified = (sys::SASL_CU_AUTHID | sys::SASL_CU_EXTERNALLY_VERIFIED) as c_int;
+    // EXTERNALLY_VERIFIED: a user database (auxprop) that lacks the name, or
+    // no user database at all, is not a failure. The authid was proven by the
+    // token; the authzid is judged by the proxy policy libsasl2 applies next.
+    let cu = |flags: u32| (flags | sys::SASL_CU_EXTERNALLY_VERIFIED as u32) as c_int;
     let conn = u.conn();
+    let canon =
+        |name: &str, flags| utils::canon_user(params.canon_user, conn, name, flags, oparams);
     let rc = match ids.authzid.as_deref().filter(|a| *a != ids.authid) {
-        None => utils::canon_user(
-            params.canon_user,
-            conn,
+        None => canon(
             &ids.authid,
-            verified | sys::SASL_CU_AUTHZID as c_int,
-            oparams,
+            cu((sys::SASL_CU_AUTHID | sys::SASL_CU_AUTHZID) as u32),
         ),
-        Some(authzid) => {
-            let rc = utils::canon_user(
-                params.canon_user,
-                conn,
-                authzid,
-                sys::SASL_CU_AUTHZID as c_int,
-                oparams,
-            );
-            if rc != sys::SASL_OK {
-                rc
-            } else {
-                utils::canon_user(params.canon_user, conn, &ids.authid, verified, oparams)
-            }
-        }
+        Some(authzid) => match canon(authzid, cu(sys::SASL_CU_AUTHZID as u32)) {
+            sys::SASL_OK => canon(&ids.authid, cu(sys::SASL_CU_AUTHID as u32)),
+            rc => rc,
+        },
     };
     if rc != sys::SASL_OK {
-        u.seterror(
-            &Error::invalid_request(format!(
-                "canonicalising the identity failed (SASL code {rc})"
-            ))
-            .reason,
-            true,
-        );
+        let why = format!("canonicalising the identity failed (SASL code {rc})");
+        u.seterror(&why, true);
         return rc;
     }
     utils::set_done(oparams);
