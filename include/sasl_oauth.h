@@ -14,6 +14,10 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ Client entry point, called by libsasl2 (sasl_client_init) when it loads the
+ plugin: returns the OAUTHBEARER and XOAUTH2 client mechanisms, which need
+ no configuration (the token comes from SASL_CB_PASS or a prompt).
+
  # Safety
  Called by libsasl2 with a valid `utils` and writable out pointers.
  */
@@ -24,6 +28,10 @@ int sasl_client_plug_init(const sasl_utils_t *utils,
                           int *plugcount);
 
 /*
+ Server entry point, called by libsasl2 (sasl_server_init) when it loads the
+ plugin: reads and checks the oauth_* options and the key set, and returns
+ the OAUTHBEARER and XOAUTH2 server mechanisms (offered only when configured).
+
  # Safety
  Called by libsasl2 with a valid `utils` and writable out pointers.
  */

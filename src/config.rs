@@ -18,6 +18,7 @@ pub const SERVER_KEYS: &[&str] = &[
     "oauth_openid_configuration",
     "oauth_accepted_hosts",
     "oauth_clock_skew",
+    "oauth_cache_ttl",
 ];
 
 /// Keys of the specification that this build does not implement yet: setting
@@ -31,6 +32,9 @@ pub const NOT_YET: &[&str] = &[
 ];
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
+pub const DEFAULT_CACHE_TTL: i64 = 300;
+/// Entries in the positive-result cache; at ~150 bytes each, about 1.5 MB at most.
+pub const CACHE_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -42,6 +46,8 @@ pub struct ServerConfig {
     pub openid_configuration: Option<String>,
     /// When non-empty, a `host` the client sends must be one of these.
     pub accepted_hosts: Vec<String>,
+    /// Seconds a positive result may be reused (never past the token's exp); 0 disables.
+    pub cache_ttl: i64,
 }
 
 fn words(v: &str) -> Vec<String> {
@@ -49,6 +55,18 @@ fn words(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A number of seconds from 0 to `max`, or the default when unset.
+fn seconds(value: Option<String>, key: &str, default: i64, max: i64) -> Result<i64, Error> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (0..=max).contains(s))
+            .ok_or_else(|| bad(key, format!("must be a number of seconds from 0 to {max}"))),
+    }
 }
 
 /// An error naming the key, as the single log line of a disabled server.
@@ -96,19 +114,18 @@ impl ServerConfig {
                 issuer.trim_end_matches('/')
             ))
         });
-        let clock_skew = match get("oauth_clock_skew") {
-            None => DEFAULT_CLOCK_SKEW,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (0..=3600).contains(s))
-                .ok_or_else(|| {
-                    bad(
-                        "oauth_clock_skew",
-                        "must be a number of seconds from 0 to 3600",
-                    )
-                })?,
-        };
+        let clock_skew = seconds(
+            get("oauth_clock_skew"),
+            "oauth_clock_skew",
+            DEFAULT_CLOCK_SKEW,
+            3600,
+        )?;
+        let cache_ttl = seconds(
+            get("oauth_cache_ttl"),
+            "oauth_cache_ttl",
+            DEFAULT_CACHE_TTL,
+            86_400,
+        )?;
         let accepted_hosts = get("oauth_accepted_hosts")
             .map(|v| words(&v))
             .unwrap_or_default();
@@ -125,6 +142,7 @@ impl ServerConfig {
             challenge_scope,
             openid_configuration,
             accepted_hosts,
+            cache_ttl,
         })
     }
 
@@ -204,6 +222,7 @@ mod tests {
             ("oauth_algorithms", "HS256"),
             ("oauth_clock_skew", "-1"),
             ("oauth_clock_skew", "soon"),
+            ("oauth_cache_ttl", "999999"),
             ("oauth_issuer", "issuer.test"),
             ("oauth_jwks_url", "https://x"),
         ] {

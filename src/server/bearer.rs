@@ -151,6 +151,7 @@ mod tests {
             match token {
                 "good" => Ok(Identity {
                     authid: "alice".into(),
+                    expires_at: None,
                 }),
                 "short" => Err(Error::insufficient_scope("missing required scope: mail")),
                 "down" => Err(Error::new(

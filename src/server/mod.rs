@@ -4,8 +4,9 @@
 
 pub mod bearer;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
+use crate::validate::cache::CachedValidator;
 use crate::validate::jwks::JwkSet;
 use crate::validate::jwt::JwtValidator;
 use crate::validate::TokenValidator;
@@ -55,7 +56,11 @@ impl ServerRuntime {
         let keys = JwkSet::load(&config.jwks_file)
             .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?;
         Ok(ServerRuntime {
-            validator: Box::new(JwtValidator::new(config.jwt.clone(), keys)),
+            validator: Box::new(CachedValidator::new(
+                JwtValidator::new(config.jwt.clone(), keys),
+                CACHE_ENTRIES,
+                config.cache_ttl,
+            )),
             challenge_scope: config.challenge_scope.clone(),
             openid_configuration: config.openid_configuration.clone(),
             accepted_hosts: config.accepted_hosts.clone(),

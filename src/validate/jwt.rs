@@ -161,7 +161,10 @@ impl TokenValidator for JwtValidator {
         claims::check_times(&c, now, p.clock_skew)?;
         let authid = claims::username(&c, &p.username_claim)?;
         claims::check_scopes(&c, &p.required_scopes)?;
-        Ok(Identity { authid })
+        Ok(Identity {
+            authid,
+            expires_at: claims::numeric_date(&c, "exp")?,
+        })
     }
 }
 

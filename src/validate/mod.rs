@@ -3,6 +3,7 @@
 //! every check passed.
 
 pub mod alg;
+pub mod cache;
 pub mod claims;
 pub mod jwks;
 pub mod jwt;
@@ -15,6 +16,8 @@ use crate::error::Error;
 pub struct Identity {
     /// The authentication identity (from `oauth_username_claim`).
     pub authid: String,
+    /// When the token stops being valid (Unix seconds), if it says.
+    pub expires_at: Option<i64>,
 }
 
 pub trait TokenValidator: Send + Sync {

@@ -1,0 +1,277 @@
+//! A bounded cache of positive validation results, keyed by the SHA-256 of the
+//! token (the token itself is never stored). Each entry lives
+//! min(`oauth_cache_ttl`, exp − now); the least recently used entry makes room
+//! for a new one. Only successes are cached: a refusal is always recomputed.
+
+use super::{Identity, TokenValidator};
+use crate::error::Error;
+use ring::digest::{digest, SHA256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+type Key = [u8; 32];
+
+const NIL: usize = usize::MAX;
+
+struct Slot {
+    key: Key,
+    identity: Identity,
+    expires_at: i64,
+    prev: usize,
+    next: usize,
+}
+
+/// An LRU list threaded through a slab: O(1) lookup, touch, insert, evict.
+struct Lru {
+    map: HashMap<Key, usize>,
+    slots: Vec<Slot>,
+    /// Most recently used.
+    head: usize,
+    /// Least recently used: evicted first.
+    tail: usize,
+    capacity: usize,
+}
+
+impl Lru {
+    fn new(capacity: usize) -> Self {
+        Lru {
+            map: HashMap::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            head: NIL,
+            tail: NIL,
+            capacity,
+        }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.slots[i].prev, self.slots[i].next);
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n].prev = prev,
+        }
+    }
+
+    fn push_front(&mut self, i: usize) {
+        self.slots[i].prev = NIL;
+        self.slots[i].next = self.head;
+        if self.head != NIL {
+            self.slots[self.head].prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+
+    fn get(&mut self, key: &Key, now: i64) -> Option<Identity> {
+        let i = *self.map.get(key)?;
+        if self.slots[i].expires_at <= now {
+            return None;
+        }
+        self.unlink(i);
+        self.push_front(i);
+        Some(self.slots[i].identity.clone())
+    }
+
+    fn insert(&mut self, key: Key, identity: Identity, expires_at: i64) {
+        if let Some(&i) = self.map.get(&key) {
+            self.slots[i].identity = identity;
+            self.slots[i].expires_at = expires_at;
+            self.unlink(i);
+            self.push_front(i);
+            return;
+        }
+        let slot = Slot {
+            key,
+            identity,
+            expires_at,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = if self.slots.len() < self.capacity {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let victim = self.tail;
+            self.unlink(victim);
+            self.map.remove(&self.slots[victim].key);
+            self.slots[victim] = slot;
+            victim
+        };
+        self.map.insert(key, i);
+        self.push_front(i);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// Wraps a validator with the positive-result cache.
+pub struct CachedValidator<V> {
+    inner: V,
+    ttl: i64,
+    lru: Mutex<Lru>,
+}
+
+impl<V: TokenValidator> CachedValidator<V> {
+    /// `capacity` 0 or `ttl` 0 disables caching.
+    pub fn new(inner: V, capacity: usize, ttl: i64) -> Self {
+        CachedValidator {
+            inner,
+            ttl,
+            lru: Mutex::new(Lru::new(capacity)),
+        }
+    }
+
+    pub fn inner(&self) -> &V {
+        &self.inner
+    }
+
+    pub fn len(&self) -> usize {
+        self.lru.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn enabled(&self) -> bool {
+        self.ttl > 0 && self.lru.lock().map(|l| l.capacity > 0).unwrap_or(false)
+    }
+}
+
+fn key(token: &str) -> Key {
+    let mut k = [0u8; 32];
+    k.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    k
+}
+
+impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
+    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
+        if !self.enabled() {
+            return self.inner.validate(token, now);
+        }
+        let k = key(token);
+        // The lock is never held across the (slow) inner validation.
+        if let Some(hit) = self.lru.lock().ok().and_then(|mut l| l.get(&k, now)) {
+            return Ok(hit);
+        }
+        let identity = self.inner.validate(token, now)?;
+        let expires_at = match identity.expires_at {
+            Some(exp) => exp.min(now.saturating_add(self.ttl)),
+            None => now.saturating_add(self.ttl),
+        };
+        if expires_at > now {
+            if let Ok(mut l) = self.lru.lock() {
+                l.insert(k, identity.clone(), expires_at);
+            }
+        }
+        Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Accepts tokens starting with "ok", expiring at the number after the colon.
+    struct Counting(AtomicUsize);
+    impl TokenValidator for Counting {
+        fn validate(&self, token: &str, _now: i64) -> Result<Identity, Error> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let exp = token.split(':').nth(1).and_then(|e| e.parse().ok());
+            if token.starts_with("ok") {
+                Ok(Identity {
+                    authid: token.into(),
+                    expires_at: exp,
+                })
+            } else {
+                Err(Error::invalid_token("no"))
+            }
+        }
+    }
+
+    fn cache(capacity: usize, ttl: i64) -> CachedValidator<Counting> {
+        CachedValidator::new(Counting(AtomicUsize::new(0)), capacity, ttl)
+    }
+
+    fn calls(c: &CachedValidator<Counting>) -> usize {
+        c.inner().0.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_second_validation_is_a_hit() {
+        let c = cache(10, 300);
+        assert_eq!(c.validate("ok:5000", 100).unwrap().authid, "ok:5000");
+        assert_eq!(c.validate("ok:5000", 101).unwrap().authid, "ok:5000");
+        assert_eq!(calls(&c), 1);
+    }
+
+    #[test]
+    fn failures_are_never_cached() {
+        let c = cache(10, 300);
+        assert!(c.validate("bad", 100).is_err());
+        assert!(c.validate("bad", 100).is_err());
+        assert_eq!(calls(&c), 2);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn entry_lives_at_most_ttl() {
+        let c = cache(10, 300);
+        c.validate("ok:99999", 100).unwrap();
+        c.validate("ok:99999", 399).unwrap();
+        assert_eq!(calls(&c), 1);
+        c.validate("ok:99999", 400).unwrap();
+        assert_eq!(calls(&c), 2);
+    }
+
+    #[test]
+    fn entry_never_outlives_the_token() {
+        let c = cache(10, 300);
+        c.validate("ok:150", 100).unwrap();
+        c.validate("ok:150", 149).unwrap();
+        assert_eq!(calls(&c), 1);
+        // At exp the inner validator decides (and here would accept: the stub ignores time).
+        c.validate("ok:150", 150).unwrap();
+        assert_eq!(calls(&c), 2);
+    }
+
+    #[test]
+    fn least_recently_used_is_evicted() {
+        let c = cache(2, 300);
+        c.validate("ok-a:9999", 0).unwrap();
+        c.validate("ok-b:9999", 0).unwrap();
+        c.validate("ok-a:9999", 0).unwrap(); // a is now most recent
+        c.validate("ok-c:9999", 0).unwrap(); // evicts b
+        assert_eq!(calls(&c), 3);
+        c.validate("ok-a:9999", 0).unwrap();
+        assert_eq!(calls(&c), 3);
+        c.validate("ok-b:9999", 0).unwrap();
+        assert_eq!(calls(&c), 4);
+        assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn zero_ttl_disables_caching() {
+        let c = cache(10, 0);
+        c.validate("ok:9999", 0).unwrap();
+        c.validate("ok:9999", 0).unwrap();
+        assert_eq!(calls(&c), 2);
+    }
+
+    #[test]
+    fn many_inserts_stay_bounded() {
+        let c = cache(64, 300);
+        for i in 0..10_000 {
+            c.validate(&format!("ok{i}:9999"), 0).unwrap();
+        }
+        assert_eq!(c.len(), 64);
+    }
+}
