@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo clean
+.PHONY: all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
 
 all: plugin
 
@@ -79,6 +79,10 @@ uninstall:
 
 demo: plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
+
+# Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
+bench: release fixtures
+	bash scripts/bench.sh
 
 clean:
 	$(CARGO) clean

@@ -55,7 +55,8 @@ impl BearerExchange {
             Credential::Discovery => {
                 return self.refuse(
                     rt,
-                    Error::invalid_request("discovery request: the client sent no token"),
+                    // SPEC §2.1: the same challenge as for a refused token.
+                    Error::invalid_token("discovery request: the client sent no token"),
                 )
             }
         };
@@ -271,9 +272,9 @@ mod tests {
     }
 
     #[test]
-    fn discovery_gets_a_challenge() {
+    fn discovery_gets_the_invalid_token_challenge() {
         let steps = run(Mechanism::OAuthBearer, &[b"n,,\x01auth=\x01\x01", b"\x01"]);
-        assert!(matches!(steps[0], Step::Continue(_)));
+        assert!(matches!(&steps[0], Step::Continue(c) if c.starts_with(br#"{"status":"invalid_token""#)));
         assert!(matches!(&steps[1], Step::Failure(e) if e.reason.contains("discovery")));
     }
 
