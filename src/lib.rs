@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod config_file;
 pub mod error;
+pub mod http;
 pub mod protocol;
 pub mod secret;
 pub mod server;

@@ -57,7 +57,7 @@ impl BearerExchange {
                     rt,
                     // SPEC §2.1: the same challenge as for a refused token.
                     Error::invalid_token("discovery request: the client sent no token"),
-                )
+                );
             }
         };
         if let (Some(host), false) = (request.host, rt.accepted_hosts.is_empty()) {
@@ -274,7 +274,9 @@ mod tests {
     #[test]
     fn discovery_gets_the_invalid_token_challenge() {
         let steps = run(Mechanism::OAuthBearer, &[b"n,,\x01auth=\x01\x01", b"\x01"]);
-        assert!(matches!(&steps[0], Step::Continue(c) if c.starts_with(br#"{"status":"invalid_token""#)));
+        assert!(
+            matches!(&steps[0], Step::Continue(c) if c.starts_with(br#"{"status":"invalid_token""#))
+        );
         assert!(matches!(&steps[1], Step::Failure(e) if e.reason.contains("discovery")));
     }
 

@@ -1,0 +1,263 @@
+//! The one HTTPS client of the plugin, for discovery, JWKS and introspection.
+//!
+//! Trust anchors (built-in web roots, the system's, `oauth_ca_file`) are read
+//! when the client is built, at plugin init: Postfix chroots afterwards into a
+//! jail without a CA bundle. Requests are blocking, bounded by one overall
+//! timeout, and start no thread. A forked child gets fresh connections: pooled
+//! sockets are never shared with the parent.
+
+use crate::error::{printable, Error, ErrorKind};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Larger answers from an identity provider are refused as garbage.
+pub const MAX_BODY: u64 = 1024 * 1024;
+
+pub struct HttpClient {
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+    /// The agent and the process it belongs to (rebuilt after a fork).
+    agent: Mutex<Option<(u32, ureq::Agent)>>,
+}
+
+/// A response we read whole: status and body.
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+fn unavailable(reason: String) -> Error {
+    Error::new(ErrorKind::Unavailable, reason)
+}
+
+/// Builds the root store; returns it and how many anchors came from each source.
+fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Error> {
+    let mut store = rustls::RootCertStore::empty();
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // A missing or partly unreadable system bundle is not fatal: web roots remain.
+    let native = rustls_native_certs::load_native_certs();
+    store.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| {
+                Error::config(format!(
+                    "oauth_ca_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::config(format!("oauth_ca_file: {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(Error::config(format!(
+                "oauth_ca_file: no certificate in {}",
+                path.display()
+            )));
+        }
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(Error::config(format!(
+                "oauth_ca_file: no usable certificate in {}",
+                path.display()
+            )));
+        }
+    }
+    Ok(store)
+}
+
+impl HttpClient {
+    pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<HttpClient, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::config(format!("TLS set-up failed: {e}")))?
+            .with_root_certificates(roots(ca_file)?)
+            .with_no_client_auth();
+        Ok(HttpClient {
+            tls: Arc::new(tls),
+            timeout,
+            agent: Mutex::new(None),
+        })
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        let pid = std::process::id();
+        let mut slot = self.agent.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some((owner, agent)) if *owner == pid => agent.clone(),
+            _ => {
+                let agent = ureq::AgentBuilder::new()
+                    .tls_config(self.tls.clone())
+                    .timeout(self.timeout)
+                    .redirects(0)
+                    .user_agent(concat!("sasl-oauth/", env!("CARGO_PKG_VERSION")))
+                    .build();
+                *slot = Some((pid, agent.clone()));
+                agent
+            }
+        }
+    }
+
+    /// GET, expecting 200 and a body.
+    pub fn get(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let r = self.finish(
+            url,
+            self.agent()
+                .get(url)
+                .set("Accept", "application/json")
+                .call(),
+        )?;
+        if r.status != 200 {
+            return Err(unavailable(format!(
+                "{} answered HTTP {}",
+                printable(url, 200),
+                r.status
+            )));
+        }
+        Ok(r.body)
+    }
+
+    /// POST a form, with HTTP Basic credentials when given. Any status is returned.
+    pub fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<&str>,
+    ) -> Result<Response, Error> {
+        let mut req = self.agent().post(url).set("Accept", "application/json");
+        if let Some(b) = basic {
+            req = req.set("Authorization", b);
+        }
+        self.finish(url, req.send_form(form))
+    }
+
+    fn finish(
+        &self,
+        url: &str,
+        result: Result<ureq::Response, ureq::Error>,
+    ) -> Result<Response, Error> {
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(ureq::Error::Transport(t)) => {
+                return Err(unavailable(format!(
+                    "identity provider unreachable: {}: {}",
+                    printable(url, 200),
+                    printable(&t.to_string(), 200)
+                )))
+            }
+        };
+        let status = resp.status();
+        if status >= 500 {
+            return Err(unavailable(format!(
+                "{} answered HTTP {status}",
+                printable(url, 200)
+            )));
+        }
+        let mut body = Vec::new();
+        resp.into_reader()
+            .take(MAX_BODY + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| unavailable(format!("reading {} failed: {e}", printable(url, 200))))?;
+        if body.len() as u64 > MAX_BODY {
+            return Err(unavailable(format!(
+                "{} sent more than 1 MiB",
+                printable(url, 200)
+            )));
+        }
+        Ok(Response { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A one-shot HTTP server on 127.0.0.1 answering `reply` (or nothing, after `delay`).
+    fn serve(reply: &'static str, delay: Duration) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                std::thread::sleep(delay);
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        format!("http://{addr}/x")
+    }
+
+    fn client(ms: u64) -> HttpClient {
+        HttpClient::new(None, Duration::from_millis(ms)).unwrap()
+    }
+
+    #[test]
+    fn get_reads_a_200_body() {
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            Duration::ZERO,
+        );
+        assert_eq!(client(2000).get(&url).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn server_errors_are_temporary() {
+        let url = serve(
+            "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+            Duration::ZERO,
+        );
+        assert_eq!(
+            client(2000).get(&url).unwrap_err().kind,
+            ErrorKind::Unavailable
+        );
+    }
+
+    #[test]
+    fn connection_refused_is_temporary() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = client(2000)
+            .get(&format!("http://127.0.0.1:{port}/"))
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.reason.contains("unreachable"), "{}", e.reason);
+    }
+
+    #[test]
+    fn a_slow_server_hits_the_timeout() {
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            Duration::from_secs(3),
+        );
+        let start = std::time::Instant::now();
+        let e = client(300).get(&url).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(
+            start.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_bad_ca_file_is_a_config_error() {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("ca.pem");
+        std::fs::write(&f, "not a certificate").unwrap();
+        let e = HttpClient::new(Some(&f), Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert!(e.reason.contains("oauth_ca_file"));
+        assert!(HttpClient::new(Some(&dir.join("missing.pem")), Duration::from_secs(1)).is_err());
+    }
+}
