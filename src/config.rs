@@ -1,17 +1,27 @@
 //! Server configuration (SPEC §3), built once from a key lookup (libsasl2's
 //! getopt) and validated as a whole: the first bad key is reported by name.
+//! Files it names (client secret) are read here, at plugin init.
 
 use crate::error::Error;
+use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
+use crate::validate::introspect::ClientAuth;
 use crate::validate::jwt::JwtPolicy;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Every key the server side reads, for diagnostics.
+/// Every key the server side reads, for diagnostics and change detection.
 pub const SERVER_KEYS: &[&str] = &[
     "oauth_issuer",
     "oauth_audience",
     "oauth_jwks_file",
+    "oauth_jwks_url",
     "oauth_algorithms",
+    "oauth_introspection_url",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_client_secret_file",
+    "oauth_client_auth_method",
     "oauth_username_claim",
     "oauth_required_scope",
     "oauth_scope",
@@ -19,27 +29,49 @@ pub const SERVER_KEYS: &[&str] = &[
     "oauth_accepted_hosts",
     "oauth_clock_skew",
     "oauth_cache_ttl",
-];
-
-/// Keys of the specification that this build does not implement yet: setting
-/// one must not silently be ignored.
-pub const NOT_YET: &[&str] = &[
-    "oauth_jwks_url",
-    "oauth_introspection_url",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_client_secret_file",
+    "oauth_timeout",
+    "oauth_ca_file",
 ];
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
 pub const DEFAULT_CACHE_TTL: i64 = 300;
+pub const DEFAULT_TIMEOUT_MS: i64 = 3000;
 /// Entries in the positive-result cache; at ~150 bytes each, about 1.5 MB at most.
 pub const CACHE_ENTRIES: usize = 10_000;
 
+/// Where JWT signing keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysFrom {
+    File(PathBuf),
+    Url(String),
+    /// `jwks_uri` of the issuer's discovery document.
+    Discovery,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub policy: JwtPolicy,
+    pub keys: KeysFrom,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntrospectionConfig {
+    /// None: `introspection_endpoint` of the discovery document.
+    pub url: Option<String>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub auth: ClientAuth,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub jwt: JwtPolicy,
-    pub jwks_file: PathBuf,
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub username_claim: String,
+    pub required_scopes: Vec<String>,
+    pub clock_skew: i64,
+    pub jwt: Option<JwtConfig>,
+    pub introspection: Option<IntrospectionConfig>,
     /// Scope named in error challenges.
     pub challenge_scope: Option<String>,
     /// URL named in OAUTHBEARER error challenges.
@@ -48,6 +80,9 @@ pub struct ServerConfig {
     pub accepted_hosts: Vec<String>,
     /// Seconds a positive result may be reused (never past the token's exp); 0 disables.
     pub cache_ttl: i64,
+    /// Bound of every HTTP call to the identity provider.
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
 }
 
 fn words(v: &str) -> Vec<String> {
@@ -57,21 +92,35 @@ fn words(v: &str) -> Vec<String> {
         .collect()
 }
 
-/// A number of seconds from 0 to `max`, or the default when unset.
-fn seconds(value: Option<String>, key: &str, default: i64, max: i64) -> Result<i64, Error> {
+/// An error naming the key, as the single log line of a disabled server.
+fn bad(key: &str, why: impl std::fmt::Display) -> Error {
+    Error::config(format!("{key}: {why}"))
+}
+
+/// A number from 0 to `max`, or the default when unset.
+fn number(
+    value: Option<String>,
+    key: &str,
+    default: i64,
+    max: i64,
+    unit: &str,
+) -> Result<i64, Error> {
     match value {
         None => Ok(default),
         Some(v) => v
             .parse::<i64>()
             .ok()
             .filter(|s| (0..=max).contains(s))
-            .ok_or_else(|| bad(key, format!("must be a number of seconds from 0 to {max}"))),
+            .ok_or_else(|| bad(key, format!("must be a number of {unit} from 0 to {max}"))),
     }
 }
 
-/// An error naming the key, as the single log line of a disabled server.
-fn bad(key: &str, why: impl std::fmt::Display) -> Error {
-    Error::config(format!("{key}: {why}"))
+fn url(value: String, key: &str) -> Result<String, Error> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value)
+    } else {
+        Err(bad(key, "must be an http(s) URL"))
+    }
 }
 
 impl ServerConfig {
@@ -82,76 +131,208 @@ impl ServerConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        for key in NOT_YET {
-            if get(key).is_some() {
-                return Err(bad(
-                    key,
-                    "not supported by this version; use oauth_jwks_file",
-                ));
-            }
-        }
-        let require =
-            |k: &str| get(k).ok_or_else(|| bad(k, "not set (required for JWT validation)"));
-        let issuer = require("oauth_issuer")?;
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(bad("oauth_issuer", "must be an http(s) URL"));
-        }
-        let audiences = words(&require("oauth_audience")?);
-        let jwks_file = PathBuf::from(require("oauth_jwks_file")?);
-        let algorithms = match get("oauth_algorithms") {
-            Some(v) => alg::parse_list(&v).map_err(|e| bad("oauth_algorithms", e.reason))?,
-            None => alg::ALL.to_vec(),
-        };
+        let issuer = get("oauth_issuer")
+            .map(|v| url(v, "oauth_issuer"))
+            .transpose()?;
+        let audiences = get("oauth_audience").map(|v| words(&v)).unwrap_or_default();
         let username_claim = get("oauth_username_claim").unwrap_or_else(|| "sub".to_owned());
         let required_scopes = get("oauth_required_scope")
             .map(|v| words(&v))
             .unwrap_or_default();
-        let challenge_scope = get("oauth_scope")
-            .or_else(|| (!required_scopes.is_empty()).then(|| required_scopes.join(" ")));
-        let openid_configuration = get("oauth_openid_configuration").or_else(|| {
-            Some(format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            ))
-        });
-        let clock_skew = seconds(
+        let clock_skew = number(
             get("oauth_clock_skew"),
             "oauth_clock_skew",
             DEFAULT_CLOCK_SKEW,
             3600,
+            "seconds",
         )?;
-        let cache_ttl = seconds(
+
+        let keys = match (get("oauth_jwks_file"), get("oauth_jwks_url")) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "oauth_jwks_url",
+                    "set only one of oauth_jwks_file and oauth_jwks_url",
+                ))
+            }
+            (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
+            (None, Some(u)) => Some(KeysFrom::Url(url(u, "oauth_jwks_url")?)),
+            // Issuer and audience alone: JWTs with keys found by discovery.
+            (None, None) if issuer.is_some() && !audiences.is_empty() => Some(KeysFrom::Discovery),
+            (None, None) => None,
+        };
+        let introspection_url = get("oauth_introspection_url")
+            .map(|v| url(v, "oauth_introspection_url"))
+            .transpose()?;
+        let client_id = get("oauth_client_id");
+        let nothing = keys.is_none() && introspection_url.is_none() && client_id.is_none();
+        if nothing {
+            let missing = if issuer.is_none() {
+                "oauth_issuer"
+            } else {
+                "oauth_audience"
+            };
+            return Err(bad(
+                missing,
+                "not set: nothing to validate tokens with (set oauth_issuer and oauth_audience, \
+                 and oauth_jwks_file, oauth_jwks_url or discovery; or oauth_introspection_url \
+                 with oauth_client_id)",
+            ));
+        }
+
+        let jwt = match keys {
+            None => None,
+            Some(keys) => {
+                let issuer = issuer
+                    .clone()
+                    .ok_or_else(|| bad("oauth_issuer", "not set (required for JWT validation)"))?;
+                if audiences.is_empty() {
+                    return Err(bad(
+                        "oauth_audience",
+                        "not set (required for JWT validation)",
+                    ));
+                }
+                let algorithms = match get("oauth_algorithms") {
+                    Some(v) => {
+                        alg::parse_list(&v).map_err(|e| bad("oauth_algorithms", e.reason))?
+                    }
+                    None => alg::ALL.to_vec(),
+                };
+                Some(JwtConfig {
+                    policy: JwtPolicy {
+                        issuer,
+                        audiences: audiences.clone(),
+                        algorithms,
+                        username_claim: username_claim.clone(),
+                        required_scopes: required_scopes.clone(),
+                        clock_skew,
+                    },
+                    keys,
+                })
+            }
+        };
+
+        let introspection =
+            match (introspection_url, client_id) {
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(bad(
+                        "oauth_client_id",
+                        "not set (required for introspection)",
+                    ))
+                }
+                (url, Some(client_id)) => {
+                    if url.is_none() && issuer.is_none() {
+                        return Err(bad(
+                            "oauth_introspection_url",
+                            "not set, and no oauth_issuer to discover it from",
+                        ));
+                    }
+                    let client_secret =
+                        match (get("oauth_client_secret"), get("oauth_client_secret_file")) {
+                            (Some(s), None) => Secret::new(s),
+                            (None, Some(f)) => {
+                                let text = std::fs::read_to_string(&f).map_err(|e| {
+                                    bad("oauth_client_secret_file", format!("cannot read {f}: {e}"))
+                                })?;
+                                let secret = text.trim_end_matches(['\n', '\r']).to_owned();
+                                if secret.is_empty() {
+                                    return Err(bad(
+                                        "oauth_client_secret_file",
+                                        format!("{f} is empty"),
+                                    ));
+                                }
+                                Secret::new(secret)
+                            }
+                            (Some(_), Some(_)) => return Err(bad(
+                                "oauth_client_secret_file",
+                                "set only one of oauth_client_secret and oauth_client_secret_file",
+                            )),
+                            (None, None) => {
+                                return Err(bad(
+                                    "oauth_client_secret",
+                                    "not set (required for introspection)",
+                                ))
+                            }
+                        };
+                    let auth = match get("oauth_client_auth_method").as_deref() {
+                        None | Some("client_secret_basic") => ClientAuth::Basic,
+                        Some("client_secret_post") => ClientAuth::Post,
+                        Some(_) => {
+                            return Err(bad(
+                                "oauth_client_auth_method",
+                                "must be client_secret_basic or client_secret_post",
+                            ))
+                        }
+                    };
+                    Some(IntrospectionConfig {
+                        url,
+                        client_id,
+                        client_secret,
+                        auth,
+                    })
+                }
+            };
+
+        let challenge_scope = get("oauth_scope")
+            .or_else(|| (!required_scopes.is_empty()).then(|| required_scopes.join(" ")));
+        let openid_configuration = get("oauth_openid_configuration")
+            .or_else(|| issuer.as_deref().map(crate::validate::discovery::url_for));
+        let cache_ttl = number(
             get("oauth_cache_ttl"),
             "oauth_cache_ttl",
             DEFAULT_CACHE_TTL,
             86_400,
+            "seconds",
         )?;
-        let accepted_hosts = get("oauth_accepted_hosts")
-            .map(|v| words(&v))
-            .unwrap_or_default();
+        let timeout_ms = number(
+            get("oauth_timeout"),
+            "oauth_timeout",
+            DEFAULT_TIMEOUT_MS,
+            60_000,
+            "milliseconds",
+        )?;
+        if timeout_ms < 100 {
+            return Err(bad("oauth_timeout", "must be at least 100 milliseconds"));
+        }
         Ok(ServerConfig {
-            jwt: JwtPolicy {
-                issuer,
-                audiences,
-                algorithms,
-                username_claim,
-                required_scopes,
-                clock_skew,
-            },
-            jwks_file,
+            issuer,
+            audiences,
+            username_claim,
+            required_scopes,
+            clock_skew,
+            jwt,
+            introspection,
             challenge_scope,
             openid_configuration,
-            accepted_hosts,
+            accepted_hosts: get("oauth_accepted_hosts")
+                .map(|v| words(&v))
+                .unwrap_or_default(),
             cache_ttl,
+            timeout: Duration::from_millis(timeout_ms as u64),
+            ca_file: get("oauth_ca_file").map(PathBuf::from),
         })
+    }
+
+    /// Whether any source needs the network (so an HTTP client must be built).
+    pub fn uses_network(&self) -> bool {
+        self.introspection.is_some()
+            || self
+                .jwt
+                .as_ref()
+                .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)))
     }
 
     pub fn algorithm_names(&self) -> Vec<&'static str> {
         self.jwt
-            .algorithms
-            .iter()
-            .map(|a: &Algorithm| a.name())
-            .collect()
+            .as_ref()
+            .map(|j| {
+                j.policy
+                    .algorithms
+                    .iter()
+                    .map(|a: &Algorithm| a.name())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -174,14 +355,29 @@ mod tests {
         ("oauth_jwks_file", "/etc/jwks.json"),
     ];
 
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut p: Vec<_> = BASE
+            .iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+            .cloned()
+            .collect();
+        p.extend_from_slice(extra);
+        p
+    }
+
     #[test]
     fn minimal_configuration_and_defaults() {
         let c = cfg(BASE).unwrap();
-        assert_eq!(c.jwt.audiences, vec!["imap", "smtp"]);
-        assert_eq!(c.jwt.username_claim, "sub");
-        assert_eq!(c.jwt.clock_skew, 60);
-        assert_eq!(c.jwt.algorithms.len(), 9);
+        let jwt = c.jwt.as_ref().unwrap();
+        assert_eq!(jwt.policy.audiences, vec!["imap", "smtp"]);
+        assert_eq!(jwt.policy.username_claim, "sub");
+        assert_eq!(jwt.policy.clock_skew, 60);
+        assert_eq!(jwt.policy.algorithms.len(), 9);
+        assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
+        assert!(c.introspection.is_none());
+        assert!(!c.uses_network());
         assert_eq!(c.challenge_scope, None);
+        assert_eq!(c.timeout, Duration::from_secs(3));
         assert_eq!(
             c.openid_configuration.as_deref(),
             Some("https://issuer.test/.well-known/openid-configuration")
@@ -189,31 +385,133 @@ mod tests {
     }
 
     #[test]
+    fn issuer_and_audience_alone_mean_discovery() {
+        let c = cfg(&BASE[..2]).unwrap();
+        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Discovery);
+        assert!(
+            cfg(&[("oauth_issuer", "https://i"), ("oauth_audience", "a")])
+                .unwrap()
+                .uses_network()
+        );
+    }
+
+    #[test]
+    fn jwks_url() {
+        let c = cfg(&[
+            ("oauth_issuer", "https://i"),
+            ("oauth_audience", "a"),
+            ("oauth_jwks_url", "https://i/jwks"),
+        ])
+        .unwrap();
+        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Url("https://i/jwks".into()));
+        assert!(cfg(&with(&[("oauth_jwks_url", "https://i/jwks")]))
+            .unwrap_err()
+            .reason
+            .starts_with("oauth_jwks_url"));
+    }
+
+    #[test]
+    fn introspection_alone_with_explicit_url() {
+        let c = cfg(&[
+            ("oauth_introspection_url", "https://i/introspect"),
+            ("oauth_client_id", "rs"),
+            ("oauth_client_secret", "s"),
+        ])
+        .unwrap();
+        assert!(c.jwt.is_none());
+        let i = c.introspection.unwrap();
+        assert_eq!(i.url.as_deref(), Some("https://i/introspect"));
+        assert_eq!(i.auth, ClientAuth::Basic);
+    }
+
+    #[test]
+    fn introspection_by_discovery_with_jwt() {
+        let c = cfg(&[
+            ("oauth_issuer", "https://i"),
+            ("oauth_audience", "a"),
+            ("oauth_client_id", "rs"),
+            ("oauth_client_secret", "s"),
+            ("oauth_client_auth_method", "client_secret_post"),
+        ])
+        .unwrap();
+        assert!(c.jwt.is_some());
+        let i = c.introspection.unwrap();
+        assert_eq!(i.url, None);
+        assert_eq!(i.auth, ClientAuth::Post);
+    }
+
+    #[test]
+    fn client_secret_file_is_read_at_once() {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("secret");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let path = f.to_str().unwrap().to_owned();
+        let map: HashMap<&str, String> = [
+            ("oauth_introspection_url", "https://i/x".to_owned()),
+            ("oauth_client_id", "rs".into()),
+            ("oauth_client_secret_file", path),
+        ]
+        .into();
+        let c = ServerConfig::from_lookup(|k| map.get(k).cloned()).unwrap();
+        assert_eq!(c.introspection.unwrap().client_secret.expose(), "s3cret");
+    }
+
+    #[test]
     fn challenge_scope_defaults_to_required_scope() {
-        let mut p = BASE.to_vec();
-        p.push(("oauth_required_scope", "mail imap"));
         assert_eq!(
-            cfg(&p).unwrap().challenge_scope.as_deref(),
+            cfg(&with(&[("oauth_required_scope", "mail imap")]))
+                .unwrap()
+                .challenge_scope
+                .as_deref(),
             Some("mail imap")
         );
-        p.push(("oauth_scope", "https://mail.example/"));
         assert_eq!(
-            cfg(&p).unwrap().challenge_scope.as_deref(),
+            cfg(&with(&[
+                ("oauth_required_scope", "mail"),
+                ("oauth_scope", "https://mail.example/")
+            ]))
+            .unwrap()
+            .challenge_scope
+            .as_deref(),
             Some("https://mail.example/")
         );
     }
 
     #[test]
     fn missing_keys_are_named() {
-        assert!(cfg(&[]).unwrap_err().reason.contains("oauth_issuer"));
+        assert!(cfg(&[]).unwrap_err().reason.starts_with("oauth_issuer"));
         assert!(cfg(&BASE[..1])
             .unwrap_err()
             .reason
-            .contains("oauth_audience"));
-        assert!(cfg(&BASE[..2])
+            .starts_with("oauth_audience"));
+        assert!(cfg(&[("oauth_jwks_file", "/x")])
             .unwrap_err()
             .reason
-            .contains("oauth_jwks_file"));
+            .starts_with("oauth_issuer"));
+        assert!(
+            cfg(&[("oauth_issuer", "https://i"), ("oauth_jwks_file", "/x")])
+                .unwrap_err()
+                .reason
+                .starts_with("oauth_audience")
+        );
+        assert!(cfg(&[("oauth_introspection_url", "https://i/x")])
+            .unwrap_err()
+            .reason
+            .starts_with("oauth_client_id"));
+        assert!(cfg(&[
+            ("oauth_introspection_url", "https://i/x"),
+            ("oauth_client_id", "c")
+        ])
+        .unwrap_err()
+        .reason
+        .starts_with("oauth_client_secret"));
+        assert!(
+            cfg(&[("oauth_client_id", "c"), ("oauth_client_secret", "s")])
+                .unwrap_err()
+                .reason
+                .starts_with("oauth_introspection_url")
+        );
     }
 
     #[test]
@@ -223,12 +521,14 @@ mod tests {
             ("oauth_clock_skew", "-1"),
             ("oauth_clock_skew", "soon"),
             ("oauth_cache_ttl", "999999"),
+            ("oauth_timeout", "5"),
             ("oauth_issuer", "issuer.test"),
-            ("oauth_jwks_url", "https://x"),
+            ("oauth_client_auth_method", "private_key_jwt"),
         ] {
-            let mut p: Vec<(&str, &str)> =
-                BASE.iter().filter(|(key, _)| *key != k).cloned().collect();
-            p.push((k, v));
+            let mut p = with(&[(k, v)]);
+            if k == "oauth_client_auth_method" {
+                p.extend_from_slice(&[("oauth_client_id", "c"), ("oauth_client_secret", "s")]);
+            }
             assert!(cfg(&p).unwrap_err().reason.starts_with(k), "{k}={v}");
         }
     }

@@ -143,11 +143,15 @@ impl HttpClient {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(ureq::Error::Transport(t)) => {
+                let detail = match t.message() {
+                    Some(m) => format!("{}: {m}", t.kind()),
+                    None => t.kind().to_string(),
+                };
                 return Err(unavailable(format!(
-                    "identity provider unreachable: {}: {}",
+                    "identity provider unreachable at {}: {}",
                     printable(url, 200),
-                    printable(&t.to_string(), 200)
-                )))
+                    printable(&detail, 200)
+                )));
             }
         };
         let status = resp.status();

@@ -82,7 +82,12 @@ fn check_refuses_an_expired_token_with_the_reason_and_without_the_token() {
     let t = token(&s, now() - 600);
     let (code, out) = check(&s.dir, &t);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("REFUSED: token expired"), "{out}");
+    assert!(
+        out.contains("REFUSED (invalid_token): token expired"),
+        "{out}"
+    );
+    // The checks before the failing one are listed as passed.
+    assert!(out.contains("ok  signature verified"), "{out}");
     assert!(!out.contains(&t));
 }
 

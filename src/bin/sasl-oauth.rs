@@ -3,10 +3,11 @@
 //! This version offers `check`: run the server's exact token validation with a
 //! given configuration, to learn why a login is refused.
 
-use sasloauth::config::ServerConfig;
+use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
+use sasloauth::error::ErrorKind;
 use sasloauth::server::ServerRuntime;
-use sasloauth::validate::unix_now;
+use sasloauth::validate::{unix_now, Trace};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +29,45 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// The configuration as the plugin will use it, one item a line.
+fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(i) = &config.issuer {
+        out.push(("issuer", i.clone()));
+    }
+    if let Some(j) = &config.jwt {
+        let keys = match &j.keys {
+            KeysFrom::File(p) => format!("JWT, keys from file {}", p.display()),
+            KeysFrom::Url(u) => format!("JWT, keys from {u}"),
+            KeysFrom::Discovery => {
+                "JWT, keys from the issuer's discovery document (jwks_uri)".into()
+            }
+        };
+        out.push(("validation", keys));
+        out.push(("audience", j.policy.audiences.join(" ")));
+        out.push(("algorithms", config.algorithm_names().join(" ")));
+    }
+    if let Some(i) = &config.introspection {
+        let at = i
+            .url
+            .clone()
+            .unwrap_or_else(|| "the discovery document's introspection_endpoint".into());
+        out.push((
+            "validation",
+            format!(
+                "introspection at {at}, as client {} ({:?})",
+                i.client_id, i.auth
+            ),
+        ));
+    }
+    out.push(("username", format!("claim '{}'", config.username_claim)));
+    if !config.required_scopes.is_empty() {
+        out.push(("scope", config.required_scopes.join(" ")));
+    }
+    out.push(("clock skew", format!("{} s", config.clock_skew)));
+    out
+}
+
 fn check(args: &[String]) -> Result<bool, String> {
     let config_path = PathBuf::from(flag(args, "--config").ok_or("check needs --config FILE")?);
     let token = match (flag(args, "--token"), flag(args, "--token-file")) {
@@ -40,16 +80,17 @@ fn check(args: &[String]) -> Result<bool, String> {
     let config = ServerConfig::from_lookup(|k| options.get(k).cloned())
         .map_err(|e| format!("configuration: {}", e.reason))?;
     println!("configuration  {}", config_path.display());
-    println!("  issuer       {}", config.jwt.issuer);
-    println!("  audience     {}", config.jwt.audiences.join(" "));
-    println!("  jwks file    {}", config.jwks_file.display());
-    println!("  algorithms   {}", config.algorithm_names().join(" "));
-    println!("  username     claim '{}'", config.jwt.username_claim);
-    if !config.jwt.required_scopes.is_empty() {
-        println!("  scope        {}", config.jwt.required_scopes.join(" "));
+    for (what, value) in describe(&config) {
+        println!("  {what:<12} {value}");
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
-    match runtime.validator.validate(token, unix_now()) {
+    let mut trace = Trace::on();
+    let result = runtime.validator.check(token, unix_now(), &mut trace);
+    println!("checks");
+    for line in trace.lines() {
+        println!("  {line}");
+    }
+    match result {
         Ok(identity) => {
             println!(
                 "result         ACCEPTED: authentication identity '{}'",
@@ -58,7 +99,15 @@ fn check(args: &[String]) -> Result<bool, String> {
             Ok(true)
         }
         Err(e) => {
-            println!("result         REFUSED: {}", e.reason);
+            println!("  NO  {}", e.reason);
+            let kind = match e.kind {
+                ErrorKind::Rejected(s) => s.code(),
+                ErrorKind::Unavailable => {
+                    "temporary failure: the identity provider could not be asked"
+                }
+                _ => "error",
+            };
+            println!("result         REFUSED ({kind}): {}", e.reason);
             Ok(false)
         }
     }

@@ -25,11 +25,7 @@ static LAST_BUILT: Mutex<Option<Built>> = Mutex::new(None);
 
 /// Every key the configuration reads, in a fixed order.
 fn option_values(u: Utils) -> Vec<Option<String>> {
-    config::SERVER_KEYS
-        .iter()
-        .chain(config::NOT_YET)
-        .map(|k| u.getopt(k))
-        .collect()
+    config::SERVER_KEYS.iter().map(|k| u.getopt(k)).collect()
 }
 
 /// Builds (or reuses) the runtime for this set of option values.
@@ -40,8 +36,8 @@ fn build(u: Utils, values: Vec<Option<String>>) -> Option<Arc<ServerRuntime>> {
             return rt.clone();
         }
     }
-    let keys = config::SERVER_KEYS.iter().chain(config::NOT_YET);
-    let lookup: Vec<(&str, Option<String>)> = keys.copied().zip(values.iter().cloned()).collect();
+    let keys = config::SERVER_KEYS.iter().copied();
+    let lookup: Vec<(&str, Option<String>)> = keys.zip(values.iter().cloned()).collect();
     // Nothing set at all is a server that does not use us: a note, not an error.
     let level = if values.iter().all(Option::is_none) {
         Level::Note

@@ -143,12 +143,12 @@ impl BearerExchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::{Identity, TokenValidator};
+    use crate::validate::{Identity, TokenValidator, Trace};
 
     /// Accepts one fixed token; refuses "short" with insufficient scope.
     struct Fixed;
     impl TokenValidator for Fixed {
-        fn validate(&self, token: &str, _now: i64) -> Result<Identity, Error> {
+        fn check(&self, token: &str, _now: i64, _t: &mut Trace) -> Result<Identity, Error> {
             match token {
                 "good" => Ok(Identity {
                     authid: "alice".into(),

@@ -4,12 +4,17 @@
 
 pub mod bearer;
 
-use crate::config::{ServerConfig, CACHE_ENTRIES};
+use crate::config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
+use crate::http::HttpClient;
 use crate::validate::cache::CachedValidator;
-use crate::validate::jwks::JwkSet;
+use crate::validate::discovery::Discovery;
+use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
 use crate::validate::jwt::JwtValidator;
-use crate::validate::TokenValidator;
+use crate::validate::keys::{KeySource, KeyStore};
+use crate::validate::router::Router;
+use crate::validate::{unix_now, TokenValidator};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mechanism {
@@ -51,13 +56,12 @@ pub struct ServerRuntime {
 }
 
 impl ServerRuntime {
-    /// Reads the key set and builds the validator. Runs at init, before any chroot.
+    /// Reads every file (key set, trust anchors) and builds the validators.
+    /// Runs at init, before any chroot; the network is used only later, lazily.
     pub fn from_config(config: &ServerConfig) -> Result<ServerRuntime, Error> {
-        let keys = JwkSet::load(&config.jwks_file)
-            .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?;
         Ok(ServerRuntime {
             validator: Box::new(CachedValidator::new(
-                JwtValidator::new(config.jwt.clone(), keys),
+                router(config, unix_now())?,
                 CACHE_ENTRIES,
                 config.cache_ttl,
             )),
@@ -66,4 +70,61 @@ impl ServerRuntime {
             accepted_hosts: config.accepted_hosts.clone(),
         })
     }
+}
+
+fn router(config: &ServerConfig, now: i64) -> Result<Router, Error> {
+    let http = match config.uses_network() {
+        true => Some(Arc::new(HttpClient::new(
+            config.ca_file.as_deref(),
+            config.timeout,
+        )?)),
+        false => None,
+    };
+    let discovery = match (&config.issuer, &http) {
+        (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(issuer, http.clone()))),
+        _ => None,
+    };
+    let needs =
+        |what: &str| Error::internal(format!("{what} configured without its prerequisites"));
+    let jwt = match &config.jwt {
+        None => None,
+        Some(j) => {
+            let keys = match &j.keys {
+                KeysFrom::File(path) => KeyStore::from_file(path.clone(), now)
+                    .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?,
+                KeysFrom::Url(url) => KeyStore::remote(
+                    KeySource::Url(url.clone()),
+                    http.clone().ok_or_else(|| needs("oauth_jwks_url"))?,
+                ),
+                KeysFrom::Discovery => KeyStore::remote(
+                    KeySource::Discovered(discovery.clone().ok_or_else(|| needs("discovery"))?),
+                    http.clone().ok_or_else(|| needs("discovery"))?,
+                ),
+            };
+            Some(JwtValidator::new(j.policy.clone(), keys))
+        }
+    };
+    let introspection = match &config.introspection {
+        None => None,
+        Some(i) => Some(IntrospectionValidator {
+            endpoint: match &i.url {
+                Some(url) => Endpoint::Url(url.clone()),
+                None => {
+                    Endpoint::Discovered(discovery.clone().ok_or_else(|| needs("introspection"))?)
+                }
+            },
+            client_id: i.client_id.clone(),
+            client_secret: i.client_secret.clone(),
+            auth: i.auth,
+            policy: IntrospectionPolicy {
+                issuer: config.issuer.clone(),
+                audiences: config.audiences.clone(),
+                username_claim: config.username_claim.clone(),
+                required_scopes: config.required_scopes.clone(),
+                clock_skew: config.clock_skew,
+            },
+            http: http.clone().ok_or_else(|| needs("introspection"))?,
+        }),
+    };
+    Ok(Router { jwt, introspection })
 }

@@ -3,7 +3,7 @@
 //! min(`oauth_cache_ttl`, exp − now); the least recently used entry makes room
 //! for a new one. Only successes are cached: a refusal is always recomputed.
 
-use super::{Identity, TokenValidator};
+use super::{Identity, TokenValidator, Trace};
 use crate::error::Error;
 use ring::digest::{digest, SHA256};
 use std::collections::HashMap;
@@ -152,16 +152,17 @@ fn key(token: &str) -> Key {
 }
 
 impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
-    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
         if !self.enabled() {
-            return self.inner.validate(token, now);
+            return self.inner.check(token, now, trace);
         }
         let k = key(token);
         // The lock is never held across the (slow) inner validation.
         if let Some(hit) = self.lru.lock().ok().and_then(|mut l| l.get(&k, now)) {
+            trace.note(|| format!("ok  cached result: identity {}", hit.authid));
             return Ok(hit);
         }
-        let identity = self.inner.validate(token, now)?;
+        let identity = self.inner.check(token, now, trace)?;
         let expires_at = match identity.expires_at {
             Some(exp) => exp.min(now.saturating_add(self.ttl)),
             None => now.saturating_add(self.ttl),
@@ -183,7 +184,7 @@ mod tests {
     /// Accepts tokens starting with "ok", expiring at the number after the colon.
     struct Counting(AtomicUsize);
     impl TokenValidator for Counting {
-        fn validate(&self, token: &str, _now: i64) -> Result<Identity, Error> {
+        fn check(&self, token: &str, _now: i64, _t: &mut Trace) -> Result<Identity, Error> {
             self.0.fetch_add(1, Ordering::SeqCst);
             let exp = token.split(':').nth(1).and_then(|e| e.parse().ok());
             if token.starts_with("ok") {

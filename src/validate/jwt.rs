@@ -4,8 +4,9 @@
 
 use super::alg::Algorithm;
 use super::jwks::JwkSet;
+use super::keys::KeyStore;
 use super::strict_json::parse_object;
-use super::{claims, Identity, TokenValidator};
+use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,7 +25,7 @@ pub struct JwtPolicy {
 
 pub struct JwtValidator {
     policy: JwtPolicy,
-    keys: JwkSet,
+    keys: KeyStore,
 }
 
 /// The three parts of a compact JWS, still encoded.
@@ -79,8 +80,16 @@ fn check_typ(typ: Option<&Value>) -> Result<(), Error> {
     }
 }
 
+/// The `iss` of a token that parses as a JWT, without verifying anything: used
+/// only to choose between local verification and introspection.
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    let jws = split(token).ok()?;
+    let claims = parse_object(&URL_SAFE_NO_PAD.decode(jws.payload).ok()?)?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
 impl JwtValidator {
-    pub fn new(policy: JwtPolicy, keys: JwkSet) -> Self {
+    pub fn new(policy: JwtPolicy, keys: KeyStore) -> Self {
         JwtValidator { policy, keys }
     }
 
@@ -88,12 +97,17 @@ impl JwtValidator {
         &self.policy
     }
 
-    pub fn keys(&self) -> &JwkSet {
+    pub fn keys(&self) -> &KeyStore {
         &self.keys
     }
 
     /// Header checks and signature; returns the verified claims set.
-    fn verify(&self, token: &str) -> Result<serde_json::Map<String, Value>, Error> {
+    fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<serde_json::Map<String, Value>, Error> {
         let jws = split(token)?;
         let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
             Error::invalid_token("JWT header is not a JSON object with unique keys")
@@ -122,11 +136,30 @@ impl JwtValidator {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(Error::invalid_token("JWT kid is not a string")),
         };
+        trace.note(|| {
+            let typ = header
+                .get("typ")
+                .and_then(Value::as_str)
+                .unwrap_or("(none)");
+            format!(
+                "ok  header: alg {} allowed, typ {typ}, kid {}",
+                alg.name(),
+                kid.unwrap_or("(none)")
+            )
+        });
         let signature = decode(jws.signature, "signature")?;
-        let mut candidates = self.keys.candidates(kid, alg).peekable();
+        let mut keys = self.keys.keys(now)?;
+        let unknown = |set: &JwkSet| kid.is_some_and(|k| !set.has_kid(k));
+        if unknown(&keys) {
+            // Perhaps the provider rotated its keys: look again, within limits.
+            if let Some(newer) = self.keys.refresh_for_unknown_kid(now) {
+                keys = newer;
+            }
+        }
+        let mut candidates = keys.candidates(kid, alg).peekable();
         if candidates.peek().is_none() {
             return Err(Error::invalid_token(match kid {
-                Some(k) if !self.keys.has_kid(k) => {
+                Some(k) if unknown(&keys) => {
                     format!("unknown kid '{}': not in the JWKS", printable(k, 64))
                 }
                 Some(k) => format!(
@@ -146,6 +179,12 @@ impl JwtValidator {
                     .unwrap_or_else(|| "none".into())
             )));
         }
+        trace.note(|| {
+            format!(
+                "ok  signature verified with a key from {}",
+                self.keys.describe()
+            )
+        });
         parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
             Error::invalid_token("JWT claims are not a JSON object with unique keys")
         })
@@ -153,18 +192,29 @@ impl JwtValidator {
 }
 
 impl TokenValidator for JwtValidator {
-    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
-        let c = self.verify(token)?;
+    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+        let c = self.verify(token, now, trace)?;
         let p = &self.policy;
         claims::check_issuer(&c, &p.issuer)?;
+        trace.note(|| format!("ok  iss is {}", p.issuer));
         claims::check_audience(&c, &p.audiences)?;
+        trace.note(|| format!("ok  aud names one of: {}", p.audiences.join(" ")));
         claims::check_times(&c, now, p.clock_skew)?;
+        let expires_at = claims::numeric_date(&c, "exp")?;
+        trace.note(|| {
+            format!(
+                "ok  valid now: exp in {} s (clock skew {} s)",
+                expires_at.unwrap_or(now) - now,
+                p.clock_skew
+            )
+        });
         let authid = claims::username(&c, &p.username_claim)?;
         claims::check_scopes(&c, &p.required_scopes)?;
-        Ok(Identity {
-            authid,
-            expires_at: claims::numeric_date(&c, "exp")?,
-        })
+        if !p.required_scopes.is_empty() {
+            trace.note(|| format!("ok  scope includes: {}", p.required_scopes.join(" ")));
+        }
+        trace.note(|| format!("ok  identity from claim '{}': {authid}", p.username_claim));
+        Ok(Identity { authid, expires_at })
     }
 }
 
@@ -184,7 +234,7 @@ mod tests {
     struct Keys {
         ec: EcdsaKeyPair,
         ed: Ed25519KeyPair,
-        jwks: JwkSet,
+        jwks_json: String,
     }
 
     fn keys() -> Keys {
@@ -199,8 +249,11 @@ mod tests {
             {"kty": "EC", "crv": "P-256", "kid": "ec-1", "x": b64(&point[1..33]), "y": b64(&point[33..])},
             {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "x": b64(ed.public_key().as_ref())},
         ]});
-        let jwks = JwkSet::parse(jwks.to_string().as_bytes()).unwrap();
-        Keys { ec, ed, jwks }
+        Keys {
+            ec,
+            ed,
+            jwks_json: jwks.to_string(),
+        }
     }
 
     fn claims() -> Value {
@@ -228,6 +281,14 @@ mod tests {
     }
 
     fn validator(k: &Keys) -> JwtValidator {
+        let dir = std::env::temp_dir().join(format!(
+            "sasl-oauth-jwt-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("jwks.json");
+        std::fs::write(&path, k.jwks_json.as_bytes()).unwrap();
         JwtValidator::new(
             JwtPolicy {
                 issuer: "https://issuer.test".into(),
@@ -237,7 +298,7 @@ mod tests {
                 required_scopes: vec!["mail".into()],
                 clock_skew: 60,
             },
-            k.jwks.clone(),
+            KeyStore::from_file(path, NOW).unwrap(),
         )
     }
 

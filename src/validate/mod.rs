@@ -1,15 +1,21 @@
-//! Token validation: the only part of the server that reads files (and, in
-//! later layers, the network). Every validator fails closed: an `Ok` means
-//! every check passed.
+//! Token validation: the only part of the server that reads files and talks to
+//! the identity provider. Every validator fails closed: an `Ok` means every
+//! check passed.
 
 pub mod alg;
 pub mod cache;
 pub mod claims;
+pub mod discovery;
+pub mod introspect;
 pub mod jwks;
 pub mod jwt;
+pub mod keys;
+pub mod router;
 pub mod strict_json;
+pub mod trace;
 
 use crate::error::Error;
+pub use trace::Trace;
 
 /// What a valid token proves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,8 +27,14 @@ pub struct Identity {
 }
 
 pub trait TokenValidator: Send + Sync {
-    /// Checks `token` at time `now` (Unix seconds).
-    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error>;
+    /// Checks `token` at time `now` (Unix seconds), noting each check in
+    /// `trace` when it is on (for `sasl-oauth check`).
+    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error>;
+
+    /// The handshake path: no trace.
+    fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
+        self.check(token, now, &mut Trace::off())
+    }
 }
 
 /// Seconds since the Unix epoch.

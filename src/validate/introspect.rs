@@ -1,0 +1,305 @@
+//! OAuth 2.0 Token Introspection (RFC 7662) for opaque tokens: the identity
+//! provider says whether the token is active and whose it is. `active` must be
+//! true; `exp`, `nbf`, `iss`, `aud` and `scope` are checked when present.
+
+use super::discovery::Discovery;
+use super::strict_json::parse_object;
+use super::{claims, Identity, TokenValidator, Trace};
+use crate::error::{printable, Error, ErrorKind};
+use crate::http::HttpClient;
+use crate::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// How we authenticate to the introspection endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded id and secret (the default).
+    Basic,
+    /// client_id and client_secret in the form body.
+    Post,
+}
+
+pub enum Endpoint {
+    Url(String),
+    Discovered(Arc<Discovery>),
+}
+
+/// What an active token must satisfy.
+#[derive(Debug, Clone)]
+pub struct IntrospectionPolicy {
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub username_claim: String,
+    pub required_scopes: Vec<String>,
+    pub clock_skew: i64,
+}
+
+pub struct IntrospectionValidator {
+    pub endpoint: Endpoint,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub auth: ClientAuth,
+    pub policy: IntrospectionPolicy,
+    pub http: Arc<HttpClient>,
+}
+
+/// application/x-www-form-urlencoded, as RFC 6749 §2.3.1 wants for Basic credentials.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+pub fn basic_auth(id: &str, secret: &str) -> Secret {
+    let pair = format!("{}:{}", form_encode(id), form_encode(secret));
+    Secret::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())))
+}
+
+/// Checks an introspection response (pure: for tests and fuzzing).
+pub fn judge(
+    body: &[u8],
+    policy: &IntrospectionPolicy,
+    now: i64,
+    trace: &mut Trace,
+) -> Result<Identity, Error> {
+    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "introspection response is not a JSON object with unique keys",
+        )
+    })?;
+    match r.get("active") {
+        Some(Value::Bool(true)) => trace.note(|| "ok  active: true".into()),
+        Some(Value::Bool(false)) => {
+            return Err(Error::invalid_token(
+                "token is not active (revoked, expired or unknown to the provider)",
+            ))
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "introspection response has no boolean 'active'",
+            ))
+        }
+    }
+    let exp = claims::numeric_date(&r, "exp")?;
+    if let Some(exp) = exp {
+        if now > exp.saturating_add(policy.clock_skew) {
+            return Err(Error::invalid_token(format!(
+                "token expired {} s ago (exp {exp})",
+                now - exp
+            )));
+        }
+        trace.note(|| format!("ok  exp in {} s", exp - now));
+    }
+    if let Some(nbf) = claims::numeric_date(&r, "nbf")? {
+        if now.saturating_add(policy.clock_skew) < nbf {
+            return Err(Error::invalid_token(format!(
+                "token not yet valid: nbf is {} s in the future",
+                nbf - now
+            )));
+        }
+    }
+    if let (Some(issuer), true) = (&policy.issuer, r.contains_key("iss")) {
+        claims::check_issuer(&r, issuer)?;
+        trace.note(|| format!("ok  iss is {issuer}"));
+    }
+    if !policy.audiences.is_empty() && r.contains_key("aud") {
+        claims::check_audience(&r, &policy.audiences)?;
+        trace.note(|| format!("ok  aud names one of: {}", policy.audiences.join(" ")));
+    }
+    // Fail closed: a required scope is missing unless the provider lists it.
+    claims::check_scopes(&r, &policy.required_scopes)?;
+    if !policy.required_scopes.is_empty() {
+        trace.note(|| format!("ok  scope includes: {}", policy.required_scopes.join(" ")));
+    }
+    let authid = claims::username(&r, &policy.username_claim)?;
+    trace.note(|| {
+        format!(
+            "ok  identity from field '{}': {authid}",
+            policy.username_claim
+        )
+    });
+    Ok(Identity {
+        authid,
+        expires_at: exp,
+    })
+}
+
+impl IntrospectionValidator {
+    fn url(&self, now: i64) -> Result<String, Error> {
+        match &self.endpoint {
+            Endpoint::Url(u) => Ok(u.clone()),
+            Endpoint::Discovered(d) => {
+                d.endpoints(now)?
+                    .introspection_endpoint
+                    .clone()
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Unavailable,
+                            "the discovery document has no introspection_endpoint",
+                        )
+                    })
+            }
+        }
+    }
+}
+
+impl TokenValidator for IntrospectionValidator {
+    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+        let url = self.url(now)?;
+        let mut form = vec![("token", token), ("token_type_hint", "access_token")];
+        let basic;
+        let authorization = match self.auth {
+            ClientAuth::Basic => {
+                basic = basic_auth(&self.client_id, self.client_secret.expose());
+                Some(basic.expose())
+            }
+            ClientAuth::Post => {
+                form.push(("client_id", &self.client_id));
+                form.push(("client_secret", self.client_secret.expose()));
+                None
+            }
+        };
+        let response = self.http.post_form(&url, &form, authorization)?;
+        match response.status {
+            200 => {}
+            401 | 403 => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "introspection endpoint {} refused our client credentials (HTTP {}): check oauth_client_id and the secret",
+                        printable(&url, 200),
+                        response.status
+                    ),
+                ))
+            }
+            s => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!("introspection endpoint {} answered HTTP {s}", printable(&url, 200)),
+                ))
+            }
+        }
+        trace.note(|| format!("ok  introspected at {url}"));
+        judge(&response.body, &self.policy, now, trace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> IntrospectionPolicy {
+        IntrospectionPolicy {
+            issuer: Some("https://id.test".into()),
+            audiences: vec!["imap".into()],
+            username_claim: "username".into(),
+            required_scopes: vec!["mail".into()],
+            clock_skew: 60,
+        }
+    }
+
+    fn j(body: &str) -> Result<Identity, Error> {
+        judge(body.as_bytes(), &policy(), 1000, &mut Trace::off())
+    }
+
+    #[test]
+    fn active_token_with_all_fields() {
+        let id = j(r#"{"active":true,"username":"alice","scope":"openid mail","exp":2000,"iss":"https://id.test","aud":"imap"}"#).unwrap();
+        assert_eq!(id.authid, "alice");
+        assert_eq!(id.expires_at, Some(2000));
+    }
+
+    #[test]
+    fn minimal_active_token() {
+        assert!(j(r#"{"active":true,"username":"alice","scope":"mail"}"#).is_ok());
+    }
+
+    #[test]
+    fn inactive_token_is_refused() {
+        let e = j(r#"{"active":false}"#).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Rejected(crate::error::OAuthStatus::InvalidToken)
+        );
+        assert!(e.reason.contains("not active"));
+    }
+
+    #[test]
+    fn garbage_is_unavailable_not_acceptance() {
+        for body in [
+            "",
+            "[]",
+            "<html>",
+            r#"{"active":"true","username":"a","scope":"mail"}"#,
+            r#"{"username":"a"}"#,
+        ] {
+            assert_eq!(j(body).unwrap_err().kind, ErrorKind::Unavailable, "{body}");
+        }
+    }
+
+    #[test]
+    fn present_fields_are_checked() {
+        assert!(
+            j(r#"{"active":true,"username":"a","scope":"mail","exp":100}"#)
+                .unwrap_err()
+                .reason
+                .contains("expired")
+        );
+        assert!(
+            j(r#"{"active":true,"username":"a","scope":"mail","nbf":5000}"#)
+                .unwrap_err()
+                .reason
+                .contains("not yet")
+        );
+        assert!(
+            j(r#"{"active":true,"username":"a","scope":"mail","iss":"https://evil"}"#)
+                .unwrap_err()
+                .reason
+                .contains("issuer")
+        );
+        assert!(
+            j(r#"{"active":true,"username":"a","scope":"mail","aud":"smtp"}"#)
+                .unwrap_err()
+                .reason
+                .contains("audience")
+        );
+    }
+
+    #[test]
+    fn missing_scope_and_identity_fail_closed() {
+        assert!(j(r#"{"active":true,"username":"a"}"#)
+            .unwrap_err()
+            .reason
+            .contains("scope"));
+        assert!(j(r#"{"active":true,"sub":"a","scope":"mail"}"#)
+            .unwrap_err()
+            .reason
+            .contains("username"));
+    }
+
+    #[test]
+    fn duplicate_active_is_refused() {
+        assert!(j(r#"{"active":false,"active":true,"username":"a","scope":"mail"}"#).is_err());
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded() {
+        assert_eq!(
+            basic_auth("id", "s:e cret").expose(),
+            format!("Basic {}", STANDARD.encode("id:s%3Ae+cret"))
+        );
+    }
+}

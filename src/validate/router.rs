@@ -1,0 +1,33 @@
+//! Chooses how a token is checked when the server has both a JWT validator and
+//! introspection: a JWT that names our issuer is verified locally; anything
+//! else goes to the introspection endpoint.
+
+use super::introspect::IntrospectionValidator;
+use super::jwt::{unverified_issuer, JwtValidator};
+use super::{Identity, TokenValidator, Trace};
+use crate::error::Error;
+
+pub struct Router {
+    pub jwt: Option<JwtValidator>,
+    pub introspection: Option<IntrospectionValidator>,
+}
+
+impl TokenValidator for Router {
+    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+        match (&self.jwt, &self.introspection) {
+            (Some(jwt), None) => jwt.check(token, now, trace),
+            (None, Some(intro)) => intro.check(token, now, trace),
+            (Some(jwt), Some(intro)) => {
+                let ours = unverified_issuer(token).is_some_and(|iss| iss == jwt.policy().issuer);
+                if ours {
+                    trace.note(|| "ok  a JWT from our issuer: verified locally".into());
+                    jwt.check(token, now, trace)
+                } else {
+                    trace.note(|| "ok  not a JWT from our issuer: introspected".into());
+                    intro.check(token, now, trace)
+                }
+            }
+            (None, None) => Err(Error::config("no token validation is configured")),
+        }
+    }
+}
