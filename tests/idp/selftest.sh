@@ -170,6 +170,18 @@ check "mode=hang: no answer within 1 s" eval '! curl -s -m 1 -o /dev/null "$ISSU
 curl -sf -X POST "$ISSUER/admin/mode?mode=normal" >/dev/null
 check "counters: /jwks counted 2" eq "$(py "$(curl -sf "$ISSUER/admin/counters")" 'j["/jwks"]')" 2
 
+# ------------------------------------------------------------ expiry
+curl -sf -X POST "$ISSUER/admin/ttl?access=1&device=1" >/dev/null
+DA=$(curl -sf --data-urlencode client_id=sasl-oauth-public --data-urlencode "scope=openid mail" \
+  --data-urlencode resource=urn:sasl-oauth:imap "$ISSUER/device/auth")
+DC=$(py "$DA" 'j["device_code"]')
+check "admin/ttl: device code expires_in 1" eq "$(py "$DA" 'j["expires_in"]')" 1
+SHORT=$("$GET" "$ISSUER" opaque 2>>"$TMP/err")
+sleep 2.2
+check "device flow: expired device code gives expired_token" eq "$(py "$(dpoll)" 'j["error"]')" expired_token
+check "introspection of an expired opaque token: active false" eq "$(py "$(intro "$SHORT")" 'j')" '{"active": false}'
+curl -sf -X POST "$ISSUER/admin/ttl?access=300&device=600" >/dev/null
+
 # ------------------------------------------------------------ restart keeps keys
 if stop; then ok "SIGTERM: exit status 0"; else nok "SIGTERM: exit status 0"; fi
 if start; then

@@ -186,7 +186,7 @@ const resources = {
 // oidc-provider's built-in memory adapter keeps a store per Provider instance
 // (so rebuilding the Provider on rotation would forget every token) and caps
 // it at ~1000 entries (LRU). This one is shared by all instances, has no size
-// cap and drops entries when they expire.
+// cap and drops entries a minute after they expire.
 const store = new Map(); // key -> { value, exp (ms epoch, 0 = never) }
 const grantMembers = new Map(); // grantId -> Set of keys
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
@@ -201,8 +201,12 @@ function storeGet(key) {
   }
   return e.value;
 }
+// Entries are kept GRACE seconds past their expiry so that the provider, not
+// the store, judges expiry: an expired device code then yields `expired_token`
+// (RFC 8628) rather than `invalid_grant`.
+const GRACE = 60;
 function storeSet(key, value, expiresIn) {
-  store.set(key, { value, exp: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : 0 });
+  store.set(key, { value, exp: typeof expiresIn === 'number' ? Date.now() + (expiresIn + GRACE) * 1000 : 0 });
 }
 setInterval(() => {
   const now = Date.now();
