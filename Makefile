@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
+.PHONY: idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
 
 all: plugin
 
@@ -57,6 +57,13 @@ check-links: plugin
 	  { echo "not ok - libsasloauth.so is not linked with -z nodelete"; exit 1; }
 	@echo "ok - libsasloauth.so links no libsasl2 and is NODELETE"
 
+# The test identity provider (npm oidc-provider, pinned by tests/idp/package-lock.json).
+idp: deps
+	@test -d tests/idp/node_modules/oidc-provider || npm ci --prefix tests/idp --no-audit --no-fund
+
+idp-selftest: idp
+	bash tests/idp/selftest.sh
+
 c-tests: plugin fixtures
 	$(MAKE) -C c-tests PLUGIN_DIR=$(PLUGIN_DIR) FIXTURES=$(FIXTURES) check
 
@@ -64,7 +71,7 @@ e2e: plugin fixtures
 	bash c-tests/e2e/pluginviewer.sh $(PLUGIN_DIR) $(FIXTURES)
 	bash c-tests/e2e/cyrus_imapd.sh $(PLUGIN_DIR) $(FIXTURES)
 
-test: lint unit check-header check-links c-tests e2e
+test: lint unit check-header check-links c-tests idp-selftest e2e
 	@echo "make test: all suites passed"
 
 install: release

@@ -9,6 +9,9 @@ packages=(
   cyrus-imapd cyrus-clients                          # the first real server, imtest
   curl python3 valgrind                              # real clients; memory checks
 )
+# The test identity provider (npm oidc-provider) needs Node.js 20 or later;
+# this machine kind ships it. Debian's own nodejs is only a fallback.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
