@@ -19,6 +19,7 @@ pub const MAX_BODY: u64 = 1024 * 1024;
 
 pub struct HttpClient {
     tls: Arc<rustls::ClientConfig>,
+    proxy: Option<ureq::Proxy>,
     timeout: Duration,
     /// The agent and the process it belongs to (rebuilt after a fork).
     agent: Mutex<Option<(u32, ureq::Agent)>>,
@@ -70,6 +71,18 @@ fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Error> {
 
 impl HttpClient {
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<HttpClient, Error> {
+        HttpClient::with_proxy(ca_file, None, timeout)
+    }
+
+    /// As `new`, through an HTTP proxy (`http://host:port`) when given.
+    pub fn with_proxy(
+        ca_file: Option<&Path>,
+        proxy: Option<&str>,
+        timeout: Duration,
+    ) -> Result<HttpClient, Error> {
+        let proxy = proxy
+            .map(|p| ureq::Proxy::new(p).map_err(|e| Error::config(format!("proxy: {e}"))))
+            .transpose()?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -78,6 +91,7 @@ impl HttpClient {
             .with_no_client_auth();
         Ok(HttpClient {
             tls: Arc::new(tls),
+            proxy,
             timeout,
             agent: Mutex::new(None),
         })
@@ -89,12 +103,15 @@ impl HttpClient {
         match slot.as_ref() {
             Some((owner, agent)) if *owner == pid => agent.clone(),
             _ => {
-                let agent = ureq::AgentBuilder::new()
+                let mut builder = ureq::AgentBuilder::new()
                     .tls_config(self.tls.clone())
                     .timeout(self.timeout)
                     .redirects(0)
-                    .user_agent(concat!("sasl-oauth/", env!("CARGO_PKG_VERSION")))
-                    .build();
+                    .user_agent(concat!("sasl-oauth/", env!("CARGO_PKG_VERSION")));
+                if let Some(p) = &self.proxy {
+                    builder = builder.proxy(p.clone());
+                }
+                let agent = builder.build();
                 *slot = Some((pid, agent.clone()));
                 agent
             }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod token;
 pub mod validate;
 
 #[allow(unsafe_code)]

@@ -16,6 +16,8 @@ enum State {
 pub struct BearerClient {
     mech: Mechanism,
     state: State,
+    /// The `status` of the server's error challenge, once one came.
+    server_status: Option<String>,
 }
 
 /// A token that would break the message framing or the b64token grammar.
@@ -36,6 +38,7 @@ impl BearerClient {
         BearerClient {
             mech,
             state: State::Start,
+            server_status: None,
         }
     }
 
@@ -99,7 +102,16 @@ impl BearerClient {
     }
 
     /// "server refused the token: status …, scope …" from the error JSON.
-    fn describe_refusal(&self, input: &[u8]) -> String {
+    /// Whether the server's error challenge says the token itself was refused
+    /// (invalid_token; XOAUTH2's 401 or 400), so a new token may help.
+    pub fn token_refused(&self) -> bool {
+        matches!(
+            self.server_status.as_deref(),
+            Some("invalid_token" | "401" | "400")
+        )
+    }
+
+    fn describe_refusal(&mut self, input: &[u8]) -> String {
         let fields = match self.mech {
             Mechanism::OAuthBearer => oauthbearer::parse_error(input).map(|c| {
                 (
@@ -113,6 +125,7 @@ impl BearerClient {
         };
         match fields {
             Ok((status, scope, config)) => {
+                self.server_status = Some(status.clone());
                 let mut s = format!(
                     "{} server refused the token: status {}",
                     self.mech.name(),
@@ -232,6 +245,40 @@ mod tests {
         assert!(
             matches!(c.challenge(b""), ClientStep::Failure(e) if e.reason.contains("invalid_token"))
         );
+    }
+
+    #[test]
+    fn token_refused_only_for_token_statuses() {
+        for (mech, json, refused) in [
+            (
+                Mechanism::OAuthBearer,
+                &br#"{"status":"invalid_token"}"#[..],
+                true,
+            ),
+            (
+                Mechanism::OAuthBearer,
+                br#"{"status":"insufficient_scope"}"#,
+                false,
+            ),
+            (
+                Mechanism::XOAuth2,
+                br#"{"status":"401","schemes":"bearer"}"#,
+                true,
+            ),
+            (Mechanism::XOAuth2, br#"{"status":"400"}"#, true),
+            (Mechanism::XOAuth2, br#"{"status":"403"}"#, false),
+            (Mechanism::OAuthBearer, b"garbage", false),
+        ] {
+            let mut c = BearerClient::new(mech);
+            sent(c.first(&creds(Some("a"), None, "tok"), &Target::default()));
+            c.challenge(json);
+            assert_eq!(
+                c.token_refused(),
+                refused,
+                "{:?}",
+                String::from_utf8_lossy(json)
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! reports the server's reason. No I/O of its own.
 
 pub mod bearer;
+pub mod config;
+pub mod providers;
 
 use crate::secret::Secret;
 pub use crate::server::Mechanism;

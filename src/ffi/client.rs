@@ -3,22 +3,32 @@
 
 use super::guard::{code, guard};
 use super::table::{self, ClientTable, Table};
-use super::utils::{self, Utils};
+use super::utils::{self, Level, Utils};
 use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
 use crate::client::bearer::BearerClient;
+use crate::client::config::ClientConfig;
 use crate::client::{ClientStep, Credentials, Target};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::token::{self, ClientRuntime, TokenSource};
+use crate::validate::unix_now;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::ptr;
+use std::sync::{Arc, RwLock};
 
 static TABLE: ClientTable = ClientTable::new();
+
+/// The client configuration and HTTP client, built at the last plugin init
+/// (None when the configuration file is broken: plain tokens still work).
+static RUNTIME: RwLock<Option<Arc<ClientRuntime>>> = RwLock::new(None);
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
 struct ClientConn {
     client: BearerClient,
     first_sent: bool,
+    /// Where the token came from, and the token sent, for a refresh after a refusal.
+    source: Option<(Box<dyn TokenSource>, Secret)>,
     /// Prompts we handed to the application; read back at the next step.
     prompts: Vec<sys::sasl_interact_t>,
     /// The last message; libsasl2 reads it after the step returns. Wiped on drop.
@@ -69,6 +79,27 @@ pub unsafe extern "C" fn sasl_client_plug_init(
             if maxversion < PLUG_VERSION {
                 return sys::SASL_BADVERS;
             }
+            // Configuration and trust anchors are read now: Postfix's smtp
+            // client chroots after SASL init.
+            let rt = ClientConfig::load().and_then(ClientRuntime::new);
+            let rt = match rt {
+                Ok(rt) => Some(Arc::new(rt)),
+                Err(e) => {
+                    if let Some(u) = Utils::from_ptr(utils) {
+                        u.log(
+                            Level::Err,
+                            &format!(
+                                "client configuration: {} (file: and cmd: secrets will fail)",
+                                e.reason
+                            ),
+                        );
+                    }
+                    None
+                }
+            };
+            if let Ok(mut slot) = RUNTIME.write() {
+                *slot = rt;
+            }
             let t = TABLE.get_or_init(build_table);
             // SAFETY: the three out pointers were checked non-null above.
             unsafe {
@@ -96,6 +127,7 @@ unsafe extern "C" fn mech_new(
             let conn = Box::new(ClientConn {
                 client: BearerClient::new(mech),
                 first_sent: false,
+                source: None,
                 prompts: Vec::new(),
                 out: Default::default(),
             });
@@ -296,7 +328,19 @@ unsafe extern "C" fn mech_step(
                 return sys::SASL_BADPARAM;
             };
             let step = if conn.first_sent {
-                conn.client.challenge(input)
+                let step = conn.client.challenge(input);
+                if let (
+                    ClientStep::Send {
+                        note: Some(note), ..
+                    },
+                    true,
+                ) = (&step, conn.client.token_refused())
+                {
+                    if let Some(rc) = retry_with_new_token(conn, u, note) {
+                        return rc;
+                    }
+                }
+                step
             } else {
                 match first_step(conn, params, u, prompt_need, oparams) {
                     Ok(step) => step,
@@ -340,7 +384,7 @@ fn first_step(
         // point at our previous prompts, which we took back above and no longer expose.
         unsafe { *prompt_need = ptr::null_mut() };
     }
-    let creds = match credentials(u, &answered)? {
+    let mut creds = match credentials(u, &answered)? {
         Ok(c) => c,
         Err(need) => {
             if prompt_need.is_null() {
@@ -382,9 +426,46 @@ fn first_step(
             }
         }
     }
+    // The secret may name a token file or command rather than be the token.
+    let rt = RUNTIME.read().ok().and_then(|r| r.clone());
+    let mut source = match token::from_secret(std::mem::take(&mut creds.token), rt.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return Ok(ClientStep::Failure(e)),
+    };
+    creds.token = match source.token(unix_now()) {
+        Ok(t) => t,
+        Err(e) => return Ok(ClientStep::Failure(e)),
+    };
     let step = conn.client.first(&creds, &target(params, u));
     conn.first_sent = matches!(step, ClientStep::Send { .. });
+    conn.source = Some((source, creds.token));
     Ok(step)
+}
+
+/// The server refused our token as invalid: when its source can give a new
+/// one (a token file), get it and return SASL_TRYAGAIN so that the
+/// application logs in again. Once per exchange; a token refused right after
+/// it was obtained is not refreshed again, so this never loops.
+fn retry_with_new_token(conn: &mut ClientConn, u: Utils, note: &str) -> Option<c_int> {
+    let (source, used) = conn.source.as_mut()?;
+    match source.after_rejection(used, unix_now()) {
+        Ok(true) => {
+            conn.source = None;
+            u.seterror(
+                &format!("{note}; the token file was refreshed: retry the login"),
+                true,
+            );
+            Some(sys::SASL_TRYAGAIN)
+        }
+        Ok(false) => None,
+        Err(e) => {
+            u.log(
+                Level::Warn,
+                &format!("{note}; refreshing the token failed: {}", e.reason),
+            );
+            None
+        }
+    }
 }
 
 unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sys::sasl_utils_t) {

@@ -1,0 +1,161 @@
+//! The client side's own configuration file: client-only processes load no
+//! SASL config file, so the plugin reads `/etc/sasl2/sasl-oauth.conf` (or
+//! `$SASL_OAUTH_CONF`) at init, in libsasl2's `key: value` format. Everything
+//! here is a default that a token file may override for itself.
+
+use crate::config_file;
+use crate::error::Error;
+use crate::secret::Secret;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_PATH: &str = "/etc/sasl2/sasl-oauth.conf";
+pub const DEFAULT_REFRESH_WINDOW: i64 = 300;
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    /// Where it was read from (None: no file, defaults only).
+    pub path: Option<PathBuf>,
+    /// Every key as written, for per-provider lookups (`google_client_id`…).
+    values: HashMap<String, String>,
+    pub ca_file: Option<PathBuf>,
+    pub proxy: Option<String>,
+    /// Seconds before expiry at which a token file is refreshed.
+    pub refresh_window: i64,
+    /// Whether `cmd:` secrets may run a command.
+    pub allow_cmd: bool,
+    pub timeout: Duration,
+}
+
+fn yes(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+impl ClientConfig {
+    pub fn defaults() -> Self {
+        ClientConfig {
+            refresh_window: DEFAULT_REFRESH_WINDOW,
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            ..Default::default()
+        }
+    }
+
+    /// Builds the configuration from parsed `key: value` pairs.
+    pub fn from_values(
+        values: HashMap<String, String>,
+        path: Option<PathBuf>,
+    ) -> Result<Self, Error> {
+        let bad = |k: &str, why: &str| Error::config(format!("{k}: {why}"));
+        let mut c = ClientConfig {
+            path,
+            ..ClientConfig::defaults()
+        };
+        if let Some(v) = values.get("refresh_window") {
+            c.refresh_window = v
+                .parse()
+                .ok()
+                .filter(|s| (0..=86_400).contains(s))
+                .ok_or_else(|| bad("refresh_window", "must be seconds from 0 to 86400"))?;
+        }
+        if let Some(v) = values.get("timeout") {
+            let ms: u64 = v
+                .parse()
+                .ok()
+                .filter(|s| (100..=120_000).contains(s))
+                .ok_or_else(|| bad("timeout", "must be milliseconds from 100 to 120000"))?;
+            c.timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = values.get("allow_cmd") {
+            c.allow_cmd = yes(v).ok_or_else(|| bad("allow_cmd", "must be yes or no"))?;
+        }
+        c.ca_file = values.get("ca_file").map(PathBuf::from);
+        c.proxy = values.get("proxy").cloned();
+        c.values = values;
+        Ok(c)
+    }
+
+    /// Reads `$SASL_OAUTH_CONF` or the default path. A missing default file
+    /// means defaults; a missing file named by the variable is an error.
+    pub fn load() -> Result<Self, Error> {
+        let (path, explicit) = match std::env::var_os("SASL_OAUTH_CONF") {
+            Some(p) => (PathBuf::from(p), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        if !explicit && !path.exists() {
+            return Ok(ClientConfig::defaults());
+        }
+        let values = config_file::load(&path)?;
+        let shown = path.display().to_string();
+        ClientConfig::from_values(values, Some(path))
+            .map_err(|e| Error::config(format!("{shown}: {}", e.reason)))
+    }
+
+    /// A key for `provider`: `<provider>_<key>` first, then `<key>`.
+    pub fn get(&self, provider: Option<&str>, key: &str) -> Option<&str> {
+        provider
+            .and_then(|p| self.values.get(&format!("{p}_{key}")))
+            .or_else(|| self.values.get(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The client secret for `provider`, from `client_secret` or `client_secret_file`.
+    pub fn client_secret(&self, provider: Option<&str>) -> Result<Option<Secret>, Error> {
+        if let Some(s) = self.get(provider, "client_secret") {
+            return Ok(Some(Secret::from(s)));
+        }
+        match self.get(provider, "client_secret_file") {
+            None => Ok(None),
+            Some(f) => std::fs::read_to_string(f)
+                .map(|t| Some(Secret::new(t.trim_end_matches(['\n', '\r']).to_owned())))
+                .map_err(|e| Error::config(format!("client_secret_file: cannot read {f}: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Result<ClientConfig, Error> {
+        ClientConfig::from_values(config_file::parse(text), None)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg("").unwrap();
+        assert_eq!(c.refresh_window, 300);
+        assert!(!c.allow_cmd);
+        assert_eq!(c.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn values_and_provider_overrides() {
+        let c = cfg("client_id: generic\nmicrosoft_client_id: ms-app\nrefresh_window: 120\nallow_cmd: yes\nproxy: http://proxy:3128\n").unwrap();
+        assert_eq!(c.get(Some("microsoft"), "client_id"), Some("ms-app"));
+        assert_eq!(c.get(Some("google"), "client_id"), Some("generic"));
+        assert_eq!(c.get(None, "client_id"), Some("generic"));
+        assert_eq!(c.refresh_window, 120);
+        assert!(c.allow_cmd);
+        assert_eq!(c.proxy.as_deref(), Some("http://proxy:3128"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(cfg("refresh_window: soon")
+            .unwrap_err()
+            .reason
+            .starts_with("refresh_window"));
+        assert!(cfg("allow_cmd: maybe")
+            .unwrap_err()
+            .reason
+            .starts_with("allow_cmd"));
+        assert!(cfg("timeout: 1").unwrap_err().reason.starts_with("timeout"));
+    }
+}

@@ -1,0 +1,222 @@
+//! Requests to an OAuth 2.0 token endpoint (RFC 6749 §4.4, §6): the
+//! refresh_token and client_credentials grants, and their answers. Parsing
+//! is pure, for tests and fuzzing; errors name the HTTP status and the
+//! OAuth `error`/`error_description`, never a secret.
+
+use super::file::Grant;
+use crate::error::{printable, Error, ErrorKind, OAuthStatus};
+use crate::http::HttpClient;
+use crate::secret::Secret;
+use crate::validate::introspect::basic_auth;
+use serde::Deserialize;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1: every server must support it).
+    #[default]
+    Basic,
+    /// client_id and client_secret in the form.
+    Post,
+}
+
+/// Everything a grant request needs.
+pub struct GrantRequest<'a> {
+    pub endpoint: &'a str,
+    pub grant: Grant,
+    pub refresh_token: Option<&'a Secret>,
+    pub client_id: &'a str,
+    pub client_secret: Option<&'a Secret>,
+    pub auth: ClientAuth,
+    pub scope: Option<&'a str>,
+    /// RFC 8707 resource indicator, for providers that mint JWTs per resource.
+    pub resource: Option<&'a str>,
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Granted {
+    pub access_token: Secret,
+    pub expires_at: i64,
+    /// A rotated refresh token, when the provider sent one.
+    pub refresh_token: Option<Secret>,
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawGranted {
+    access_token: Secret,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Without `expires_in` a token is assumed to live an hour (RFC 6749 leaves it open).
+const DEFAULT_LIFETIME: i64 = 3600;
+
+/// Reads a token endpoint's answer.
+pub fn parse_answer(endpoint: &str, status: u16, body: &[u8], now: i64) -> Result<Granted, Error> {
+    if status == 200 {
+        let raw: RawGranted = serde_json::from_slice(body).map_err(|_| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "token endpoint {} sent an answer without access_token",
+                    printable(endpoint, 200)
+                ),
+            )
+        })?;
+        if raw.access_token.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "token endpoint sent an empty access_token",
+            ));
+        }
+        // Some providers (Microsoft v1) send expires_in as a string.
+        let lifetime = match raw.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .filter(|l| (1..=10 * 365 * 86_400).contains(l))
+        .unwrap_or(DEFAULT_LIFETIME);
+        return Ok(Granted {
+            access_token: raw.access_token,
+            expires_at: now + lifetime,
+            refresh_token: raw.refresh_token.filter(|r| !r.is_empty()),
+            scope: raw.scope,
+        });
+    }
+    let what = match serde_json::from_slice::<RawError>(body) {
+        Ok(e) => match e.error_description {
+            Some(d) => format!("{} ({})", printable(&e.error, 60), printable(&d, 200)),
+            None => printable(&e.error, 60),
+        },
+        Err(_) => "no OAuth error in the answer".to_owned(),
+    };
+    let reason = format!(
+        "token endpoint {} answered HTTP {status}: {what}",
+        printable(endpoint, 200)
+    );
+    // A 400/401 with an OAuth error is a verdict on our grant (revoked, expired):
+    // retrying will not help. Anything else may pass.
+    let kind = match status {
+        400 | 401 => ErrorKind::Rejected(OAuthStatus::InvalidToken),
+        _ => ErrorKind::Unavailable,
+    };
+    Err(Error::new(kind, reason))
+}
+
+/// Runs the grant.
+pub fn request(http: &HttpClient, req: &GrantRequest<'_>, now: i64) -> Result<Granted, Error> {
+    let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
+    match req.grant {
+        Grant::RefreshToken => {
+            let rt = req.refresh_token.filter(|r| !r.is_empty()).ok_or_else(|| {
+                Error::param("the token file has no refresh_token to refresh with")
+            })?;
+            form.push(("grant_type", "refresh_token"));
+            form.push(("refresh_token", rt.expose()));
+        }
+        Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+    }
+    if let Some(s) = req.scope.filter(|s| !s.is_empty()) {
+        form.push(("scope", s));
+    }
+    if let Some(r) = req.resource.filter(|r| !r.is_empty()) {
+        form.push(("resource", r));
+    }
+    let basic;
+    let authorization = match (req.client_secret, req.auth) {
+        (Some(secret), ClientAuth::Basic) => {
+            basic = basic_auth(req.client_id, secret.expose());
+            Some(basic.expose())
+        }
+        (Some(secret), ClientAuth::Post) => {
+            form.push(("client_id", req.client_id));
+            form.push(("client_secret", secret.expose()));
+            None
+        }
+        // A public client identifies itself in the form (RFC 6749 §3.2.1).
+        (None, _) => {
+            form.push(("client_id", req.client_id));
+            None
+        }
+    };
+    let answer = http.post_form(req.endpoint, &form, authorization)?;
+    parse_answer(req.endpoint, answer.status, &answer.body, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_with_rotation() {
+        let g = parse_answer("https://t", 200, br#"{"access_token":"new","token_type":"Bearer","expires_in":3599,"refresh_token":"rt2","scope":"mail"}"#, 1000).unwrap();
+        assert_eq!(g.access_token.expose(), "new");
+        assert_eq!(g.expires_at, 4599);
+        assert_eq!(g.refresh_token.unwrap().expose(), "rt2");
+    }
+
+    #[test]
+    fn expires_in_as_string_or_missing() {
+        assert_eq!(
+            parse_answer("t", 200, br#"{"access_token":"a","expires_in":"60"}"#, 0)
+                .unwrap()
+                .expires_at,
+            60
+        );
+        assert_eq!(
+            parse_answer("t", 200, br#"{"access_token":"a"}"#, 0)
+                .unwrap()
+                .expires_at,
+            3600
+        );
+        assert_eq!(
+            parse_answer("t", 200, br#"{"access_token":"a","expires_in":-5}"#, 0)
+                .unwrap()
+                .expires_at,
+            3600
+        );
+    }
+
+    #[test]
+    fn oauth_error_is_reported_with_status_and_description() {
+        let e = parse_answer(
+            "https://t/token",
+            400,
+            br#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.reason, "token endpoint https://t/token answered HTTP 400: invalid_grant (grant request is invalid)");
+        assert!(matches!(e.kind, ErrorKind::Rejected(_)));
+    }
+
+    #[test]
+    fn garbage_is_unavailable() {
+        assert_eq!(
+            parse_answer("t", 200, b"<html>", 0).unwrap_err().kind,
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            parse_answer("t", 502, b"", 0).unwrap_err().kind,
+            ErrorKind::Unavailable
+        );
+        assert!(parse_answer("t", 400, b"nope", 0)
+            .unwrap_err()
+            .reason
+            .contains("no OAuth error"));
+    }
+}

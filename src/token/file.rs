@@ -1,0 +1,420 @@
+//! Token files (`file:/path/token.json`): an access token the plugin keeps
+//! fresh for many processes at once (Postfix runs one smtp client per
+//! delivery).
+//!
+//! A refresh takes an exclusive lock on `<file>.lock`, reads the file again
+//! (another process may have refreshed meanwhile), refreshes only if still
+//! needed, and replaces the file atomically: a temporary file in the same
+//! directory with the same mode and owner, fsync, rename, fsync of the
+//! directory. A crash at any point leaves the old or the new file, whole.
+//! A failed refresh leaves the file untouched.
+
+use super::endpoint::{self, ClientAuth, GrantRequest};
+use super::{ClientRuntime, TokenSource};
+use crate::client::providers;
+use crate::error::{printable, Error, ErrorKind};
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A token file larger than this is not a token file.
+const MAX_FILE: u64 = 256 * 1024;
+/// A token the server refuses within this many seconds of being obtained is
+/// not refreshed again: the problem is not its age, and we must not loop.
+const FRESH: i64 = 60;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    #[default]
+    RefreshToken,
+    ClientCredentials,
+}
+
+/// The file format (SPEC §4). Unknown fields are kept when the file is rewritten.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenFile {
+    #[serde(default)]
+    pub access_token: Secret,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Grant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// RFC 8707 resource indicator sent with each grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_auth_method: Option<String>,
+    /// When the current access token was obtained (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl TokenFile {
+    /// Parses a token file (pure, for tests and fuzzing).
+    pub fn parse(bytes: &[u8]) -> Result<TokenFile, Error> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            Error::param(format!(
+                "not a token file: {}",
+                printable(&e.to_string(), 120)
+            ))
+        })
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// Whether the access token must be refreshed before use.
+    pub fn needs_refresh(&self, now: i64, window: i64) -> bool {
+        self.access_token.is_empty() || self.expires_at.is_some_and(|e| e - now <= window)
+    }
+
+    pub fn grant(&self) -> Grant {
+        self.grant.unwrap_or_default()
+    }
+
+    /// Whether this file can ever be refreshed.
+    pub fn refreshable(&self) -> bool {
+        match self.grant() {
+            Grant::RefreshToken => self.refresh_token.as_ref().is_some_and(|r| !r.is_empty()),
+            Grant::ClientCredentials => true,
+        }
+    }
+}
+
+pub fn read(path: &Path) -> Result<TokenFile, Error> {
+    let file = File::open(path).map_err(|e| {
+        Error::param(format!(
+            "cannot read token file {}: {e} (in a chroot such as Postfix's, the path is inside the chroot)",
+            path.display()
+        ))
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::param(format!("cannot read token file {}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Error::param(format!(
+            "token file {} is too large",
+            path.display()
+        )));
+    }
+    TokenFile::parse(&bytes).map_err(|e| Error::param(format!("{}: {}", path.display(), e.reason)))
+}
+
+/// Replaces `path` with `data`: temp file, same mode and owner, fsync, rename, fsync dir.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("{what} {}: {e}", path.display()),
+        )
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("token.json");
+    let old = fs::metadata(path).ok();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| fail("cannot create a temporary file beside", e))?;
+    let result = (|| {
+        f.write_all(data)?;
+        if let Some(m) = &old {
+            f.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
+            // Keeping the owner needs privileges we may not have; the mode matters most.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        }
+        f.sync_all()?;
+        #[cfg(feature = "test-hooks")]
+        if std::env::var_os("SASL_OAUTH_TEST_CRASH_BEFORE_RENAME").is_some() {
+            std::process::abort();
+        }
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail("cannot replace", e));
+    }
+    Ok(())
+}
+
+pub struct FileSource {
+    path: PathBuf,
+    rt: Arc<ClientRuntime>,
+}
+
+impl FileSource {
+    pub fn new(path: PathBuf, rt: Arc<ClientRuntime>) -> Self {
+        FileSource { path, rt }
+    }
+
+    /// The grant request for `f`, with defaults from the client configuration and presets.
+    fn refresh(&self, mut f: TokenFile, now: i64) -> Result<TokenFile, Error> {
+        let cfg = &self.rt.config;
+        let provider = f.provider.as_deref();
+        let tenant = f
+            .tenant
+            .clone()
+            .or_else(|| cfg.get(provider, "tenant").map(str::to_owned));
+        let preset = provider.and_then(|p| providers::preset(p, tenant.as_deref()));
+        let endpoint = f
+            .token_endpoint
+            .clone()
+            .or_else(|| cfg.get(provider, "token_endpoint").map(str::to_owned))
+            .or_else(|| preset.as_ref().map(|p| p.token_endpoint.clone()))
+            .ok_or_else(|| {
+                Error::param(format!(
+                    "token file {}: no token_endpoint and no known provider",
+                    self.path.display()
+                ))
+            })?;
+        let client_id = f
+            .client_id
+            .clone()
+            .or_else(|| cfg.get(provider, "client_id").map(str::to_owned))
+            .ok_or_else(|| {
+                Error::param(format!("token file {}: no client_id", self.path.display()))
+            })?;
+        let client_secret = match &f.client_secret {
+            Some(s) => Some(s.clone()),
+            None => cfg.client_secret(provider)?,
+        };
+        let auth = match f
+            .token_auth_method
+            .as_deref()
+            .or_else(|| cfg.get(provider, "token_auth_method"))
+        {
+            Some("client_secret_post") => ClientAuth::Post,
+            _ => ClientAuth::Basic,
+        };
+        let scope = match f.grant() {
+            Grant::RefreshToken => f.scope.clone(),
+            Grant::ClientCredentials => f
+                .scope
+                .clone()
+                .or_else(|| preset.as_ref().and_then(|p| p.app_scope.map(str::to_owned))),
+        };
+        let request = GrantRequest {
+            endpoint: &endpoint,
+            grant: f.grant(),
+            refresh_token: f.refresh_token.as_ref(),
+            client_id: &client_id,
+            client_secret: client_secret.as_ref(),
+            auth,
+            scope: scope.as_deref(),
+            resource: f.resource.as_deref(),
+        };
+        let granted = endpoint::request(&self.rt.http, &request, now).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!(
+                    "refreshing token file {} failed: {}",
+                    self.path.display(),
+                    e.reason
+                ),
+            )
+        })?;
+        f.access_token = granted.access_token;
+        f.expires_at = Some(granted.expires_at);
+        f.obtained_at = Some(now);
+        if let Some(rt) = granted.refresh_token {
+            f.refresh_token = Some(rt);
+        }
+        if granted.scope.is_some() && f.scope.is_none() {
+            f.scope = granted.scope;
+        }
+        Ok(f)
+    }
+
+    /// Under the lock: read again, and refresh and save only if `needed` still says so.
+    fn locked_refresh(
+        &self,
+        now: i64,
+        needed: impl Fn(&TokenFile) -> bool,
+    ) -> Result<TokenFile, Error> {
+        let lock_path = PathBuf::from(format!("{}.lock", self.path.display()));
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot open lock file {}: {e}", lock_path.display()),
+                )
+            })?;
+        lock.lock().map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot lock {}: {e}", lock_path.display()),
+            )
+        })?;
+        let current = read(&self.path)?;
+        if !needed(&current) {
+            return Ok(current);
+        }
+        let fresh = self.refresh(current, now)?;
+        write_atomic(&self.path, &fresh.to_json())?;
+        Ok(fresh)
+        // The lock is released when `lock` is dropped, after the rename.
+    }
+}
+
+impl TokenSource for FileSource {
+    fn token(&mut self, now: i64) -> Result<Secret, Error> {
+        let window = self.rt.config.refresh_window;
+        let f = read(&self.path)?;
+        if !f.needs_refresh(now, window) {
+            return Ok(f.access_token);
+        }
+        if !f.refreshable() {
+            return Err(Error::param(format!(
+                "token file {}: the access token expired and there is no refresh_token",
+                self.path.display()
+            )));
+        }
+        Ok(self
+            .locked_refresh(now, |f| f.needs_refresh(now, window))?
+            .access_token)
+    }
+
+    fn after_rejection(&mut self, used: &Secret, now: i64) -> Result<bool, Error> {
+        let f = read(&self.path)?;
+        if f.access_token != *used {
+            return Ok(true); // another process refreshed already
+        }
+        if !f.refreshable() || f.obtained_at.is_some_and(|t| now - t < FRESH) {
+            return Ok(false);
+        }
+        let f = self.locked_refresh(now, |f| f.access_token == *used)?;
+        Ok(f.access_token != *used)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-tf-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("token.json")
+    }
+
+    #[test]
+    fn parses_the_spec_fields_and_keeps_unknown_ones() {
+        let f = TokenFile::parse(br#"{"access_token":"at","expires_at":100,"refresh_token":"rt","token_endpoint":"https://t","client_id":"c","grant":"client_credentials","provider":"microsoft","user":"a@b","x-note":"kept"}"#).unwrap();
+        assert_eq!(f.grant(), Grant::ClientCredentials);
+        assert_eq!(f.extra.get("x-note"), Some(&Value::from("kept")));
+        let again = TokenFile::parse(&f.to_json()).unwrap();
+        assert_eq!(again.extra.get("x-note"), Some(&Value::from("kept")));
+        assert_eq!(again.refresh_token.unwrap().expose(), "rt");
+    }
+
+    #[test]
+    fn refresh_window() {
+        let f = TokenFile {
+            access_token: Secret::from("a"),
+            expires_at: Some(1000),
+            ..Default::default()
+        };
+        assert!(!f.needs_refresh(600, 300));
+        assert!(f.needs_refresh(700, 300));
+        assert!(TokenFile::default().needs_refresh(0, 0));
+        let no_exp = TokenFile {
+            access_token: Secret::from("a"),
+            ..Default::default()
+        };
+        assert!(!no_exp.needs_refresh(i64::MAX / 2, 300));
+    }
+
+    #[test]
+    fn refreshable_needs_a_refresh_token_or_client_credentials() {
+        assert!(!TokenFile::default().refreshable());
+        assert!(TokenFile {
+            refresh_token: Some(Secret::from("r")),
+            ..Default::default()
+        }
+        .refreshable());
+        assert!(TokenFile {
+            grant: Some(Grant::ClientCredentials),
+            ..Default::default()
+        }
+        .refreshable());
+    }
+
+    #[test]
+    fn garbage_is_refused_with_a_reason() {
+        assert!(TokenFile::parse(b"[]").is_err());
+        assert!(TokenFile::parse(br#"{"access_token":5}"#).is_err());
+        assert!(TokenFile::parse(br#"{"grant":"password"}"#).is_err());
+    }
+
+    #[test]
+    fn atomic_write_keeps_the_mode() {
+        let p = temp("mode");
+        fs::write(&p, "{}").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"{\"access_token\":\"x\"}").unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(read(&p).unwrap().access_token.expose(), "x");
+        let leftovers = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn missing_file_error_mentions_chroot() {
+        let e = read(Path::new("/nonexistent/token.json")).unwrap_err();
+        assert!(e.reason.contains("chroot"));
+    }
+}
