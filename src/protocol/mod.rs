@@ -3,7 +3,9 @@
 
 pub mod bearer;
 pub mod gs2;
+pub mod http_oauth;
 pub mod kv;
+pub mod oauth10a;
 pub mod oauthbearer;
 pub mod xoauth2;
 

@@ -175,6 +175,10 @@ impl JwkSet {
             .filter(move |k| k.key.family_matches(alg.family()) && k.alg.is_none_or(|a| a == alg))
     }
 
+    pub fn first_key(&self) -> Option<&PublicKey> {
+        self.keys.first().map(|k| &k.key)
+    }
+
     pub fn has_kid(&self, kid: &str) -> bool {
         self.by_kid.contains_key(kid)
     }

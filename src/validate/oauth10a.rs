@@ -1,0 +1,565 @@
+//! OAuth 1.0a signatures for OAUTH10A (RFC 5849 §3.4): HMAC-SHA1,
+//! HMAC-SHA256 and, for consumers registered with a public key, RSA-SHA1.
+//! The server knows consumers and tokens from `oauth10a_credentials_file`
+//! (read at init), accepts a timestamp within `oauth10a_max_skew` seconds and
+//! refuses a nonce seen before within that window.
+//!
+//! Credentials file:
+//! ```json
+//! {"consumers": {"KEY": {"secret": "…"} | {"rsa_public_key": {"kty":"RSA","n":"…","e":"…"}}},
+//!  "tokens":    {"TOKEN": {"secret": "…", "user": "alice", "consumer": "KEY"}}}
+//! ```
+
+use super::jwks::{JwkSet, PublicKey};
+use super::{Identity, Trace};
+use crate::error::{printable, Error, ErrorKind};
+use crate::protocol::oauth10a::{encode, SignedRequest};
+use crate::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::hmac;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub const DEFAULT_MAX_SKEW: i64 = 300;
+/// Nonces remembered at most; beyond that (all still in their window) logins
+/// are refused rather than replays let through.
+const MAX_NONCES: usize = 100_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureMethod {
+    HmacSha1,
+    HmacSha256,
+    RsaSha1,
+}
+
+impl SignatureMethod {
+    pub fn from_name(name: &str) -> Result<Self, Error> {
+        match name {
+            "HMAC-SHA1" => Ok(SignatureMethod::HmacSha1),
+            "HMAC-SHA256" => Ok(SignatureMethod::HmacSha256),
+            "RSA-SHA1" => Ok(SignatureMethod::RsaSha1),
+            "PLAINTEXT" => Err(Error::invalid_token(
+                "oauth_signature_method PLAINTEXT is never accepted",
+            )),
+            other => Err(Error::invalid_token(format!(
+                "oauth_signature_method '{}' is not supported",
+                printable(other, 20)
+            ))),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureMethod::HmacSha1 => "HMAC-SHA1",
+            SignatureMethod::HmacSha256 => "HMAC-SHA256",
+            SignatureMethod::RsaSha1 => "RSA-SHA1",
+        }
+    }
+    fn hmac(self) -> Option<hmac::Algorithm> {
+        match self {
+            SignatureMethod::HmacSha1 => Some(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
+            SignatureMethod::HmacSha256 => Some(hmac::HMAC_SHA256),
+            SignatureMethod::RsaSha1 => None,
+        }
+    }
+}
+
+/// The HMAC key of RFC 5849 §3.4.2: encoded consumer secret & encoded token secret.
+fn hmac_key(
+    method: SignatureMethod,
+    consumer_secret: &str,
+    token_secret: &str,
+) -> Option<hmac::Key> {
+    let key = Secret::new(format!(
+        "{}&{}",
+        encode(consumer_secret),
+        encode(token_secret)
+    ));
+    Some(hmac::Key::new(method.hmac()?, key.expose().as_bytes()))
+}
+
+/// Signs `base` (client side; HMAC methods only). Returns the base64 signature.
+pub fn sign(
+    method: SignatureMethod,
+    base: &str,
+    consumer_secret: &str,
+    token_secret: &str,
+) -> Result<String, Error> {
+    let key = hmac_key(method, consumer_secret, token_secret)
+        .ok_or_else(|| Error::param("the client can sign with HMAC-SHA1 or HMAC-SHA256 only"))?;
+    Ok(STANDARD.encode(hmac::sign(&key, base.as_bytes()).as_ref()))
+}
+
+/// Checks an HMAC signature in constant time.
+pub fn verify_hmac(
+    method: SignatureMethod,
+    base: &str,
+    consumer_secret: &str,
+    token_secret: &str,
+    signature_b64: &str,
+) -> bool {
+    let (Some(key), Ok(sig)) = (
+        hmac_key(method, consumer_secret, token_secret),
+        STANDARD.decode(signature_b64),
+    ) else {
+        return false;
+    };
+    hmac::verify(&key, base.as_bytes(), &sig).is_ok()
+}
+
+#[derive(Deserialize)]
+struct RawConsumer {
+    #[serde(default)]
+    secret: Option<Secret>,
+    #[serde(default)]
+    rsa_public_key: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawToken {
+    secret: Secret,
+    user: String,
+    #[serde(default)]
+    consumer: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    #[serde(default)]
+    consumers: HashMap<String, RawConsumer>,
+    #[serde(default)]
+    tokens: HashMap<String, RawToken>,
+}
+
+struct Consumer {
+    secret: Option<Secret>,
+    rsa: Option<PublicKey>,
+}
+
+/// Remembers (consumer, token, timestamp, nonce) within the window.
+#[derive(Default)]
+struct NonceCache {
+    seen: HashSet<String>,
+    /// In insertion order: (forget at, key).
+    order: VecDeque<(i64, String)>,
+}
+
+impl NonceCache {
+    /// Ok(true) when new (and now remembered), Ok(false) for a replay.
+    fn insert(&mut self, key: String, now: i64, window: i64) -> Result<bool, Error> {
+        while self.order.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, k)) = self.order.pop_front() {
+                self.seen.remove(&k);
+            }
+        }
+        if self.seen.contains(&key) {
+            return Ok(false);
+        }
+        if self.seen.len() >= MAX_NONCES {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                "OAUTH10A nonce cache is full: too many logins within the timestamp window",
+            ));
+        }
+        self.seen.insert(key.clone());
+        self.order.push_back((now + 2 * window + 1, key));
+        Ok(true)
+    }
+}
+
+pub struct OAuth10aVerifier {
+    consumers: HashMap<String, Consumer>,
+    tokens: HashMap<String, RawToken>,
+    max_skew: i64,
+    nonces: Mutex<NonceCache>,
+}
+
+impl OAuth10aVerifier {
+    pub fn parse(json: &[u8], max_skew: i64) -> Result<Self, Error> {
+        let raw: RawFile = serde_json::from_slice(json)
+            .map_err(|e| Error::config(format!("not an OAUTH10A credentials file: {e}")))?;
+        let mut consumers = HashMap::new();
+        for (key, c) in raw.consumers {
+            let rsa = match c.rsa_public_key {
+                None => None,
+                Some(jwk) => {
+                    let set = JwkSet::parse(format!("{{\"keys\":[{jwk}]}}").as_bytes()).map_err(
+                        |_| {
+                            Error::config(format!(
+                                "consumer {key}: rsa_public_key is not an RSA JWK"
+                            ))
+                        },
+                    )?;
+                    let key = set.first_key().cloned();
+                    match key {
+                        Some(k @ PublicKey::Rsa { .. }) => Some(k),
+                        _ => return Err(Error::config("rsa_public_key is not an RSA JWK")),
+                    }
+                }
+            };
+            if c.secret.is_none() && rsa.is_none() {
+                return Err(Error::config(format!(
+                    "consumer {key}: neither secret nor rsa_public_key"
+                )));
+            }
+            consumers.insert(
+                key,
+                Consumer {
+                    secret: c.secret,
+                    rsa,
+                },
+            );
+        }
+        if consumers.is_empty() {
+            return Err(Error::config(
+                "no consumers in the OAUTH10A credentials file",
+            ));
+        }
+        Ok(OAuth10aVerifier {
+            consumers,
+            tokens: raw.tokens,
+            max_skew,
+            nonces: Mutex::new(NonceCache::default()),
+        })
+    }
+
+    pub fn load(path: &Path, max_skew: i64) -> Result<Self, Error> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&bytes, max_skew)
+            .map_err(|e| Error::config(format!("{}: {}", path.display(), e.reason)))
+    }
+
+    /// Checks the signed request; the identity is the user of its token.
+    pub fn verify(
+        &self,
+        r: &SignedRequest,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<Identity, Error> {
+        let need = |name: &str| {
+            r.param(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::invalid_token(format!("missing {name}")))
+        };
+        if r.param("oauth_version").is_some_and(|v| v != "1.0") {
+            return Err(Error::invalid_token("oauth_version must be 1.0"));
+        }
+        let consumer_key = need("oauth_consumer_key")?;
+        let consumer = self.consumers.get(consumer_key).ok_or_else(|| {
+            Error::invalid_token(format!(
+                "unknown oauth_consumer_key '{}'",
+                printable(consumer_key, 64)
+            ))
+        })?;
+        let token_key = need("oauth_token")?;
+        let token = self
+            .tokens
+            .get(token_key)
+            .ok_or_else(|| Error::invalid_token("unknown oauth_token"))?;
+        if token.consumer.as_deref().is_some_and(|c| c != consumer_key) {
+            return Err(Error::invalid_token(
+                "oauth_token was not issued to this consumer",
+            ));
+        }
+        let method = SignatureMethod::from_name(need("oauth_signature_method")?)?;
+        let timestamp: i64 = need("oauth_timestamp")?
+            .parse()
+            .map_err(|_| Error::invalid_token("oauth_timestamp is not a number"))?;
+        if (now - timestamp).abs() > self.max_skew {
+            return Err(Error::invalid_token(format!(
+                "oauth_timestamp is {} s from now, outside the {} s window (oauth10a_max_skew)",
+                now - timestamp,
+                self.max_skew
+            )));
+        }
+        let nonce = need("oauth_nonce")?;
+        if nonce.len() > 128 {
+            return Err(Error::invalid_token(
+                "oauth_nonce is longer than 128 characters",
+            ));
+        }
+        let signature = need("oauth_signature")?;
+        let base = r.base_string()?;
+        let ok = match (method, &consumer.secret, &consumer.rsa) {
+            (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
+                let sig = STANDARD.decode(signature).unwrap_or_default();
+                ring::signature::RsaPublicKeyComponents { n, e }
+                    .verify(
+                        &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                        base.as_bytes(),
+                        &sig,
+                    )
+                    .is_ok()
+            }
+            (SignatureMethod::RsaSha1, _, _) => {
+                return Err(Error::invalid_token(
+                    "RSA-SHA1 used by a consumer without a registered public key",
+                ))
+            }
+            (m, Some(secret), _) => {
+                verify_hmac(m, &base, secret.expose(), token.secret.expose(), signature)
+            }
+            (_, None, _) => {
+                return Err(Error::invalid_token(
+                    "HMAC used by a consumer registered with a public key only",
+                ))
+            }
+        };
+        if !ok {
+            return Err(Error::invalid_token(format!(
+                "bad OAuth signature ({})",
+                method.name()
+            )));
+        }
+        trace.note(|| format!("ok  {} signature of consumer {consumer_key}", method.name()));
+        // Remembered only after the signature passed: forgeries cannot fill the cache.
+        let key = format!(
+            "{}\u{0}{}\u{0}{timestamp}\u{0}{nonce}",
+            encode(consumer_key),
+            encode(token_key)
+        );
+        let fresh = self
+            .nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, now, self.max_skew)?;
+        if !fresh {
+            return Err(Error::invalid_token(
+                "oauth_nonce already used within the window (replay)",
+            ));
+        }
+        Ok(Identity {
+            authid: token.user.clone(),
+            expires_at: None,
+        })
+    }
+}
+
+/// Builds and signs a request as the client does (HMAC methods).
+pub struct ClientSigner<'a> {
+    pub consumer_key: &'a str,
+    pub consumer_secret: &'a str,
+    pub token: &'a str,
+    pub token_secret: &'a str,
+    pub method: SignatureMethod,
+}
+
+impl ClientSigner<'_> {
+    pub fn sign(
+        &self,
+        host: &str,
+        port: u16,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Result<SignedRequest, Error> {
+        let mut r = SignedRequest {
+            method: "POST".into(),
+            host: host.into(),
+            port,
+            path: "/".into(),
+            params: vec![
+                ("oauth_consumer_key".into(), self.consumer_key.into()),
+                ("oauth_token".into(), self.token.into()),
+                ("oauth_signature_method".into(), self.method.name().into()),
+                ("oauth_timestamp".into(), timestamp.to_string()),
+                ("oauth_nonce".into(), nonce.into()),
+                ("oauth_version".into(), "1.0".into()),
+            ],
+            ..Default::default()
+        };
+        let signature = sign(
+            self.method,
+            &r.base_string()?,
+            self.consumer_secret,
+            self.token_secret,
+        )?;
+        r.params.push(("oauth_signature".into(), signature));
+        Ok(r)
+    }
+}
+
+/// A random nonce (128 bits, hex).
+pub fn new_nonce() -> String {
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::oauth10a::{base_string, base_uri};
+
+    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// RFC 5849 §1.2, the printer's request for photos (HMAC-SHA1).
+    #[test]
+    fn rfc5849_section_1_2_photos_signature() {
+        let p = params(&[
+            ("oauth_consumer_key", "dpf43f3p2l4k3l03"),
+            ("oauth_token", "nnch734d00sl2jdk"),
+            ("oauth_signature_method", "HMAC-SHA1"),
+            ("oauth_timestamp", "137131202"),
+            ("oauth_nonce", "chapoH"),
+        ]);
+        let base = base_string(
+            "GET",
+            &base_uri("http", "photos.example.net", 80, "/photos"),
+            "file=vacation.jpg&size=original",
+            "",
+            &p,
+        )
+        .unwrap();
+        assert_eq!(base, "GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacation.jpg%26oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3DchapoH%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131202%26oauth_token%3Dnnch734d00sl2jdk%26size%3Doriginal");
+        let sig = sign(
+            SignatureMethod::HmacSha1,
+            &base,
+            "kd94hf93k423kf44",
+            "pfkkdhi9sl3r4s00",
+        )
+        .unwrap();
+        assert_eq!(sig, "MdpQcU8iPSUjWoN/UDMsK2sui9I=");
+        assert!(verify_hmac(
+            SignatureMethod::HmacSha1,
+            &base,
+            "kd94hf93k423kf44",
+            "pfkkdhi9sl3r4s00",
+            &sig
+        ));
+    }
+
+    /// RFC 5849 §1.2, the temporary-credentials request (empty token secret).
+    #[test]
+    fn rfc5849_section_1_2_initiate_signature() {
+        let p = params(&[
+            ("oauth_consumer_key", "dpf43f3p2l4k3l03"),
+            ("oauth_signature_method", "HMAC-SHA1"),
+            ("oauth_timestamp", "137131200"),
+            ("oauth_nonce", "wIjqoS"),
+            ("oauth_callback", "http://printer.example.com/ready"),
+        ]);
+        let base = base_string(
+            "POST",
+            &base_uri("https", "photos.example.net", 443, "/initiate"),
+            "",
+            "",
+            &p,
+        )
+        .unwrap();
+        assert_eq!(
+            sign(SignatureMethod::HmacSha1, &base, "kd94hf93k423kf44", "").unwrap(),
+            "74KNZJeDHnMBp0EMJ9ZHt/XKycU="
+        );
+    }
+
+    const CREDS: &str = r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice","consumer":"ck"},"other":{"secret":"x","user":"eve","consumer":"nope"}}}"#;
+
+    fn verifier() -> OAuth10aVerifier {
+        OAuth10aVerifier::parse(CREDS.as_bytes(), 300).unwrap()
+    }
+
+    fn signed(method: SignatureMethod, ts: i64, nonce: &str) -> SignedRequest {
+        ClientSigner {
+            consumer_key: "ck",
+            consumer_secret: "cs",
+            token: "tk",
+            token_secret: "ts",
+            method,
+        }
+        .sign("imap.example.com", 143, ts, nonce)
+        .unwrap()
+    }
+
+    fn check(v: &OAuth10aVerifier, r: &SignedRequest, now: i64) -> Result<Identity, Error> {
+        v.verify(r, now, &mut Trace::off())
+    }
+
+    #[test]
+    fn client_signature_verifies_both_hmacs() {
+        let v = verifier();
+        assert_eq!(
+            check(&v, &signed(SignatureMethod::HmacSha1, 1000, "n1"), 1000)
+                .unwrap()
+                .authid,
+            "alice"
+        );
+        assert_eq!(
+            check(&v, &signed(SignatureMethod::HmacSha256, 1000, "n2"), 1010)
+                .unwrap()
+                .authid,
+            "alice"
+        );
+    }
+
+    #[test]
+    fn replayed_nonce_is_refused_until_the_window_passes() {
+        let v = verifier();
+        let r = signed(SignatureMethod::HmacSha256, 1000, "same");
+        assert!(check(&v, &r, 1000).is_ok());
+        assert!(check(&v, &r, 1001).unwrap_err().reason.contains("replay"));
+    }
+
+    #[test]
+    fn stale_or_future_timestamp() {
+        let v = verifier();
+        assert!(
+            check(&v, &signed(SignatureMethod::HmacSha256, 1000, "a"), 1301)
+                .unwrap_err()
+                .reason
+                .contains("window")
+        );
+        assert!(check(&v, &signed(SignatureMethod::HmacSha256, 2000, "b"), 1000).is_err());
+    }
+
+    #[test]
+    fn tampered_parameter_breaks_the_signature() {
+        let v = verifier();
+        let mut r = signed(SignatureMethod::HmacSha1, 1000, "t");
+        r.port = 993;
+        assert!(check(&v, &r, 1000)
+            .unwrap_err()
+            .reason
+            .contains("signature"));
+        let mut r = signed(SignatureMethod::HmacSha1, 1000, "t2");
+        r.params.push(("extra".into(), "x".into()));
+        assert!(check(&v, &r, 1000)
+            .unwrap_err()
+            .reason
+            .contains("signature"));
+    }
+
+    #[test]
+    fn unknown_consumer_token_and_methods() {
+        let v = verifier();
+        let mut r = signed(SignatureMethod::HmacSha1, 1000, "u");
+        r.params[0].1 = "who".into();
+        assert!(check(&v, &r, 1000).unwrap_err().reason.contains("consumer"));
+        let mut r = signed(SignatureMethod::HmacSha1, 1000, "u2");
+        r.params[1].1 = "other".into();
+        assert!(check(&v, &r, 1000).unwrap_err().reason.contains("consumer"));
+        assert!(SignatureMethod::from_name("PLAINTEXT").is_err());
+    }
+
+    #[test]
+    fn a_forged_request_does_not_use_up_its_nonce() {
+        let v = verifier();
+        let mut forged = signed(SignatureMethod::HmacSha1, 1000, "n");
+        forged.params.last_mut().unwrap().1 = "AAAA".into();
+        assert!(check(&v, &forged, 1000).is_err());
+        assert!(check(&v, &signed(SignatureMethod::HmacSha1, 1000, "n"), 1000).is_ok());
+    }
+
+    #[test]
+    fn bad_credentials_files() {
+        assert!(OAuth10aVerifier::parse(b"{}", 300).is_err());
+        assert!(OAuth10aVerifier::parse(br#"{"consumers":{"a":{}}}"#, 300).is_err());
+        assert!(OAuth10aVerifier::parse(b"nope", 300).is_err());
+    }
+}
