@@ -31,6 +31,10 @@ pub const SERVER_KEYS: &[&str] = &[
     "oauth_cache_ttl",
     "oauth_timeout",
     "oauth_ca_file",
+    "oauth_authorization_endpoint",
+    "oauth_token_endpoint",
+    "oauth10a_credentials_file",
+    "oauth10a_max_skew",
 ];
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
@@ -83,6 +87,11 @@ pub struct ServerConfig {
     /// Bound of every HTTP call to the identity provider.
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
+    /// Endpoints named in the draft OAUTH mechanism's challenge (else discovered).
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    /// OAUTH10A: credentials file and timestamp window (seconds).
+    pub oauth10a: Option<(PathBuf, i64)>,
 }
 
 fn words(v: &str) -> Vec<String> {
@@ -164,7 +173,23 @@ impl ServerConfig {
             .map(|v| url(v, "oauth_introspection_url"))
             .transpose()?;
         let client_id = get("oauth_client_id");
-        let nothing = keys.is_none() && introspection_url.is_none() && client_id.is_none();
+        let oauth10a = match get("oauth10a_credentials_file") {
+            None => None,
+            Some(f) => Some((
+                PathBuf::from(f),
+                number(
+                    get("oauth10a_max_skew"),
+                    "oauth10a_max_skew",
+                    crate::validate::oauth10a::DEFAULT_MAX_SKEW,
+                    3600,
+                    "seconds",
+                )?,
+            )),
+        };
+        let nothing = keys.is_none()
+            && introspection_url.is_none()
+            && client_id.is_none()
+            && oauth10a.is_none();
         if nothing {
             let missing = if issuer.is_none() {
                 "oauth_issuer"
@@ -310,16 +335,26 @@ impl ServerConfig {
             cache_ttl,
             timeout: Duration::from_millis(timeout_ms as u64),
             ca_file: get("oauth_ca_file").map(PathBuf::from),
+            authorization_endpoint: get("oauth_authorization_endpoint")
+                .map(|v| url(v, "oauth_authorization_endpoint"))
+                .transpose()?,
+            token_endpoint: get("oauth_token_endpoint")
+                .map(|v| url(v, "oauth_token_endpoint"))
+                .transpose()?,
+            oauth10a,
         })
     }
 
     /// Whether any source needs the network (so an HTTP client must be built).
     pub fn uses_network(&self) -> bool {
-        self.introspection.is_some()
-            || self
-                .jwt
-                .as_ref()
-                .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)))
+        let keys_by_network = self
+            .jwt
+            .as_ref()
+            .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)));
+        // The draft OAUTH challenge names endpoints found by discovery unless configured.
+        let endpoints_by_discovery = self.issuer.is_some()
+            && (self.authorization_endpoint.is_none() || self.token_endpoint.is_none());
+        self.introspection.is_some() || keys_by_network || endpoints_by_discovery
     }
 
     pub fn algorithm_names(&self) -> Vec<&'static str> {
@@ -375,6 +410,13 @@ mod tests {
         assert_eq!(jwt.policy.algorithms.len(), 9);
         assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
         assert!(c.introspection.is_none());
+        // Only the OAUTH challenge's endpoints would be discovered.
+        assert!(c.uses_network());
+        let c = cfg(&with(&[
+            ("oauth_authorization_endpoint", "https://i/a"),
+            ("oauth_token_endpoint", "https://i/t"),
+        ]))
+        .unwrap();
         assert!(!c.uses_network());
         assert_eq!(c.challenge_scope, None);
         assert_eq!(c.timeout, Duration::from_secs(3));
@@ -438,6 +480,24 @@ mod tests {
         let i = c.introspection.unwrap();
         assert_eq!(i.url, None);
         assert_eq!(i.auth, ClientAuth::Post);
+    }
+
+    #[test]
+    fn oauth10a_alone() {
+        let c = cfg(&[
+            ("oauth10a_credentials_file", "/etc/creds.json"),
+            ("oauth10a_max_skew", "120"),
+        ])
+        .unwrap();
+        assert!(c.jwt.is_none() && c.introspection.is_none());
+        assert_eq!(c.oauth10a, Some(("/etc/creds.json".into(), 120)));
+        assert!(cfg(&[
+            ("oauth10a_credentials_file", "/x"),
+            ("oauth10a_max_skew", "-3")
+        ])
+        .unwrap_err()
+        .reason
+        .starts_with("oauth10a_max_skew"));
     }
 
     #[test]

@@ -85,7 +85,11 @@ fn check(args: &[String]) -> Result<bool, String> {
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
     let mut trace = Trace::on();
-    let result = runtime.validator.check(token, unix_now(), &mut trace);
+    let validator = runtime
+        .validator
+        .as_ref()
+        .ok_or("this configuration validates no bearer tokens (only OAUTH10A signatures)")?;
+    let result = validator.check(token, unix_now(), &mut trace);
     println!("checks");
     for line in trace.lines() {
         println!("  {line}");

@@ -2,8 +2,8 @@
 //! credentials, answers the server's error challenge as the RFC requires, and
 //! reports the server's reason. No I/O of its own.
 
-pub mod bearer;
 pub mod config;
+pub mod exchange;
 pub mod providers;
 
 use crate::secret::Secret;
@@ -15,6 +15,18 @@ pub struct Credentials {
     pub authid: Option<String>,
     pub authzid: Option<String>,
     pub token: Secret,
+    /// OAUTH10A signing credentials, from a token file.
+    pub oauth1: Option<OAuth1Credentials>,
+}
+
+/// OAuth 1.0a credentials (RFC 5849 §1.1) for OAUTH10A.
+#[derive(Debug, Clone)]
+pub struct OAuth1Credentials {
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    pub token: String,
+    pub token_secret: Secret,
+    pub method: crate::validate::oauth10a::SignatureMethod,
 }
 
 /// Where the client is connecting, when libsasl2 knows.

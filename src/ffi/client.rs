@@ -4,10 +4,10 @@
 use super::guard::{code, guard};
 use super::table::{self, ClientTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
-use crate::client::bearer::BearerClient;
+use super::{security_flags, sys, FEATURES, PLUG_VERSION};
 use crate::client::config::ClientConfig;
-use crate::client::{ClientStep, Credentials, Target};
+use crate::client::exchange::ClientExchange;
+use crate::client::{ClientStep, Credentials, Mechanism, Target};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::token::{self, ClientRuntime, TokenSource};
@@ -25,7 +25,7 @@ static RUNTIME: RwLock<Option<Arc<ClientRuntime>>> = RwLock::new(None);
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
 struct ClientConn {
-    client: BearerClient,
+    client: ClientExchange,
     first_sent: bool,
     /// Where the token came from, and the token sent, for a refresh after a refusal.
     source: Option<(Box<dyn TokenSource>, Secret)>,
@@ -39,7 +39,7 @@ fn build_table() -> Table<sys::sasl_client_plug_t> {
     let plug = |i: usize| sys::sasl_client_plug_t {
         mech_name: table::mech_name(table::MECHANISMS[i]).as_ptr(),
         max_ssf: 0,
-        security_flags: SECURITY_FLAGS,
+        security_flags: security_flags(table::MECHANISMS[i]),
         features: FEATURES,
         required_prompts: ptr::null(),
         glob_context: table::glob_context(i),
@@ -49,7 +49,7 @@ fn build_table() -> Table<sys::sasl_client_plug_t> {
         mech_free: Some(mech_free),
         ..Default::default()
     };
-    Table(Box::new([plug(0), plug(1)]))
+    Table((0..table::MECHANISMS.len()).map(plug).collect())
 }
 
 /// Client entry point, called by libsasl2 (sasl_client_init) when it loads the
@@ -125,7 +125,7 @@ unsafe extern "C" fn mech_new(
                 return sys::SASL_BADPARAM;
             };
             let conn = Box::new(ClientConn {
-                client: BearerClient::new(mech),
+                client: ClientExchange::new(mech),
                 first_sent: false,
                 source: None,
                 prompts: Vec::new(),
@@ -282,6 +282,7 @@ fn credentials(
         authid,
         authzid,
         token: token.unwrap_or_default(),
+        oauth1: None,
     }))
 }
 
@@ -329,16 +330,14 @@ unsafe extern "C" fn mech_step(
             };
             let step = if conn.first_sent {
                 let step = conn.client.challenge(input);
-                if let (
-                    ClientStep::Send {
-                        note: Some(note), ..
-                    },
-                    true,
-                ) = (&step, conn.client.token_refused())
-                {
-                    if let Some(rc) = retry_with_new_token(conn, u, note) {
-                        return rc;
+                let refused = match &step {
+                    ClientStep::Send { note: Some(n), .. } if conn.client.token_refused() => {
+                        Some(n.clone())
                     }
+                    _ => None,
+                };
+                if let Some(rc) = refused.and_then(|note| retry_with_new_token(conn, u, &note)) {
+                    return rc;
                 }
                 step
             } else {
@@ -432,11 +431,16 @@ fn first_step(
         Ok(s) => s,
         Err(e) => return Ok(ClientStep::Failure(e)),
     };
-    creds.token = match source.token(unix_now()) {
-        Ok(t) => t,
-        Err(e) => return Ok(ClientStep::Failure(e)),
+    let now = unix_now();
+    // OAUTH10A signs with OAuth 1.0a credentials; the others send a bearer token.
+    let got = match conn.client.mechanism() {
+        Mechanism::OAuth10a => source.oauth1().map(|c| creds.oauth1 = Some(c)),
+        _ => source.token(now).map(|t| creds.token = t),
     };
-    let step = conn.client.first(&creds, &target(params, u));
+    if let Err(e) = got {
+        return Ok(ClientStep::Failure(e));
+    }
+    let step = conn.client.first(&creds, &target(params, u), now);
     conn.first_sent = matches!(step, ClientStep::Send { .. });
     conn.source = Some((source, creds.token));
     Ok(step)

@@ -3,10 +3,10 @@
 use super::guard::{code, guard};
 use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{sys, FEATURES, PLUG_VERSION, SECURITY_FLAGS};
+use super::{security_flags, sys, FEATURES, PLUG_VERSION};
 use crate::config::{self, ServerConfig};
 use crate::error::ErrorKind;
-use crate::server::bearer::BearerExchange;
+use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
@@ -69,7 +69,7 @@ fn runtime(u: Utils) -> Option<Arc<ServerRuntime>> {
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
 struct ServerConn {
-    exchange: BearerExchange,
+    exchange: Exchange,
     runtime: Arc<ServerRuntime>,
     /// The last challenge; libsasl2 reads it after the step returns.
     out: Vec<u8>,
@@ -79,7 +79,7 @@ fn build_table() -> Table<sys::sasl_server_plug_t> {
     let plug = |i: usize| sys::sasl_server_plug_t {
         mech_name: table::mech_name(table::MECHANISMS[i]).as_ptr(),
         max_ssf: 0,
-        security_flags: SECURITY_FLAGS,
+        security_flags: security_flags(table::MECHANISMS[i]),
         features: FEATURES,
         glob_context: table::glob_context(i),
         mech_new: Some(mech_new),
@@ -89,7 +89,7 @@ fn build_table() -> Table<sys::sasl_server_plug_t> {
         mech_avail: Some(mech_avail),
         ..Default::default()
     };
-    Table(Box::new([plug(0), plug(1)]))
+    Table((0..table::MECHANISMS.len()).map(plug).collect())
 }
 
 /// Reads and validates the configuration, loads the key set. A bad or missing
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn sasl_server_plug_init(
 }
 
 unsafe extern "C" fn mech_avail(
-    _glob_context: *mut c_void,
+    glob_context: *mut c_void,
     sparams: *mut sys::sasl_server_params_t,
     _conn_context: *mut *mut c_void,
 ) -> c_int {
@@ -180,11 +180,30 @@ unsafe extern "C" fn mech_avail(
     let u = unsafe { sparams.as_ref() }.and_then(|p| Utils::from_ptr(p.utils));
     guard(
         || (),
-        || match u.and_then(runtime) {
-            Some(_) => sys::SASL_OK,
-            None => sys::SASL_NOMECH,
+        || {
+            let offered = match (u.and_then(runtime), table::mechanism(glob_context)) {
+                (Some(rt), Some(mech)) => rt.offers(mech),
+                _ => false,
+            };
+            if offered {
+                sys::SASL_OK
+            } else {
+                sys::SASL_NOMECH
+            }
         },
     )
+}
+
+/// The service name of the connection (`imap`, `smtp`…): the OAUTH challenge's realm.
+fn service(params: &sys::sasl_server_params_t) -> String {
+    // SAFETY: service is NULL or the C string given to sasl_server_new, owned by the connection.
+    unsafe { params.service.as_ref() }
+        .map(|p| {
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
 }
 
 unsafe extern "C" fn mech_new(
@@ -195,7 +214,8 @@ unsafe extern "C" fn mech_new(
     conn_context: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: libsasl2 passes valid params for the connection being created.
-    let u = unsafe { sparams.as_ref() }.and_then(|p| Utils::from_ptr(p.utils));
+    let params = unsafe { sparams.as_ref() };
+    let u = params.and_then(|p| Utils::from_ptr(p.utils));
     guard(
         || report_panic(u),
         || {
@@ -211,8 +231,9 @@ unsafe extern "C" fn mech_new(
                 );
                 return sys::SASL_UNAVAIL;
             };
+            let realm = params.map(service).unwrap_or_default();
             let conn = Box::new(ServerConn {
-                exchange: BearerExchange::new(mech),
+                exchange: Exchange::new(mech, &realm),
                 runtime,
                 out: Vec::new(),
             });

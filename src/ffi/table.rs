@@ -9,12 +9,19 @@ use std::sync::OnceLock;
 
 /// The mechanisms, in the order of the tables; a table entry's glob_context
 /// points at its element, so a callback knows its mechanism.
-pub static MECHANISMS: [Mechanism; 2] = [Mechanism::OAuthBearer, Mechanism::XOAuth2];
+pub static MECHANISMS: [Mechanism; 4] = [
+    Mechanism::OAuthBearer,
+    Mechanism::XOAuth2,
+    Mechanism::OAuth10a,
+    Mechanism::OAuth,
+];
 
 pub fn mech_name(m: Mechanism) -> &'static std::ffi::CStr {
     match m {
         Mechanism::OAuthBearer => c"OAUTHBEARER",
         Mechanism::XOAuth2 => c"XOAUTH2",
+        Mechanism::OAuth10a => c"OAUTH10A",
+        Mechanism::OAuth => c"OAUTH",
     }
 }
 
@@ -62,6 +69,7 @@ mod tests {
     fn glob_context_round_trips() {
         assert_eq!(mechanism(glob_context(0)), Some(Mechanism::OAuthBearer));
         assert_eq!(mechanism(glob_context(1)), Some(Mechanism::XOAuth2));
+        assert_eq!(mechanism(glob_context(3)), Some(Mechanism::OAuth));
         assert_eq!(mechanism(std::ptr::null_mut()), None);
     }
 }

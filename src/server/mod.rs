@@ -1,8 +1,8 @@
-//! The server side: one state machine per mechanism family, driven by the FFI
-//! shim with the client's bytes, returning what to answer. No I/O of its own:
-//! tokens are checked by the `TokenValidator` it is given.
+//! The server side: one state machine for the four mechanisms, driven by the
+//! FFI shim with the client's bytes, returning what to answer. No I/O of its
+//! own: tokens are checked by the validators it is given.
 
-pub mod bearer;
+pub mod exchange;
 
 use crate::config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
@@ -12,6 +12,7 @@ use crate::validate::discovery::Discovery;
 use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
 use crate::validate::jwt::JwtValidator;
 use crate::validate::keys::{KeySource, KeyStore};
+use crate::validate::oauth10a::OAuth10aVerifier;
 use crate::validate::router::Router;
 use crate::validate::{unix_now, TokenValidator};
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use std::sync::Arc;
 pub enum Mechanism {
     OAuthBearer,
     XOAuth2,
+    OAuth10a,
+    /// The original KITTEN draft's HTTP-style mechanism.
+    OAuth,
 }
 
 impl Mechanism {
@@ -27,7 +31,41 @@ impl Mechanism {
         match self {
             Mechanism::OAuthBearer => "OAUTHBEARER",
             Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::OAuth10a => "OAUTH10A",
+            Mechanism::OAuth => "OAUTH",
         }
+    }
+}
+
+/// What error challenges name: scope, discovery document, and for the draft
+/// OAUTH mechanism the authorization and token endpoints.
+#[derive(Default)]
+pub struct ChallengeInfo {
+    pub scope: Option<String>,
+    pub openid_configuration: Option<String>,
+    pub authorization_uri: Option<String>,
+    pub token_uri: Option<String>,
+    /// Where to find the endpoints that are not configured.
+    pub discovery: Option<Arc<Discovery>>,
+}
+
+impl ChallengeInfo {
+    /// (authorization_uri, token_uri): configured, else from discovery when it
+    /// can be had now; a challenge without them is still a valid challenge.
+    pub fn uris(&self, now: i64) -> (Option<String>, Option<String>) {
+        let found = match (&self.authorization_uri, &self.token_uri, &self.discovery) {
+            (Some(_), Some(_), _) | (_, _, None) => None,
+            (_, _, Some(d)) => d.endpoints(now).ok(),
+        };
+        let from = |e: Option<&Option<String>>| e.and_then(|v| v.clone());
+        (
+            self.authorization_uri
+                .clone()
+                .or_else(|| from(found.as_ref().map(|e| &e.authorization_endpoint))),
+            self.token_uri
+                .clone()
+                .or_else(|| from(found.as_ref().map(|e| &e.token_endpoint))),
+        )
     }
 }
 
@@ -49,30 +87,65 @@ pub enum Step {
 
 /// What the server needs at every handshake, built once at plugin init.
 pub struct ServerRuntime {
-    pub validator: Box<dyn TokenValidator>,
-    pub challenge_scope: Option<String>,
-    pub openid_configuration: Option<String>,
+    /// For the bearer-token mechanisms (OAUTHBEARER, XOAUTH2, OAUTH).
+    pub validator: Option<Box<dyn TokenValidator>>,
+    /// For OAUTH10A.
+    pub oauth10a: Option<OAuth10aVerifier>,
+    pub challenge: ChallengeInfo,
     pub accepted_hosts: Vec<String>,
 }
 
 impl ServerRuntime {
-    /// Reads every file (key set, trust anchors) and builds the validators.
-    /// Runs at init, before any chroot; the network is used only later, lazily.
+    /// Reads every file (key set, trust anchors, credentials) and builds the
+    /// validators. Runs at init, before any chroot; the network is used only
+    /// later, lazily.
     pub fn from_config(config: &ServerConfig) -> Result<ServerRuntime, Error> {
-        Ok(ServerRuntime {
-            validator: Box::new(CachedValidator::new(
-                router(config, unix_now())?,
+        let (router, discovery) = router(config, unix_now())?;
+        let validator: Option<Box<dyn TokenValidator>> = match router {
+            Some(r) => Some(Box::new(CachedValidator::new(
+                r,
                 CACHE_ENTRIES,
                 config.cache_ttl,
-            )),
-            challenge_scope: config.challenge_scope.clone(),
-            openid_configuration: config.openid_configuration.clone(),
+            ))),
+            None => None,
+        };
+        let oauth10a =
+            match &config.oauth10a {
+                Some((path, skew)) => Some(OAuth10aVerifier::load(path, *skew).map_err(|e| {
+                    Error::config(format!("oauth10a_credentials_file: {}", e.reason))
+                })?),
+                None => None,
+            };
+        Ok(ServerRuntime {
+            validator,
+            oauth10a,
+            challenge: ChallengeInfo {
+                scope: config.challenge_scope.clone(),
+                openid_configuration: config.openid_configuration.clone(),
+                authorization_uri: config.authorization_endpoint.clone(),
+                token_uri: config.token_endpoint.clone(),
+                discovery,
+            },
             accepted_hosts: config.accepted_hosts.clone(),
         })
     }
+
+    /// Whether `mech` can be offered with this configuration.
+    pub fn offers(&self, mech: Mechanism) -> bool {
+        match mech {
+            Mechanism::OAuth10a => self.oauth10a.is_some(),
+            _ => self.validator.is_some(),
+        }
+    }
 }
 
-fn router(config: &ServerConfig, now: i64) -> Result<Router, Error> {
+/// The bearer-token validators, and the discovery client they share.
+type Built = (Option<Router>, Option<Arc<Discovery>>);
+
+fn router(config: &ServerConfig, now: i64) -> Result<Built, Error> {
+    if config.jwt.is_none() && config.introspection.is_none() {
+        return Ok((None, None));
+    }
     let http = match config.uses_network() {
         true => Some(Arc::new(HttpClient::new(
             config.ca_file.as_deref(),
@@ -126,5 +199,5 @@ fn router(config: &ServerConfig, now: i64) -> Result<Router, Error> {
             http: http.clone().ok_or_else(|| needs("introspection"))?,
         }),
     };
-    Ok(Router { jwt, introspection })
+    Ok((Some(Router { jwt, introspection }), discovery))
 }

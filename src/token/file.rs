@@ -12,8 +12,10 @@
 use super::endpoint::{self, ClientAuth, GrantRequest};
 use super::{ClientRuntime, TokenSource};
 use crate::client::providers;
+use crate::client::OAuth1Credentials;
 use crate::error::{printable, Error, ErrorKind};
 use crate::secret::Secret;
+use crate::validate::oauth10a::SignatureMethod;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fs::{self, File, OpenOptions};
@@ -71,6 +73,18 @@ pub struct TokenFile {
     /// When the current access token was obtained (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obtained_at: Option<i64>,
+    /// OAUTH10A: OAuth 1.0a consumer and token credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_consumer_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_consumer_secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_token_secret: Option<Secret>,
+    /// HMAC-SHA1 or HMAC-SHA256 (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_signature_method: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -317,6 +331,33 @@ impl TokenSource for FileSource {
         Ok(self
             .locked_refresh(now, |f| f.needs_refresh(now, window))?
             .access_token)
+    }
+
+    fn oauth1(&mut self) -> Result<OAuth1Credentials, Error> {
+        let f = read(&self.path)?;
+        let missing = |k: &str| {
+            Error::param(format!(
+                "token file {}: no {k} (needed for OAUTH10A)",
+                self.path.display()
+            ))
+        };
+        let method = match f.oauth_signature_method.as_deref() {
+            None => SignatureMethod::HmacSha256,
+            Some(m) => SignatureMethod::from_name(m).map_err(|e| Error::param(e.reason))?,
+        };
+        Ok(OAuth1Credentials {
+            consumer_key: f
+                .oauth_consumer_key
+                .ok_or_else(|| missing("oauth_consumer_key"))?,
+            consumer_secret: f
+                .oauth_consumer_secret
+                .ok_or_else(|| missing("oauth_consumer_secret"))?,
+            token: f.oauth_token.ok_or_else(|| missing("oauth_token"))?,
+            token_secret: f
+                .oauth_token_secret
+                .ok_or_else(|| missing("oauth_token_secret"))?,
+            method,
+        })
     }
 
     fn after_rejection(&mut self, used: &Secret, now: i64) -> Result<bool, Error> {

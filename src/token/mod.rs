@@ -12,6 +12,7 @@ pub mod file;
 pub mod fixed;
 
 use crate::client::config::ClientConfig;
+use crate::client::OAuth1Credentials;
 use crate::error::Error;
 use crate::http::HttpClient;
 use crate::secret::Secret;
@@ -26,6 +27,13 @@ pub trait TokenSource: Send {
     /// can. Ok(true) when a different token is now ready.
     fn after_rejection(&mut self, _used: &Secret, _now: i64) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    /// OAuth 1.0a credentials for OAUTH10A; only token files have them.
+    fn oauth1(&mut self) -> Result<OAuth1Credentials, Error> {
+        Err(Error::param(
+            "OAUTH10A needs a token file (file:/path) with oauth_consumer_key, oauth_consumer_secret, oauth_token and oauth_token_secret",
+        ))
     }
 }
 

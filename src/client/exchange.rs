@@ -1,0 +1,446 @@
+//! Client state machine for the four mechanisms: the first message from the
+//! application's credentials, the answer the RFC requires to an error
+//! challenge, and the server's reason for the error detail.
+
+use super::{ClientStep, Credentials, Mechanism, Target};
+use crate::error::{printable, Error, ErrorKind, OAuthStatus};
+use crate::protocol::{http_oauth, oauth10a, oauthbearer, xoauth2};
+use crate::validate::oauth10a::{new_nonce, ClientSigner};
+use zeroize::Zeroizing;
+
+enum State {
+    Start,
+    SentFirst,
+    /// We acknowledged an error challenge; the server will now fail us.
+    SentErrorAck(String),
+    Finished,
+}
+
+pub struct ClientExchange {
+    mech: Mechanism,
+    state: State,
+    /// The server's error status (`invalid_token`, `401`…), once one came.
+    server_status: Option<String>,
+    /// Whether the first message carried a token (OAUTH may send none: discovery).
+    sent_token: bool,
+}
+
+/// A token that would break the message framing or the b64token grammar.
+fn check_token(token: &str) -> Result<(), Error> {
+    if token.is_empty() {
+        return Err(Error::param("no access token was given (SASL_CB_PASS)"));
+    }
+    if token.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(Error::param(
+            "the access token contains spaces or control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl ClientExchange {
+    pub fn new(mech: Mechanism) -> Self {
+        ClientExchange {
+            mech,
+            state: State::Start,
+            server_status: None,
+            sent_token: false,
+        }
+    }
+
+    pub fn mechanism(&self) -> Mechanism {
+        self.mech
+    }
+
+    /// The client's first message.
+    pub fn first(&mut self, creds: &Credentials, target: &Target, now: i64) -> ClientStep {
+        if !matches!(self.state, State::Start) {
+            return ClientStep::Failure(Error::protocol("first message already sent"));
+        }
+        match self.build_first(creds, target, now) {
+            Ok(message) => {
+                self.state = State::SentFirst;
+                ClientStep::Send {
+                    message: Zeroizing::new(message.into_bytes()),
+                    note: None,
+                }
+            }
+            Err(e) => ClientStep::Failure(e),
+        }
+    }
+
+    fn build_first(
+        &mut self,
+        creds: &Credentials,
+        target: &Target,
+        now: i64,
+    ) -> Result<String, Error> {
+        let authzid = creds.authzid.as_deref().filter(|a| !a.is_empty());
+        let token = creds.token.expose();
+        match self.mech {
+            Mechanism::OAuthBearer => {
+                check_token(token)?;
+                self.sent_token = true;
+                Ok(oauthbearer::build_client_first(
+                    authzid,
+                    target.host.as_deref(),
+                    target.port,
+                    token,
+                ))
+            }
+            Mechanism::XOAuth2 => {
+                check_token(token)?;
+                let user = authzid
+                    .or(creds.authid.as_deref().filter(|a| !a.is_empty()))
+                    .ok_or_else(|| {
+                        Error::param("XOAUTH2 needs a user name (SASL_CB_AUTHNAME or SASL_CB_USER)")
+                    })?;
+                self.sent_token = true;
+                Ok(xoauth2::build_client(user, token))
+            }
+            Mechanism::OAuth => {
+                // Without a token, the request is the draft's discovery request.
+                let token = match token {
+                    "" => None,
+                    t => {
+                        check_token(t)?;
+                        Some(t)
+                    }
+                };
+                self.sent_token = token.is_some();
+                http_oauth::build_request(authzid, target.host.as_deref(), token)
+            }
+            Mechanism::OAuth10a => {
+                let c = creds.oauth1.as_ref().ok_or_else(|| {
+                    Error::param(
+                        "OAUTH10A needs a token file (file:/path) with oauth_consumer_key, oauth_consumer_secret, oauth_token and oauth_token_secret",
+                    )
+                })?;
+                let (Some(host), Some(port)) = (target.host.as_deref(), target.port) else {
+                    return Err(Error::param(
+                        "OAUTH10A needs the server's host name and port",
+                    ));
+                };
+                let signer = ClientSigner {
+                    consumer_key: &c.consumer_key,
+                    consumer_secret: c.consumer_secret.expose(),
+                    token: &c.token,
+                    token_secret: c.token_secret.expose(),
+                    method: c.method,
+                };
+                let request = signer.sign(host, port, now, &new_nonce())?;
+                self.sent_token = true;
+                Ok(oauth10a::build_client_first(authzid, &request))
+            }
+        }
+    }
+
+    /// A challenge from the server after our first message.
+    pub fn challenge(&mut self, input: &[u8]) -> ClientStep {
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::SentFirst if input.is_empty() => ClientStep::Done,
+            State::SentFirst => {
+                let note = self.describe_refusal(input);
+                let ack: &[u8] = match self.mech {
+                    Mechanism::OAuthBearer | Mechanism::OAuth10a => oauthbearer::ERROR_ACK,
+                    Mechanism::XOAuth2 | Mechanism::OAuth => b"",
+                };
+                self.state = State::SentErrorAck(note.clone());
+                ClientStep::Send {
+                    message: Zeroizing::new(ack.to_vec()),
+                    note: Some(note),
+                }
+            }
+            State::SentErrorAck(note) => ClientStep::Failure(Error::new(
+                ErrorKind::Rejected(OAuthStatus::InvalidToken),
+                note,
+            )),
+            State::Start | State::Finished => {
+                ClientStep::Failure(Error::protocol("unexpected server challenge"))
+            }
+        }
+    }
+
+    /// Whether the server's error challenge says the token itself was refused
+    /// (invalid_token; XOAUTH2's 401 or 400), so a new token may help.
+    pub fn token_refused(&self) -> bool {
+        self.sent_token
+            && matches!(
+                self.server_status.as_deref(),
+                Some("invalid_token" | "401" | "400")
+            )
+    }
+
+    /// "server refused the token: status …, scope …" from the challenge.
+    fn describe_refusal(&mut self, input: &[u8]) -> String {
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        let status = match self.mech {
+            Mechanism::OAuthBearer | Mechanism::OAuth10a => {
+                oauthbearer::parse_error(input).ok().map(|c| {
+                    fields.extend(c.scope.map(|s| ("scope", s.into_owned())));
+                    fields.extend(
+                        c.openid_configuration
+                            .map(|s| ("openid-configuration", s.into_owned())),
+                    );
+                    c.status.into_owned()
+                })
+            }
+            Mechanism::XOAuth2 => xoauth2::parse_error(input).ok().map(|c| {
+                fields.extend(c.scope.map(|s| ("scope", s.into_owned())));
+                c.status.into_owned()
+            }),
+            Mechanism::OAuth => http_oauth::parse_challenge(input).ok().map(|c| {
+                fields.extend(c.scope.map(|s| ("scope", s)));
+                fields.extend(c.authorization_uri.map(|s| ("authorization_uri", s)));
+                fields.extend(c.token_uri.map(|s| ("token_uri", s)));
+                c.error.unwrap_or_else(|| c.status.to_string())
+            }),
+        };
+        let Some(status) = status else {
+            return format!(
+                "{} server sent a challenge that is not an error challenge: {}",
+                self.mech.name(),
+                printable(&String::from_utf8_lossy(input), 120)
+            );
+        };
+        self.server_status = Some(status.clone());
+        let what = if self.sent_token {
+            "refused the token"
+        } else {
+            "asks for a token"
+        };
+        let mut s = format!(
+            "{} server {what}: status {}",
+            self.mech.name(),
+            printable(&status, 40)
+        );
+        for (name, value) in fields {
+            s.push_str(&format!(", {name} {}", printable(&value, 200)));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    fn creds(authid: Option<&str>, authzid: Option<&str>, token: &str) -> Credentials {
+        Credentials {
+            authid: authid.map(Into::into),
+            authzid: authzid.map(Into::into),
+            token: Secret::from(token),
+            oauth1: None,
+        }
+    }
+
+    fn sent(step: ClientStep) -> Vec<u8> {
+        match step {
+            ClientStep::Send { message, .. } => message.to_vec(),
+            s => panic!("{s:?}"),
+        }
+    }
+
+    #[test]
+    fn oauthbearer_first_message_with_host_and_port() {
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        let t = Target {
+            host: Some("imap.example.com".into()),
+            port: Some(143),
+        };
+        let m = sent(c.first(&creds(Some("alice"), None, "tok"), &t, 0));
+        assert_eq!(
+            m,
+            b"n,,\x01host=imap.example.com\x01port=143\x01auth=Bearer tok\x01\x01"
+        );
+    }
+
+    #[test]
+    fn oauthbearer_sends_escaped_authzid() {
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        let m = sent(c.first(
+            &creds(Some("alice"), Some("b,ob"), "tok"),
+            &Target::default(),
+            0,
+        ));
+        assert!(m.starts_with(b"n,a=b=2Cob,\x01"));
+    }
+
+    #[test]
+    fn xoauth2_user_is_authzid_else_authid() {
+        let mut c = ClientExchange::new(Mechanism::XOAuth2);
+        assert_eq!(
+            sent(c.first(&creds(Some("alice"), None, "t"), &Target::default(), 0)),
+            b"user=alice\x01auth=Bearer t\x01\x01"
+        );
+        let mut c = ClientExchange::new(Mechanism::XOAuth2);
+        assert_eq!(
+            sent(c.first(
+                &creds(Some("alice"), Some("shared@x"), "t"),
+                &Target::default(),
+                0
+            )),
+            b"user=shared@x\x01auth=Bearer t\x01\x01"
+        );
+        let mut c = ClientExchange::new(Mechanism::XOAuth2);
+        assert!(matches!(
+            c.first(&creds(None, None, "t"), &Target::default(), 0),
+            ClientStep::Failure(_)
+        ));
+    }
+
+    #[test]
+    fn bad_tokens_are_refused_before_sending() {
+        for t in ["", "a b", "a\x01b"] {
+            let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+            assert!(matches!(
+                c.first(&creds(None, None, t), &Target::default(), 0),
+                ClientStep::Failure(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn error_challenge_is_acknowledged_and_reported() {
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        match c.challenge(br#"{"status":"invalid_token","scope":"mail"}"#) {
+            ClientStep::Send { message, note } => {
+                assert_eq!(&message[..], b"\x01");
+                assert_eq!(
+                    note.as_deref(),
+                    Some("OAUTHBEARER server refused the token: status invalid_token, scope mail")
+                );
+            }
+            s => panic!("{s:?}"),
+        }
+        assert!(
+            matches!(c.challenge(b""), ClientStep::Failure(e) if e.reason.contains("invalid_token"))
+        );
+    }
+
+    #[test]
+    fn token_refused_only_for_token_statuses() {
+        for (mech, json, refused) in [
+            (
+                Mechanism::OAuthBearer,
+                &br#"{"status":"invalid_token"}"#[..],
+                true,
+            ),
+            (
+                Mechanism::OAuthBearer,
+                br#"{"status":"insufficient_scope"}"#,
+                false,
+            ),
+            (
+                Mechanism::XOAuth2,
+                br#"{"status":"401","schemes":"bearer"}"#,
+                true,
+            ),
+            (Mechanism::XOAuth2, br#"{"status":"400"}"#, true),
+            (Mechanism::XOAuth2, br#"{"status":"403"}"#, false),
+            (Mechanism::OAuthBearer, b"garbage", false),
+        ] {
+            let mut c = ClientExchange::new(mech);
+            sent(c.first(&creds(Some("a"), None, "tok"), &Target::default(), 0));
+            c.challenge(json);
+            assert_eq!(
+                c.token_refused(),
+                refused,
+                "{:?}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
+    fn oauth_without_token_sends_discovery_and_reports_the_endpoints() {
+        let mut c = ClientExchange::new(Mechanism::OAuth);
+        let t = Target {
+            host: Some("imap.x".into()),
+            port: Some(143),
+        };
+        assert_eq!(
+            sent(c.first(&creds(None, Some("u@x"), ""), &t, 0)),
+            b"GET / HTTP/1.1\r\nUser: u@x\r\nHost: imap.x\r\n\r\n"
+        );
+        let challenge = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Token realm=\"x\", error=\"discovery\", auth_uri=\"https://a\", token_uri=\"https://t\"\r\n\r\n";
+        match c.challenge(challenge) {
+            ClientStep::Send { message, note } => {
+                assert!(message.is_empty());
+                let note = note.unwrap();
+                assert!(
+                    note.contains("authorization_uri https://a")
+                        && note.contains("token_uri https://t"),
+                    "{note}"
+                );
+            }
+            s => panic!("{s:?}"),
+        }
+        assert!(!c.token_refused());
+    }
+
+    #[test]
+    fn oauth10a_needs_credentials_and_port() {
+        let mut c = ClientExchange::new(Mechanism::OAuth10a);
+        assert!(
+            matches!(c.first(&creds(None, None, "x"), &Target::default(), 0), ClientStep::Failure(e) if e.reason.contains("token file"))
+        );
+        let mut with = creds(None, None, "");
+        with.oauth1 = Some(crate::client::OAuth1Credentials {
+            consumer_key: "ck".into(),
+            consumer_secret: "cs".into(),
+            token: "tk".into(),
+            token_secret: "ts".into(),
+            method: crate::validate::oauth10a::SignatureMethod::HmacSha256,
+        });
+        let mut c = ClientExchange::new(Mechanism::OAuth10a);
+        assert!(
+            matches!(c.first(&with, &Target { host: Some("h".into()), port: None }, 0), ClientStep::Failure(e) if e.reason.contains("port"))
+        );
+        let mut c = ClientExchange::new(Mechanism::OAuth10a);
+        let m = sent(c.first(
+            &with,
+            &Target {
+                host: Some("h".into()),
+                port: Some(143),
+            },
+            1000,
+        ));
+        let parsed = oauth10a::parse_client_first(std::str::from_utf8(&m).unwrap()).unwrap();
+        assert_eq!(
+            parsed.request.param("oauth_signature_method"),
+            Some("HMAC-SHA256")
+        );
+    }
+
+    #[test]
+    fn xoauth2_acknowledges_with_an_empty_response() {
+        let mut c = ClientExchange::new(Mechanism::XOAuth2);
+        sent(c.first(&creds(Some("a"), None, "tok"), &Target::default(), 0));
+        assert_eq!(
+            sent(c.challenge(br#"{"status":"401","schemes":"bearer"}"#)),
+            b""
+        );
+    }
+
+    #[test]
+    fn empty_challenge_after_first_means_done() {
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        assert_eq!(c.challenge(b""), ClientStep::Done);
+    }
+
+    #[test]
+    fn garbage_challenge_is_still_acknowledged() {
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        match c.challenge(b"\x02garbage") {
+            ClientStep::Send { note, .. } => {
+                assert!(note.unwrap().contains("not an error challenge"))
+            }
+            s => panic!("{s:?}"),
+        }
+    }
+}
