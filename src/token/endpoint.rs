@@ -64,8 +64,49 @@ struct RawError {
 /// Without `expires_in` a token is assumed to live an hour (RFC 6749 leaves it open).
 const DEFAULT_LIFETIME: i64 = 3600;
 
-/// Reads a token endpoint's answer.
-pub fn parse_answer(endpoint: &str, status: u16, body: &[u8], now: i64) -> Result<Granted, Error> {
+/// A token endpoint's verdict: tokens, or an OAuth error (RFC 6749 §5.2).
+#[derive(Debug)]
+pub enum Answer {
+    Granted(Granted),
+    Refused {
+        status: u16,
+        error: String,
+        description: Option<String>,
+    },
+}
+
+impl Answer {
+    /// Tokens, or an error naming the HTTP status, `error` and `error_description`.
+    pub fn into_result(self, endpoint: &str) -> Result<Granted, Error> {
+        match self {
+            Answer::Granted(g) => Ok(g),
+            Answer::Refused {
+                status,
+                error,
+                description,
+            } => {
+                let what = match description {
+                    Some(d) => format!("{} ({})", printable(&error, 60), printable(&d, 200)),
+                    None => printable(&error, 60),
+                };
+                let reason = format!(
+                    "token endpoint {} answered HTTP {status}: {what}",
+                    printable(endpoint, 200)
+                );
+                // A 400/401 with an OAuth error is a verdict on our grant
+                // (revoked, expired): retrying will not help. Anything else may pass.
+                let kind = match status {
+                    400 | 401 => ErrorKind::Rejected(OAuthStatus::InvalidToken),
+                    _ => ErrorKind::Unavailable,
+                };
+                Err(Error::new(kind, reason))
+            }
+        }
+    }
+}
+
+/// Reads a token endpoint's answer (pure, for tests and fuzzing).
+pub fn parse_answer(endpoint: &str, status: u16, body: &[u8], now: i64) -> Result<Answer, Error> {
     if status == 200 {
         let raw: RawGranted = serde_json::from_slice(body).map_err(|_| {
             Error::new(
@@ -90,34 +131,66 @@ pub fn parse_answer(endpoint: &str, status: u16, body: &[u8], now: i64) -> Resul
         }
         .filter(|l| (1..=10 * 365 * 86_400).contains(l))
         .unwrap_or(DEFAULT_LIFETIME);
-        return Ok(Granted {
+        return Ok(Answer::Granted(Granted {
             access_token: raw.access_token,
             expires_at: now + lifetime,
             refresh_token: raw.refresh_token.filter(|r| !r.is_empty()),
             scope: raw.scope,
-        });
+        }));
     }
-    let what = match serde_json::from_slice::<RawError>(body) {
-        Ok(e) => match e.error_description {
-            Some(d) => format!("{} ({})", printable(&e.error, 60), printable(&d, 200)),
-            None => printable(&e.error, 60),
-        },
-        Err(_) => "no OAuth error in the answer".to_owned(),
-    };
-    let reason = format!(
-        "token endpoint {} answered HTTP {status}: {what}",
-        printable(endpoint, 200)
-    );
-    // A 400/401 with an OAuth error is a verdict on our grant (revoked, expired):
-    // retrying will not help. Anything else may pass.
-    let kind = match status {
-        400 | 401 => ErrorKind::Rejected(OAuthStatus::InvalidToken),
-        _ => ErrorKind::Unavailable,
-    };
-    Err(Error::new(kind, reason))
+    match serde_json::from_slice::<RawError>(body) {
+        Ok(e) => Ok(Answer::Refused {
+            status,
+            error: e.error,
+            description: e.error_description,
+        }),
+        Err(_) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "token endpoint {} answered HTTP {status}: no OAuth error in the answer",
+                printable(endpoint, 200)
+            ),
+        )),
+    }
 }
 
-/// Runs the grant.
+/// Who the client is at the token endpoint.
+pub struct ClientIdentity<'a> {
+    pub id: &'a str,
+    pub secret: Option<&'a Secret>,
+    pub auth: ClientAuth,
+}
+
+/// POSTs a grant form to a token endpoint, authenticating as `client`.
+pub fn post<'a>(
+    http: &HttpClient,
+    endpoint: &str,
+    mut form: Vec<(&'a str, &'a str)>,
+    client: &'a ClientIdentity<'a>,
+    now: i64,
+) -> Result<Answer, Error> {
+    let basic;
+    let authorization = match (client.secret, client.auth) {
+        (Some(secret), ClientAuth::Basic) => {
+            basic = basic_auth(client.id, secret.expose());
+            Some(basic.expose())
+        }
+        (Some(secret), ClientAuth::Post) => {
+            form.push(("client_id", client.id));
+            form.push(("client_secret", secret.expose()));
+            None
+        }
+        // A public client identifies itself in the form (RFC 6749 §3.2.1).
+        (None, _) => {
+            form.push(("client_id", client.id));
+            None
+        }
+    };
+    let answer = http.post_form(endpoint, &form, authorization)?;
+    parse_answer(endpoint, answer.status, &answer.body, now)
+}
+
+/// Runs a refresh_token or client_credentials grant.
 pub fn request(http: &HttpClient, req: &GrantRequest<'_>, now: i64) -> Result<Granted, Error> {
     let mut form: Vec<(&str, &str)> = Vec::with_capacity(8);
     match req.grant {
@@ -136,25 +209,12 @@ pub fn request(http: &HttpClient, req: &GrantRequest<'_>, now: i64) -> Result<Gr
     if let Some(r) = req.resource.filter(|r| !r.is_empty()) {
         form.push(("resource", r));
     }
-    let basic;
-    let authorization = match (req.client_secret, req.auth) {
-        (Some(secret), ClientAuth::Basic) => {
-            basic = basic_auth(req.client_id, secret.expose());
-            Some(basic.expose())
-        }
-        (Some(secret), ClientAuth::Post) => {
-            form.push(("client_id", req.client_id));
-            form.push(("client_secret", secret.expose()));
-            None
-        }
-        // A public client identifies itself in the form (RFC 6749 §3.2.1).
-        (None, _) => {
-            form.push(("client_id", req.client_id));
-            None
-        }
+    let client = ClientIdentity {
+        id: req.client_id,
+        secret: req.client_secret,
+        auth: req.auth,
     };
-    let answer = http.post_form(req.endpoint, &form, authorization)?;
-    parse_answer(req.endpoint, answer.status, &answer.body, now)
+    post(http, req.endpoint, form, &client, now)?.into_result(req.endpoint)
 }
 
 #[cfg(test)]
@@ -163,7 +223,7 @@ mod tests {
 
     #[test]
     fn success_with_rotation() {
-        let g = parse_answer("https://t", 200, br#"{"access_token":"new","token_type":"Bearer","expires_in":3599,"refresh_token":"rt2","scope":"mail"}"#, 1000).unwrap();
+        let g = parse_answer("https://t", 200, br#"{"access_token":"new","token_type":"Bearer","expires_in":3599,"refresh_token":"rt2","scope":"mail"}"#, 1000).unwrap().into_result("t").unwrap();
         assert_eq!(g.access_token.expose(), "new");
         assert_eq!(g.expires_at, 4599);
         assert_eq!(g.refresh_token.unwrap().expose(), "rt2");
@@ -174,17 +234,23 @@ mod tests {
         assert_eq!(
             parse_answer("t", 200, br#"{"access_token":"a","expires_in":"60"}"#, 0)
                 .unwrap()
+                .into_result("t")
+                .unwrap()
                 .expires_at,
             60
         );
         assert_eq!(
             parse_answer("t", 200, br#"{"access_token":"a"}"#, 0)
                 .unwrap()
+                .into_result("t")
+                .unwrap()
                 .expires_at,
             3600
         );
         assert_eq!(
             parse_answer("t", 200, br#"{"access_token":"a","expires_in":-5}"#, 0)
+                .unwrap()
+                .into_result("t")
                 .unwrap()
                 .expires_at,
             3600
@@ -199,6 +265,8 @@ mod tests {
             br#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
             0,
         )
+        .unwrap()
+        .into_result("https://t/token")
         .unwrap_err();
         assert_eq!(e.reason, "token endpoint https://t/token answered HTTP 400: invalid_grant (grant request is invalid)");
         assert!(matches!(e.kind, ErrorKind::Rejected(_)));
