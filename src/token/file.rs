@@ -315,6 +315,21 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// Refreshes now, whatever the expiry (`sasl-oauth token refresh`), with
+    /// the same lock and atomic replace as the plugin.
+    pub fn refresh_now(&self, now: i64) -> Result<TokenFile, Error> {
+        let f = read(&self.path)?;
+        if !f.refreshable() {
+            return Err(Error::param(format!(
+                "token file {}: nothing to refresh with (no refresh_token)",
+                self.path.display()
+            )));
+        }
+        self.locked_refresh(now, |_| true)
+    }
+}
+
 impl TokenSource for FileSource {
     fn token(&mut self, now: i64) -> Result<Secret, Error> {
         let window = self.rt.config.refresh_window;

@@ -20,6 +20,7 @@ pub struct Endpoints {
     pub introspection_endpoint: Option<String>,
     pub authorization_endpoint: Option<String>,
     pub token_endpoint: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
 }
 
 /// `<issuer>/.well-known/openid-configuration`, for an issuer with or without a trailing slash.
@@ -56,6 +57,7 @@ pub fn parse(doc: &[u8], issuer: &str) -> Result<Endpoints, Error> {
         introspection_endpoint: url("introspection_endpoint"),
         authorization_endpoint: url("authorization_endpoint"),
         token_endpoint: url("token_endpoint"),
+        device_authorization_endpoint: url("device_authorization_endpoint"),
     })
 }
 

@@ -1,36 +1,17 @@
-//! `sasl-oauth`: the command line companion of the plugin (SPEC §5).
-//!
-//! This version offers `check`: run the server's exact token validation with a
-//! given configuration, to learn why a login is refused.
+//! `sasl-oauth check`: the plugin's exact server-side validation, with every
+//! check printed, for the administrator whose users cannot log in.
 
+use crate::args::{wants_help, Args};
+use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
 use sasloauth::error::ErrorKind;
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, Trace};
 use std::path::PathBuf;
-use std::process::ExitCode;
-
-const USAGE: &str = "usage: sasl-oauth check --config FILE (--token TOKEN | --token-file FILE)
-       sasl-oauth --version
-
-  check   validate a token exactly as the plugin's server side would, with the
-          oauth_* options of FILE (a SASL option file such as
-          /etc/sasl2/imap.conf, /etc/postfix/sasl/smtpd.conf, or imapd.conf,
-          whose sasl_oauth_* keys are understood). Exit status 0 only when the
-          token would be accepted.
-
-example:
-  sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt";
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// The configuration as the plugin will use it, one item a line.
-fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
+pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Some(i) = &config.issuer {
         out.push(("issuer", i.clone()));
@@ -68,11 +49,27 @@ fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     out
 }
 
-fn check(args: &[String]) -> Result<bool, String> {
-    let config_path = PathBuf::from(flag(args, "--config").ok_or("check needs --config FILE")?);
-    let token = match (flag(args, "--token"), flag(args, "--token-file")) {
-        (Some(t), None) => t,
-        (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| format!("{f}: {e}"))?,
+const HELP: &str = "usage: sasl-oauth check --config FILE (--token TOKEN | --token-file FILE)
+
+Validates a token exactly as the plugin's server side would, with the oauth_*
+options of FILE: a SASL option file such as /etc/sasl2/imap.conf or
+/etc/postfix/sasl/smtpd.conf, or Cyrus imapd.conf (sasl_oauth_* keys). Prints
+the configuration, each check passed, and the verdict. Exit status 0 only
+when the token would be accepted; 1 when it would be refused.
+
+example:
+  sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt";
+
+pub fn run(args: &[String]) -> Outcome {
+    if wants_help(args) {
+        println!("{HELP}");
+        return Ok(true);
+    }
+    let a = Args::parse(args, &["config", "token", "token-file"], &[])?;
+    let config_path = PathBuf::from(a.require("config")?);
+    let token = match (a.get("token"), a.get("token-file")) {
+        (Some(t), None) => t.to_owned(),
+        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?,
         _ => return Err("check needs exactly one of --token or --token-file".into()),
     };
     let token = token.trim();
@@ -113,34 +110,6 @@ fn check(args: &[String]) -> Result<bool, String> {
             };
             println!("result         REFUSED ({kind}): {}", e.reason);
             Ok(false)
-        }
-    }
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("check") if args.iter().any(|a| a == "--help" || a == "-h") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("check") => check(&args[1..]),
-        Some("--version") | Some("-V") => {
-            println!("sasl-oauth {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some("--help") | Some("-h") | Some("help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("sasl-oauth: {e}");
-            ExitCode::from(2)
         }
     }
 }

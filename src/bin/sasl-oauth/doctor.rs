@@ -1,0 +1,391 @@
+//! `sasl-oauth doctor`: answers "why does libsasl2 say no worthy mechs found?"
+//! — where libsasl2 looks for plugins, whether this plugin is there and loads
+//! through libsasl2 (Debian's saslpluginviewer), whether an application's
+//! configuration parses and which mechanisms it lets the server offer, and
+//! whether the identity provider's documents can be fetched.
+
+use crate::args::{wants_help, Args};
+use crate::check::describe;
+use crate::Outcome;
+use sasloauth::config::{KeysFrom, ServerConfig};
+use sasloauth::config_file;
+use sasloauth::http::HttpClient;
+use sasloauth::server::{Mechanism, ServerRuntime};
+use sasloauth::validate::discovery;
+use sasloauth::validate::jwks::JwkSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const HELP: &str =
+    "usage: sasl-oauth doctor [--app NAME | --config FILE] [--plugin-dir DIR] [--json]
+
+Checks, and says what to do about each problem:
+  - where libsasl2 looks for plugins (SASL_PATH, else the system directory),
+  - whether libsasloauth.so is there and loads through libsasl2, and which
+    mechanisms each side then offers (needs saslpluginviewer, from sasl2-bin),
+  - with --app or --config: whether the application's SASL options parse, and
+    which mechanisms the server offers with them (or the missing key),
+  - whether the issuer's discovery document and key set can be fetched.
+--app knows smtpd (Postfix), imap (Cyrus imapd.conf), slapd, and otherwise
+reads /etc/sasl2/NAME.conf. Exit status 0 only when every check passed.
+
+examples:
+  sasl-oauth doctor --app smtpd
+  sasl-oauth doctor --config /etc/imapd.conf --json";
+
+struct Check {
+    name: &'static str,
+    /// None: information only.
+    ok: Option<bool>,
+    detail: String,
+}
+
+fn system_plugin_dir() -> PathBuf {
+    let multiarch = format!("/usr/lib/{}-linux-gnu/sasl2", std::env::consts::ARCH);
+    [multiarch.as_str(), "/usr/lib/sasl2", "/usr/lib64/sasl2"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from(multiarch))
+}
+
+fn app_config(app: &str) -> Option<PathBuf> {
+    let candidates: Vec<String> = match app {
+        "smtpd" | "smtp" | "postfix" => vec![
+            "/etc/postfix/sasl/smtpd.conf".into(),
+            "/etc/sasl2/smtpd.conf".into(),
+        ],
+        "imap" | "imapd" | "cyrus" => vec!["/etc/imapd.conf".into(), "/etc/sasl2/imap.conf".into()],
+        "slapd" | "ldap" => vec![
+            "/etc/ldap/sasl2/slapd.conf".into(),
+            "/etc/sasl2/slapd.conf".into(),
+        ],
+        other => vec![
+            format!("/etc/sasl2/{other}.conf"),
+            format!("/usr/lib/sasl2/{other}.conf"),
+        ],
+    };
+    candidates
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Runs saslpluginviewer; None when it is not installed.
+fn pluginviewer(dir: &Path, side: &str, conf_dir: Option<&Path>) -> Option<Result<String, String>> {
+    let mut cmd = Command::new("saslpluginviewer");
+    cmd.arg("-p").arg(dir).arg(side);
+    if let Some(c) = conf_dir {
+        cmd.env("SASL_CONF_PATH", c);
+    }
+    match cmd.output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(e.to_string())),
+        Ok(o) => {
+            Some(Ok(String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr)))
+        }
+    }
+}
+
+/// The mechanisms saslpluginviewer lists for plugin "sasloauth".
+fn our_mechanisms(out: &str) -> Vec<String> {
+    let mut ours = false;
+    let mut mechs = Vec::new();
+    for line in out.lines() {
+        if line.starts_with("Plugin \"") {
+            ours = line.starts_with("Plugin \"sasloauth\" [loaded]");
+        } else if let (true, Some(m)) = (ours, line.trim().strip_prefix("SASL mechanism: ")) {
+            mechs.push(m.split(',').next().unwrap_or("").trim().to_owned());
+        }
+    }
+    mechs
+}
+
+/// The line after "Available SASL (server side) mechanisms matching your criteria are:".
+fn available(out: &str) -> Vec<String> {
+    let mut lines = out.lines();
+    while let Some(l) = lines.next() {
+        if l.starts_with("Available SASL") {
+            return lines
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+pub fn run(args: &[String]) -> Outcome {
+    if wants_help(args) {
+        println!("{HELP}");
+        return Ok(true);
+    }
+    let a = Args::parse(args, &["app", "config", "plugin-dir"], &["json"])?;
+    let mut checks: Vec<Check> = Vec::new();
+    let mut say = |name, ok, detail: String| checks.push(Check { name, ok, detail });
+
+    // 1. Where libsasl2 looks.
+    let (dir, why) = match (a.get("plugin-dir"), std::env::var("SASL_PATH")) {
+        (Some(d), _) => (PathBuf::from(d), "--plugin-dir"),
+        (None, Ok(p)) if !p.is_empty() => (
+            PathBuf::from(p.split(':').next().unwrap_or("")),
+            "SASL_PATH (first directory)",
+        ),
+        _ => (
+            system_plugin_dir(),
+            "the system directory; SASL_PATH or an application's sasl_path may change it",
+        ),
+    };
+    say(
+        "plugin directory",
+        None,
+        format!("{} (from {why})", dir.display()),
+    );
+    let so = dir.join("libsasloauth.so");
+    let present = so.is_file();
+    say(
+        "plugin file",
+        Some(present),
+        match present {
+            true => format!("{} is there", so.display()),
+            false => format!(
+                "{} is missing: run 'make install' (or set SASL_PATH to where it is)",
+                so.display()
+            ),
+        },
+    );
+
+    // 2. Does libsasl2 load it?
+    if present {
+        match pluginviewer(&dir, "-c", None) {
+            None => say(
+                "loads through libsasl2",
+                Some(false),
+                "saslpluginviewer is not installed: apt-get install sasl2-bin".into(),
+            ),
+            Some(Err(e)) => say(
+                "loads through libsasl2",
+                Some(false),
+                format!("saslpluginviewer failed: {e}"),
+            ),
+            Some(Ok(out)) => {
+                let mechs = our_mechanisms(&out);
+                let ok = mechs.len() == 4;
+                say("loads through libsasl2", Some(ok), match ok {
+                    true => format!("client side offers {}", mechs.join(" ")),
+                    false => format!("libsasl2 did not load plugin sasloauth from {} (saslpluginviewer -p {} -c)", dir.display(), dir.display()),
+                });
+            }
+        }
+    }
+
+    // 3. The application's configuration.
+    let config_path = match (a.get("config"), a.get("app")) {
+        (Some(c), _) => Some(PathBuf::from(c)),
+        (None, Some(app)) => match app_config(app) {
+            Some(p) => Some(p),
+            None => {
+                say("configuration", Some(false), format!("no SASL configuration file found for application '{app}' (tried its usual places; use --config)"));
+                None
+            }
+        },
+        (None, None) => {
+            say(
+                "configuration",
+                None,
+                "not checked: give --app NAME or --config FILE".into(),
+            );
+            None
+        }
+    };
+    if let Some(path) = config_path {
+        check_config(&path, &dir, present, &mut say);
+    }
+
+    let ok = checks.iter().all(|c| c.ok != Some(false));
+    if a.has("json") {
+        let list: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| serde_json::json!({"check": c.name, "ok": c.ok, "detail": c.detail}))
+            .collect();
+        println!("{:#}", serde_json::json!({"ok": ok, "checks": list}));
+    } else {
+        for c in &checks {
+            let mark = match c.ok {
+                Some(true) => "ok  ",
+                Some(false) => "FAIL",
+                None => "    ",
+            };
+            println!("{mark} {:<24}{}", c.name, c.detail);
+        }
+        println!(
+            "{}",
+            if ok {
+                "all checks passed"
+            } else {
+                "some checks failed: see FAIL above"
+            }
+        );
+    }
+    Ok(ok)
+}
+
+fn check_config(
+    path: &Path,
+    dir: &Path,
+    present: bool,
+    say: &mut impl FnMut(&'static str, Option<bool>, String),
+) {
+    let values = match config_file::load(path) {
+        Ok(v) => v,
+        Err(e) => return say("configuration", Some(false), e.reason.into_owned()),
+    };
+    let config = match ServerConfig::from_lookup(|k| values.get(k).cloned()) {
+        Ok(c) => c,
+        Err(e) => {
+            return say(
+                "configuration",
+                Some(false),
+                format!(
+                    "{}: server mechanisms disabled: {}",
+                    path.display(),
+                    e.reason
+                ),
+            )
+        }
+    };
+    say(
+        "configuration",
+        Some(true),
+        format!("{} parses", path.display()),
+    );
+    for (what, value) in describe(&config) {
+        say("  setting", None, format!("{what}: {value}"));
+    }
+    let runtime = match ServerRuntime::from_config(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            return say(
+                "files of the configuration",
+                Some(false),
+                e.reason.into_owned(),
+            )
+        }
+    };
+    let mech_list: Option<Vec<String>> = values
+        .get("mech_list")
+        .map(|m| m.split_whitespace().map(str::to_uppercase).collect());
+    for mech in [
+        Mechanism::OAuthBearer,
+        Mechanism::XOAuth2,
+        Mechanism::OAuth10a,
+        Mechanism::OAuth,
+    ] {
+        let name = mech.name();
+        let detail = match (runtime.offers(mech), &mech_list) {
+            (false, _) if mech == Mechanism::OAuth10a => {
+                "not offered: oauth10a_credentials_file is not set".to_owned()
+            }
+            (false, _) => "not offered: no token validation configured".to_owned(),
+            (true, Some(list)) if !list.iter().any(|m| m == name) => {
+                "configured, but not in mech_list".to_owned()
+            }
+            (true, _) => "offered".to_owned(),
+        };
+        say("server mechanism", None, format!("{name}: {detail}"));
+    }
+    // libsasl2's own view with these options (saslpluginviewer's application name is pluginviewer).
+    if present {
+        let tmp = std::env::temp_dir().join(format!("sasl-oauth-doctor-{}", std::process::id()));
+        let conf: String = values.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        if std::fs::create_dir_all(&tmp).is_ok()
+            && std::fs::write(tmp.join("pluginviewer.conf"), conf).is_ok()
+        {
+            if let Some(Ok(out)) = pluginviewer(dir, "-s", Some(&tmp)) {
+                let avail = available(&out);
+                let ours: Vec<&String> = avail
+                    .iter()
+                    .filter(|m| {
+                        ["OAUTHBEARER", "XOAUTH2", "OAUTH10A", "OAUTH"].contains(&m.as_str())
+                    })
+                    .collect();
+                let ok = !ours.is_empty();
+                say("server side in libsasl2", Some(ok), match ok {
+                    true => format!("libsasl2 offers {}", ours.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+                    false => "libsasl2 offers none of this plugin's mechanisms with this configuration".into(),
+                });
+            }
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    check_network(&config, say);
+}
+
+fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Option<bool>, String)) {
+    let http = match HttpClient::new(config.ca_file.as_deref(), config.timeout) {
+        Ok(h) => h,
+        Err(e) => return say("TLS trust anchors", Some(false), e.reason.into_owned()),
+    };
+    let mut jwks_uri = None;
+    if let Some(issuer) = &config.issuer {
+        let url = discovery::url_for(issuer);
+        match http.get(&url).and_then(|d| discovery::parse(&d, issuer)) {
+            Ok(e) => {
+                say("discovery", Some(true), format!("{url}: issuer matches"));
+                jwks_uri = e.jwks_uri;
+            }
+            // Discovery matters only where something is discovered.
+            Err(e) => {
+                let keys = config
+                    .jwt
+                    .as_ref()
+                    .is_some_and(|j| j.keys == KeysFrom::Discovery);
+                let introspection = config
+                    .introspection
+                    .as_ref()
+                    .is_some_and(|i| i.url.is_none());
+                let needed = keys || introspection;
+                let note = match needed {
+                    true => "",
+                    false => " (only the OAUTH mechanism's challenge would name its endpoints)",
+                };
+                say(
+                    "discovery",
+                    needed.then_some(false),
+                    format!("{url}: {}{note}", e.reason),
+                );
+            }
+        }
+    }
+    if let Some(j) = &config.jwt {
+        let result = match &j.keys {
+            KeysFrom::File(p) => JwkSet::load(p).map(|s| (format!("file {}", p.display()), s)),
+            KeysFrom::Url(u) => http
+                .get(u)
+                .and_then(|b| JwkSet::parse(&b))
+                .map(|s| (u.clone(), s)),
+            KeysFrom::Discovery => match &jwks_uri {
+                Some(u) => http
+                    .get(u)
+                    .and_then(|b| JwkSet::parse(&b))
+                    .map(|s| (u.clone(), s)),
+                None => Err(sasloauth::error::Error::config("no jwks_uri discovered")),
+            },
+        };
+        match result {
+            Ok((from, set)) => say(
+                "signing keys",
+                Some(true),
+                format!(
+                    "{} usable keys from {from} (skipped {})",
+                    set.len(),
+                    set.skipped
+                ),
+            ),
+            Err(e) => say("signing keys", Some(false), e.reason.into_owned()),
+        }
+    }
+}
