@@ -46,7 +46,7 @@ mod tests {
     fn known_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_795_786_792), "2026-11-27 10:19:52 UTC");
+        assert_eq!(utc(1_795_786_792), "2026-11-27 13:39:52 UTC");
     }
 
     #[test]
