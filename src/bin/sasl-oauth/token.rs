@@ -297,7 +297,13 @@ pub fn show(args: &[String]) -> Outcome {
     if let Some(u) = &f.user {
         row("user", u.clone());
     }
-    row("grant", format!("{:?}", f.grant()).to_lowercase());
+    row(
+        "grant",
+        serde_json::to_value(f.grant())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    );
     if let Some(c) = &f.client_id {
         row("client id", c.clone());
     }
