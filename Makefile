@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
+.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
 
 all: plugin
 
@@ -57,6 +57,12 @@ check-links: plugin
 	  { echo "not ok - libsasloauth.so is not linked with -z nodelete"; exit 1; }
 	@echo "ok - libsasloauth.so links no libsasl2 and is NODELETE"
 
+# The plugin with the test-hooks feature (crash injection), in its own target dir.
+plugin-hooks: deps
+	$(CARGO) build --lib --features test-hooks --target-dir target/hooks
+	@mkdir -p $(BUILD)/plugin-hooks
+	@cp target/hooks/debug/libsasloauth.so $(BUILD)/plugin-hooks/libsasloauth.so
+
 # The test identity provider (npm oidc-provider, pinned by tests/idp/package-lock.json).
 idp: deps
 	@test -d tests/idp/node_modules/oidc-provider || npm ci --prefix tests/idp --no-audit --no-fund
@@ -67,9 +73,11 @@ idp-selftest: idp
 c-tests: plugin fixtures
 	$(MAKE) -C c-tests PLUGIN_DIR=$(PLUGIN_DIR) FIXTURES=$(FIXTURES) check
 
-e2e: plugin fixtures
+e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/pluginviewer.sh $(PLUGIN_DIR) $(FIXTURES)
 	bash c-tests/e2e/cyrus_imapd.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/tokenfile.sh $(PLUGIN_DIR) $(BUILD)/plugin-hooks
+	bash c-tests/e2e/postfix_relay.sh $(PLUGIN_DIR)
 
 test: lint unit check-header check-links c-tests idp-selftest e2e
 	@echo "make test: all suites passed"

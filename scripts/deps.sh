@@ -7,6 +7,7 @@ packages=(
   build-essential pkg-config libclang-dev openssl   # build: cc, bindgen's libclang, test keys
   libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
+  postfix                                            # relay tests (private instances only)
   curl python3 valgrind                              # real clients; memory checks
 )
 # The test identity provider (npm oidc-provider) needs Node.js 20 or later;
@@ -27,5 +28,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix without a system configuration: the tests run private instances,
+# and the default ("Internet Site") would start one on port 25.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -107,7 +107,14 @@ impl TokenFile {
     }
 
     /// Whether the access token must be refreshed before use.
+    /// `window` is capped at half the token's lifetime: a provider issuing
+    /// 5-minute tokens with the default 5-minute window would otherwise have
+    /// every use refresh.
     pub fn needs_refresh(&self, now: i64, window: i64) -> bool {
+        let window = match (self.obtained_at, self.expires_at) {
+            (Some(o), Some(e)) if e > o => window.min((e - o) / 2),
+            _ => window,
+        };
         self.access_token.is_empty() || self.expires_at.is_some_and(|e| e - now <= window)
     }
 
@@ -304,7 +311,7 @@ impl FileSource {
                 format!("cannot lock {}: {e}", lock_path.display()),
             )
         })?;
-        let current = read(&self.path)?;
+        let current = self.recover_crashed_write(read(&self.path)?);
         if !needed(&current) {
             return Ok(current);
         }
@@ -316,6 +323,50 @@ impl FileSource {
 }
 
 impl FileSource {
+    /// Under the lock, no other writer is active: a temporary file left beside
+    /// ours was left by a crash. One that is complete and newer (it may hold a
+    /// rotated refresh token the provider already switched to) replaces the
+    /// file; any other is removed, since it holds secrets.
+    fn recover_crashed_write(&self, current: TokenFile) -> TokenFile {
+        let (Some(dir), Some(name)) = (
+            self.path.parent(),
+            self.path.file_name().and_then(|n| n.to_str()),
+        ) else {
+            return current;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let prefix = format!(".{name}.");
+        let Ok(entries) = fs::read_dir(dir) else {
+            return current;
+        };
+        let mut best = current;
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(n) = file_name.to_str() else {
+                continue;
+            };
+            if !(n.starts_with(&prefix) && n.ends_with(".tmp")) {
+                continue;
+            }
+            let tmp = entry.path();
+            let newer = fs::read(&tmp)
+                .ok()
+                .and_then(|b| TokenFile::parse(&b).ok())
+                .filter(|t| t.obtained_at.unwrap_or(0) > best.obtained_at.unwrap_or(0));
+            match newer {
+                Some(t) if fs::rename(&tmp, &self.path).is_ok() => best = t,
+                _ => {
+                    let _ = fs::remove_file(&tmp);
+                }
+            }
+        }
+        best
+    }
+
     /// Refreshes now, whatever the expiry (`sasl-oauth token refresh`), with
     /// the same lock and atomic replace as the plugin.
     pub fn refresh_now(&self, now: i64) -> Result<TokenFile, Error> {
@@ -426,6 +477,20 @@ mod tests {
     }
 
     #[test]
+    fn short_lived_tokens_are_not_refreshed_at_every_use() {
+        // A 300 s token with the default 300 s window: refreshed at half its life.
+        let f = TokenFile {
+            access_token: Secret::from("a"),
+            obtained_at: Some(1000),
+            expires_at: Some(1300),
+            ..Default::default()
+        };
+        assert!(!f.needs_refresh(1000, 300));
+        assert!(!f.needs_refresh(1149, 300));
+        assert!(f.needs_refresh(1150, 300));
+    }
+
+    #[test]
     fn refreshable_needs_a_refresh_token_or_client_credentials() {
         assert!(!TokenFile::default().refreshable());
         assert!(TokenFile {
@@ -466,6 +531,36 @@ mod tests {
             })
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn a_crashed_complete_write_is_adopted_and_partial_ones_removed() {
+        let p = temp("crash");
+        fs::write(&p, br#"{"access_token":"old","obtained_at":1}"#).unwrap();
+        let dir = p.parent().unwrap();
+        fs::write(
+            dir.join(".token.json.999.tmp"),
+            br#"{"access_token":"new","obtained_at":2,"refresh_token":"rotated"}"#,
+        )
+        .unwrap();
+        fs::write(dir.join(".token.json.998.tmp"), b"{\"access_tok").unwrap();
+        let rt =
+            Arc::new(ClientRuntime::new(crate::client::config::ClientConfig::defaults()).unwrap());
+        let src = FileSource::new(p.clone(), rt);
+        let f = src.recover_crashed_write(read(&p).unwrap());
+        assert_eq!(f.access_token.expose(), "new");
+        assert_eq!(read(&p).unwrap().refresh_token.unwrap().expose(), "rotated");
+        let left = fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(left, 0);
     }
 
     #[test]

@@ -75,9 +75,15 @@ pub fn from_secret(
     if let Some(cmd) = secret.expose().strip_prefix("cmd:") {
         let rt = rt.ok_or_else(|| needs_rt("cmd:"))?;
         if !rt.config.allow_cmd {
-            return Err(Error::param(
-                "cmd: secrets are disabled: set 'allow_cmd: yes' in the client configuration (/etc/sasl2/sasl-oauth.conf)",
-            ));
+            let file = rt
+                .config
+                .path
+                .as_deref()
+                .unwrap_or(std::path::Path::new(crate::client::config::DEFAULT_PATH));
+            return Err(Error::param(format!(
+                "cmd: secrets are disabled: set 'allow_cmd: yes' in the client configuration ({})",
+                file.display()
+            )));
         }
         return Ok(Box::new(command::CommandSource::new(
             cmd.to_owned(),

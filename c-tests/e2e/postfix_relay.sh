@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# Postfix end to end: a Postfix instance (A) relays a message through a second
+# Postfix instance (B) on 127.0.0.1 whose smtpd authenticates with our server
+# plugin (JWTs of the test identity provider, keys by discovery). A's smtp
+# client logs in with our client plugin and a password map entry
+# `file:/…/token.json` whose access token has already expired: the plugin
+# refreshes the file (refresh_token grant, rotating refresh tokens) and the
+# message is sent. Runs:
+#   - smtp_sasl_mechanism_filter = xoauth2, smtp not chrooted;
+#   - smtp_sasl_mechanism_filter = oauthbearer, smtp not chrooted;
+#   - oauthbearer with smtp chrooted (master.cf chroot y) and the token file
+#     inside the queue directory (the map names it as seen inside the chroot);
+#   - a token file whose unexpired access token the server refuses: the plugin
+#     refreshes it and returns SASL_TRYAGAIN, Postfix defers the message, and
+#     `postqueue -f` sends it with the new token.
+# Plus: B refuses mail from a client that did not authenticate.
+#
+# Both instances are private (config, queue and data directories and the
+# maillog below one temporary directory, `postfix -c DIR`); the system
+# instance (/etc/postfix) is neither read for configuration nor started.
+# Debian quirks used here (SPEC §7): smtpd reads its SASL options from
+# $config_directory/sasl/smtpd.conf; daemons get SASL_PATH and
+# SASL_OAUTH_CONF only through import_environment; maillog_file must match
+# maillog_file_prefixes; `postfix check/start` print nothing without a
+# terminal, so their problems are read from the maillog.
+#
+# Usage: postfix_relay.sh PLUGIN_DIR   (root; Debian package postfix; `make idp`)
+# Prints "ok - NAME" / "not ok - NAME" per check, then "N passed, N failed".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+# shellcheck source=idp_lib.sh
+. "$here/idp_lib.sh"
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 PLUGIN_DIR" >&2
+    exit 2
+fi
+plugin_dir=$(cd "$1" && pwd)
+json=(python3 "$here/tokenfile_json.py")
+PF_STARTED=()   # config directories of the instances we started
+
+e2e_init
+# Stop our instances however the script ends, then lib.sh's cleanup (which
+# reads the exit status from $?).
+pf_cleanup() {
+    local status=$?
+    set +e
+    pf_stop_all
+    (exit "$status")
+    e2e_cleanup
+}
+trap pf_cleanup EXIT
+
+pf_stop_all() {
+    local dir
+    for dir in "${PF_STARTED[@]}"; do pf_stop_dir "$dir"; done
+    PF_STARTED=()
+}
+
+# pf_stop_dir CONFIG_DIR: postfix stop, and wait (at most 5 s, then KILL) until
+# that instance's master, which we started, is gone.
+pf_stop_dir() {
+    local d=$1 pid="" i queue
+    queue=$(postconf -c "$d" -h queue_directory 2> /dev/null) || queue=""
+    if [ -n "$queue" ] && [ -f "$queue/pid/master.pid" ]; then
+        pid=$(tr -dc 0-9 < "$queue/pid/master.pid")
+    fi
+    postfix -c "$d" stop > /dev/null 2>&1 || true
+    [ -n "$pid" ] || return 0
+    for i in $(seq 50); do
+        is_running "$pid" || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2> /dev/null || true
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    not_ok "running as root" "Postfix instances need root"
+    e2e_finish
+fi
+if ! command -v postfix > /dev/null || ! id postfix > /dev/null 2>&1; then
+    not_ok "Debian's postfix is installed" "apt-get install postfix (scripts/deps.sh)"
+    e2e_finish
+fi
+idp_require || e2e_finish
+plugins=$(plugin_copy "$plugin_dir")
+# Access tokens live an hour: longer than the client's refresh_window (300 s).
+idp_start --access-ttl 3600 || e2e_finish
+issuer=$IDP_ISSUER
+
+# ---------------------------------------------------------------- instances
+
+# pf_new NAME: directories and a main.cf/master.cf with the common settings.
+# Sets nothing else; pf_main NAME LINE... adds main.cf lines.
+pf_new() {
+    local name=$1 d="$E2E_TMP/$1"
+    mkdir -p "$d/etc/sasl" "$d/queue" "$d/data"
+    chown postfix:postfix "$d/data"
+    cat > "$d/etc/main.cf" <<EOF
+# private instance $name: nothing outside $d is used
+compatibility_level = 3.6
+config_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $name.e2e.invalid
+mydomain = e2e.invalid
+myorigin = \$myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+disable_dns_lookups = yes
+biff = no
+syslog_name = e2e-postfix-$name
+maillog_file = $d/maillog
+maillog_file_prefixes = $E2E_TMP
+# libsasl2 finds only our plugin; the client side reads its own configuration
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$plugins SASL_OAUTH_CONF=$d/sasl-oauth.conf
+EOF
+    : > "$d/sasl-oauth.conf"
+    chmod 644 "$d/sasl-oauth.conf"
+}
+
+pf_main() {
+    local name=$1
+    shift
+    printf '%s\n' "$@" >> "$E2E_TMP/$name/etc/main.cf"
+}
+
+# pf_master NAME CHROOT [SMTPD_LISTEN]: master.cf with the services a relay
+# needs; CHROOT (y/n) for the smtp client, and the smtpd on SMTPD_LISTEN if
+# given (chrooted like Debian's default master.cf).
+pf_master() {
+    local name=$1 chroot=$2 listen=${3:-} f="$E2E_TMP/$1/etc/master.cf"
+    {
+        echo "# service type  private unpriv  chroot  wakeup  maxproc command"
+        if [ -n "$listen" ]; then
+            echo "$listen inet n - $chroot - - smtpd"
+        fi
+        cat <<EOF
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       $chroot       -       -       smtp
+relay     unix  -       -       $chroot       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    } > "$f"
+}
+
+# pf_start NAME: postfix check + start (silent without a terminal: their
+# complaints land in the maillog), then wait for master's pid file.
+pf_start() {
+    local name=$1 d="$E2E_TMP/$1" i
+    run postfix -c "$d/etc" check
+    if [ "$RUN_STATUS" -ne 0 ]; then
+        not_ok "Postfix $name: postfix check" "exit status $RUN_STATUS" "$d/maillog"
+        return 1
+    fi
+    run postfix -c "$d/etc" start
+    PF_STARTED+=("$d/etc")
+    if [ "$RUN_STATUS" -ne 0 ]; then
+        not_ok "Postfix $name: postfix start" "exit status $RUN_STATUS" "$d/maillog"
+        return 1
+    fi
+    for i in $(seq 100); do
+        if postfix -c "$d/etc" status > /dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    not_ok "Postfix $name: master runs" "postfix status fails 10 s after start" "$d/maillog"
+    return 1
+}
+
+pf_stop() {
+    local d="$E2E_TMP/$1/etc" rest=() x
+    pf_stop_dir "$d"
+    for x in "${PF_STARTED[@]}"; do [ "$x" = "$d" ] || rest+=("$x"); done
+    PF_STARTED=("${rest[@]}")
+}
+
+# pf_wait_log NAME ERE [SECONDS]: a line of the instance's maillog matches.
+pf_wait_log() {
+    local f="$E2E_TMP/$1/maillog" i
+    for i in $(seq $((${3:-30} * 10))); do
+        if grep -Eq -- "$2" "$f" 2> /dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# log_has NAME INSTANCE ERE: check the maillog (with the lines for one queue id).
+log_has() {
+    if pf_wait_log "$2" "$3" "${4:-20}"; then ok "$1"
+    else not_ok "$1" "no line of $2's maillog matches /$3/" "$E2E_TMP/$2/maillog"; fi
+}
+
+# ---------------------------------------------------------------- B: the server
+
+port_b=$(free_port)
+pf_new B
+# smtpd chrooted (Debian's default): SASL init before the chroot, the provider's
+# keys fetched by discovery inside it.
+pf_master B y "127.0.0.1:$port_b"
+mkdir -p "$E2E_TMP/B/mail"
+chown nobody:nogroup "$E2E_TMP/B/mail"
+echo "bob@example.test bob/" > "$E2E_TMP/B/etc/vmailbox"
+pf_main B \
+    "smtpd_banner = \$myhostname ESMTP e2e" \
+    "smtpd_sasl_auth_enable = yes" \
+    "smtpd_sasl_type = cyrus" \
+    "smtpd_sasl_path = smtpd" \
+    "smtpd_sasl_security_options = noanonymous" \
+    "smtpd_tls_security_level = none" \
+    "# only authenticated clients may send, even to the local virtual domain" \
+    "smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
+    "smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
+    "virtual_mailbox_domains = example.test" \
+    "virtual_mailbox_base = $E2E_TMP/B/mail" \
+    "virtual_mailbox_maps = texthash:$E2E_TMP/B/etc/vmailbox" \
+    "virtual_uid_maps = static:$(id -u nobody)" \
+    "virtual_gid_maps = static:$(id -g nobody)"
+# Debian's smtpd reads its SASL options here (cyrus_sasl_config_path is ignored).
+cat > "$E2E_TMP/B/etc/sasl/smtpd.conf" <<EOF
+mech_list: OAUTHBEARER XOAUTH2
+oauth_issuer: $issuer
+oauth_audience: urn:sasl-oauth:imap
+oauth_username_claim: username
+EOF
+pf_start B || e2e_finish
+
+# The greeting and EHLO: AUTH offers both mechanisms.
+smtp_probe() { # PORT [MAIL]: EHLO (and with MAIL, an unauthenticated RCPT)
+    python3 - "$@" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+code, text = s.ehlo("probe.e2e.invalid")
+print("ehlo %d %s" % (code, text.decode().replace("\n", " | ")))
+if len(sys.argv) > 2:
+    s.mail("probe@e2e.invalid")
+    code, text = s.rcpt(sys.argv[2])
+    print("rcpt %d %s" % (code, text.decode()))
+s.quit()
+EOF
+}
+run smtp_probe "$port_b" bob@example.test
+expect "B's smtpd offers AUTH OAUTHBEARER XOAUTH2 (plugin loaded by smtpd through SASL_PATH, options from sasl/smtpd.conf)" 0 \
+    'ehlo 250 .*AUTH[ =].*OAUTHBEARER' 'ehlo 250 .*AUTH[ =].*XOAUTH2'
+expect "B refuses a recipient from a client that did not authenticate" 0 '^rcpt 5[0-9][0-9] '
+
+# ---------------------------------------------------------------- A: the relay
+
+# pf_relay NAME CHROOT MECH TOKEN_PATH_IN_MAP: instance A configured for one run.
+pf_relay() {
+    local name=$1 chroot=$2 mech=$3 path=$4
+    pf_new "$name"
+    pf_master "$name" "$chroot"
+    pf_main "$name" \
+        "relayhost = [127.0.0.1]:$port_b" \
+        "smtp_sasl_auth_enable = yes" \
+        "smtp_sasl_type = cyrus" \
+        "smtp_sasl_password_maps = static:alice:file:$path" \
+        "smtp_sasl_security_options = noanonymous" \
+        "smtp_sasl_mechanism_filter = $mech" \
+        "smtp_tls_security_level = none" \
+        "# a deferred message is retried at once when asked (postqueue -f)" \
+        "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" "queue_run_delay = 1s"
+}
+
+# token_file FILE: a token file for alice (public client: refresh tokens rotate)
+# whose access token expired a minute ago, owned by postfix (smtp runs as postfix
+# and writes the file and its lock file beside it).
+token_file() {
+    local f=$1 dir
+    dir=$(dirname "$f")
+    mkdir -p "$dir"
+    idp_token user-jwt alice --client sasl-oauth-public --json > "$E2E_TMP/response.json"
+    "${json[@]}" make "$f" --response "$E2E_TMP/response.json" expires_at=now-60 \
+        token_endpoint="$issuer/token" client_id=sasl-oauth-public grant=refresh_token \
+        resource=urn:sasl-oauth:imap user=alice provider=e2e-idp
+    chown postfix:postfix "$dir" "$f"
+    chmod 700 "$dir"
+    chmod 600 "$f"
+}
+
+# send NAME SUBJECT: inject a message with A's sendmail and flush A's queue.
+send() {
+    local name=$1 subject=$2 d="$E2E_TMP/$1"
+    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
+        "$subject" "$name" > "$d/message"
+    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
+    expect "$name: sendmail -C accepts the message" 0
+    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
+}
+
+# delivered SUBJECT: the message reached bob's Maildir on B.
+delivered() {
+    local i
+    for i in $(seq 100); do
+        if grep -rqs -- "Subject: $1" "$E2E_TMP/B/mail/bob/"; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# relay_run NAME CHROOT MECH: one complete run of A.
+relay_run() {
+    local name=$1 chroot=$2 mech=$3 f path mechname
+    mechname=$(echo "$mech" | tr a-z A-Z)
+    if [ "$chroot" = y ]; then
+        # Inside the chroot (the queue directory) the file is /sasl-oauth/token.json.
+        f=$E2E_TMP/$name/queue/sasl-oauth/token.json
+        path=/sasl-oauth/token.json
+    else
+        f=$E2E_TMP/$name/tokens/token.json
+        path=$f
+    fi
+    pf_relay "$name" "$chroot" "$mech" "$path"
+    token_file "$f"
+    cp -p "$f" "$E2E_TMP/$name.before"
+    if [ "$chroot" = y ]; then
+        # The map's path exists only inside the chroot: the smtp client can
+        # only have used it from there.
+        if [ ! -e "$path" ]; then ok "$name: $path exists only inside the smtp chroot"
+        else not_ok "$name: $path exists only inside the smtp chroot" "$path exists on the host"; fi
+    fi
+    idp_counters_reset
+    pf_start "$name" || return 0
+    send "$name" "e2e $name"
+    log_has "$name: A's log shows status=sent through 127.0.0.1:$port_b" "$name" \
+        "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
+    log_has "$name: B's log shows the login of alice with $mechname" B \
+        "sasl_method=$mechname, sasl_username=alice"
+    if delivered "e2e $name"; then ok "$name: the message is in bob's mailbox on B"
+    else not_ok "$name: the message is in bob's mailbox on B" "not found" "$E2E_TMP/B/maillog"; fi
+    run "${json[@]}" compare "$E2E_TMP/$name.before" "$f" rotated
+    expect "$name: the token file was refreshed (new access token, later expires_at, rotated refresh token saved)" 0 \
+        '!^FAILED'
+    local mo
+    mo=$(stat -c '%a %U:%G' "$f")
+    if [ "$mo" = "600 postfix:postfix" ]; then ok "$name: the token file keeps mode 600 and owner postfix"
+    else not_ok "$name: the token file keeps mode 600 and owner postfix" "got $mo"; fi
+    local n
+    n=$(idp_counter /token)
+    if [ "$n" = 1 ]; then ok "$name: one /token request at the provider"
+    else not_ok "$name: one /token request at the provider" "got $n"; fi
+    if grep -q 'warning: .*SASL\|sasl-oauth.*error' "$E2E_TMP/$name/maillog"; then
+        not_ok "$name: no SASL warnings in A's log" "" "$E2E_TMP/$name/maillog"
+    else
+        ok "$name: no SASL warnings in A's log"
+    fi
+    pf_stop "$name"
+}
+
+relay_run relay-xoauth2 n xoauth2
+relay_run relay-oauthbearer n oauthbearer
+relay_run relay-chroot y oauthbearer
+
+# ---------------------------------------------------------------- refused token: retry
+
+# The file's access token is unexpired but refused by B (garbage); the plugin
+# refreshes the file and returns SASL_TRYAGAIN; Postfix defers the message and
+# sends it on the next attempt with the new token.
+name=relay-retry
+f=$E2E_TMP/$name/tokens/token.json
+pf_relay "$name" n oauthbearer "$f"
+token_file "$f"
+"${json[@]}" set "$f" access_token=garbage-refused-by-the-server expires_at=now+3000 obtained_at=now-600
+cp -p "$f" "$E2E_TMP/$name.before"
+idp_counters_reset
+if pf_start "$name"; then
+    send "$name" "e2e $name"
+    log_has "$name: the first attempt is deferred (server refused the token)" "$name" \
+        "status=deferred .*(SASL|authentication)"
+    postqueue -c "$E2E_TMP/$name/etc" -f > /dev/null 2>&1 || true
+    log_has "$name: after postqueue -f the message is sent with the new token" "$name" \
+        "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
+    run "${json[@]}" compare "$E2E_TMP/$name.before" "$f" rotated
+    expect "$name: the token file was refreshed once the server refused the token" 0 '!^FAILED'
+    n=$(idp_counter /token)
+    if [ "$n" = 1 ]; then ok "$name: one /token request at the provider"
+    else not_ok "$name: one /token request at the provider" "got $n"; fi
+    pf_stop "$name"
+fi
+
+pf_stop B
+e2e_finish
