@@ -388,6 +388,34 @@ function admin(req, res, url) {
         ttl[k] = n;
       }
       return sendJson(res, 200, ttl);
+    case 'POST /admin/static-token': {
+      // An opaque access token with exactly the given value (e.g. the KITTEN
+      // slides' vF9d…Cg==), stored as oidc-provider stores its own, so that
+      // the provider's introspection endpoint answers active for it.
+      const token = q.get('token');
+      const username = q.get('username');
+      if (!token || !username || token.length > 1024 || /[\s\x00-\x1f]/.test(token)) {
+        return sendJson(res, 400, { error: 'token and username are required (token: no spaces, at most 1024 chars)' });
+      }
+      const lifetime = q.has('ttl') ? Number(q.get('ttl')) : ttl.access;
+      if (!Number.isInteger(lifetime) || lifetime < 1) return sendJson(res, 400, { error: 'bad ttl' });
+      const now = Math.floor(Date.now() / 1000);
+      const payload = {
+        iat: now,
+        exp: now + lifetime,
+        jti: token,
+        kind: 'AccessToken',
+        format: 'opaque',
+        clientId: q.get('client_id') || 'sasl-oauth-test',
+        accountId: username, // introspection's `sub`
+        extra: { username, email: emailOf(username) },
+        ...(q.get('scope') ? { scope: q.get('scope') } : {}),
+        ...(q.get('aud') ? { aud: q.get('aud') } : {}),
+      };
+      storeSet(`AccessToken:${token}`, payload, lifetime);
+      log('static token for', username);
+      return sendJson(res, 200, { username, scope: payload.scope, aud: payload.aud, exp: payload.exp });
+    }
     default:
       return sendJson(res, 404, { error: `no admin route ${route}` });
   }
