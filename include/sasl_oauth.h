@@ -15,8 +15,9 @@ extern "C" {
 
 /*
  Client entry point, called by libsasl2 (sasl_client_init) when it loads the
- plugin: returns the OAUTHBEARER and XOAUTH2 client mechanisms, which need
- no configuration (the token comes from SASL_CB_PASS or a prompt).
+ plugin: reads the client configuration file and returns the four client
+ mechanisms, which need no configuration (the token comes from
+ SASL_CB_PASS or a prompt).
 
  # Safety
  Called by libsasl2 with a valid `utils` and writable out pointers.
@@ -29,8 +30,9 @@ int sasl_client_plug_init(const sasl_utils_t *utils,
 
 /*
  Server entry point, called by libsasl2 (sasl_server_init) when it loads the
- plugin: reads and checks the oauth_* options and the key set, and returns
- the OAUTHBEARER and XOAUTH2 server mechanisms (offered only when configured).
+ plugin: reads and checks the oauth_* options and the files they name, and
+ returns the OAUTHBEARER, XOAUTH2, OAUTH10A and OAUTH server mechanisms
+ (each offered only when configured).
 
  # Safety
  Called by libsasl2 with a valid `utils` and writable out pointers.

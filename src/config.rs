@@ -35,6 +35,7 @@ pub const SERVER_KEYS: &[&str] = &[
     "oauth_token_endpoint",
     "oauth10a_credentials_file",
     "oauth10a_max_skew",
+    "oauth10a_nonce_dir",
 ];
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
@@ -92,6 +93,8 @@ pub struct ServerConfig {
     pub token_endpoint: Option<String>,
     /// OAUTH10A: credentials file and timestamp window (seconds).
     pub oauth10a: Option<(PathBuf, i64)>,
+    /// OAUTH10A: where nonces are shared between server processes.
+    pub oauth10a_nonce_dir: Option<PathBuf>,
 }
 
 fn words(v: &str) -> Vec<String> {
@@ -342,6 +345,7 @@ impl ServerConfig {
                 .map(|v| url(v, "oauth_token_endpoint"))
                 .transpose()?,
             oauth10a,
+            oauth10a_nonce_dir: get("oauth10a_nonce_dir").map(PathBuf::from),
         })
     }
 

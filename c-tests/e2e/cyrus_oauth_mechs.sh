@@ -126,6 +126,11 @@ echo '{"consumer_key": "imap-client", "consumer_secret": "c/s e&cr+t", "token": 
 wrong_creds=$E2E_TMP/client-oauth1-wrong.json
 echo '{"consumer_key": "imap-client", "consumer_secret": "c/s e&cr+t", "token": "tok-alice", "token_secret": "wrong"}' > "$wrong_creds"
 
+# Nonces shared by all imapd processes: one directory the Cyrus user can write.
+nonces=$E2E_TMP/files/oauth10a-nonces
+mkdir -p "$nonces"
+chown "$(cyrus_run_user)" "$nonces" 2>/dev/null || chmod 0777 "$nonces"
+
 cyrus_new MECHS
 cyrus_conf MECHS "sasl_mech_list: OAUTH OAUTH10A" \
     "# OAUTH: opaque tokens introspected at the provider (discovered), as resource-server" \
@@ -139,6 +144,7 @@ cyrus_conf MECHS "sasl_mech_list: OAUTH OAUTH10A" \
     "# OAUTH10A" \
     "sasl_oauth10a_credentials_file: $creds" \
     "sasl_oauth10a_max_skew: 120" \
+    "sasl_oauth10a_nonce_dir: $nonces" \
     "# the slides' user is scooter@altavista.com: without virtual domains Cyrus denies" \
     "# that as a cross-realm login (loginrealms: altavista.com would strip the domain)" \
     "virtdomains: userid"
@@ -192,8 +198,8 @@ expect_syslog "OAUTH10A: the server log says replay" 'sasl-oauth: .*replay'
 
 # A replay while the first session is still open: imapd serves one client per
 # process, so master gives the replay to another imapd process. The plugin
-# must refuse it there too: a nonce cache private to each process does not
-# (the previous replay reached the process that had seen the nonce).
+# must refuse it there too: only the shared oauth10a_nonce_dir can (the
+# previous replay reached the process that had seen the nonce).
 python3 "$client" "$port" oauth10a "$client_creds" --save "$E2E_TMP/oauth10a-held" --hold 4 \
     > "$E2E_TMP/out/held.log" 2>&1 &
 held=$!

@@ -53,8 +53,9 @@ fn build_table() -> Table<sys::sasl_client_plug_t> {
 }
 
 /// Client entry point, called by libsasl2 (sasl_client_init) when it loads the
-/// plugin: returns the OAUTHBEARER and XOAUTH2 client mechanisms, which need
-/// no configuration (the token comes from SASL_CB_PASS or a prompt).
+/// plugin: reads the client configuration file and returns the four client
+/// mechanisms, which need no configuration (the token comes from
+/// SASL_CB_PASS or a prompt).
 ///
 /// # Safety
 /// Called by libsasl2 with a valid `utils` and writable out pointers.

@@ -102,23 +102,26 @@ fn configure(
     let built =
         ServerConfig::from_lookup(get).and_then(|config| ServerRuntime::from_config(&config));
     match built {
-        Ok(rt) => Some(Arc::new(rt)),
+        Ok(rt) => {
+            if rt.oauth10a.as_ref().is_some_and(|v| !v.shares_nonces()) {
+                u.log(
+                    Level::Warn,
+                    "OAUTH10A: without oauth10a_nonce_dir, a nonce replayed to another server process is not detected",
+                );
+            }
+            Some(Arc::new(rt))
+        }
         Err(e) => {
-            u.log(
-                level,
-                &format!(
-                    "server mechanisms OAUTHBEARER and XOAUTH2 disabled: {}",
-                    e.reason
-                ),
-            );
+            u.log(level, &format!("server mechanisms disabled: {}", e.reason));
             None
         }
     }
 }
 
 /// Server entry point, called by libsasl2 (sasl_server_init) when it loads the
-/// plugin: reads and checks the oauth_* options and the key set, and returns
-/// the OAUTHBEARER and XOAUTH2 server mechanisms (offered only when configured).
+/// plugin: reads and checks the oauth_* options and the files they name, and
+/// returns the OAUTHBEARER, XOAUTH2, OAUTH10A and OAUTH server mechanisms
+/// (each offered only when configured).
 ///
 /// # Safety
 /// Called by libsasl2 with a valid `utils` and writable out pointers.

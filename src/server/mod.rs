@@ -12,6 +12,7 @@ use crate::validate::discovery::Discovery;
 use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
 use crate::validate::jwt::JwtValidator;
 use crate::validate::keys::{KeySource, KeyStore};
+use crate::validate::nonce_dir::NonceDir;
 use crate::validate::oauth10a::OAuth10aVerifier;
 use crate::validate::router::Router;
 use crate::validate::{unix_now, TokenValidator};
@@ -109,13 +110,18 @@ impl ServerRuntime {
             ))),
             None => None,
         };
-        let oauth10a =
-            match &config.oauth10a {
-                Some((path, skew)) => Some(OAuth10aVerifier::load(path, *skew).map_err(|e| {
+        let oauth10a = match &config.oauth10a {
+            Some((path, skew)) => {
+                let v = OAuth10aVerifier::load(path, *skew).map_err(|e| {
                     Error::config(format!("oauth10a_credentials_file: {}", e.reason))
-                })?),
-                None => None,
-            };
+                })?;
+                Some(match &config.oauth10a_nonce_dir {
+                    Some(dir) => v.with_nonce_dir(NonceDir::open(dir)?),
+                    None => v,
+                })
+            }
+            None => None,
+        };
         Ok(ServerRuntime {
             validator,
             oauth10a,

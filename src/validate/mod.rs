@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
+pub mod nonce_dir;
 pub mod oauth10a;
 pub mod router;
 pub mod strict_json;

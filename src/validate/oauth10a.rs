@@ -11,6 +11,7 @@
 //! ```
 
 use super::jwks::{JwkSet, PublicKey};
+use super::nonce_dir::NonceDir;
 use super::{Identity, Trace};
 use crate::error::{printable, Error, ErrorKind};
 use crate::protocol::oauth10a::{encode, SignedRequest};
@@ -174,6 +175,8 @@ pub struct OAuth10aVerifier {
     tokens: HashMap<String, RawToken>,
     max_skew: i64,
     nonces: Mutex<NonceCache>,
+    /// Shared with the other server processes, when configured.
+    shared: Option<NonceDir>,
 }
 
 impl OAuth10aVerifier {
@@ -222,7 +225,18 @@ impl OAuth10aVerifier {
             tokens: raw.tokens,
             max_skew,
             nonces: Mutex::new(NonceCache::default()),
+            shared: None,
         })
+    }
+
+    /// Records nonces in `dir` too, so every server process sees them.
+    pub fn with_nonce_dir(mut self, dir: NonceDir) -> Self {
+        self.shared = Some(dir);
+        self
+    }
+
+    pub fn shares_nonces(&self) -> bool {
+        self.shared.is_some()
     }
 
     pub fn load(path: &Path, max_skew: i64) -> Result<Self, Error> {
@@ -321,11 +335,14 @@ impl OAuth10aVerifier {
             encode(consumer_key),
             encode(token_key)
         );
-        let fresh = self
+        let mut fresh = self
             .nonces
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, now, self.max_skew)?;
+            .insert(key.clone(), now, self.max_skew)?;
+        if let (true, Some(shared)) = (fresh, &self.shared) {
+            fresh = shared.insert(&key, now, 2 * self.max_skew + 1)?;
+        }
         if !fresh {
             return Err(Error::invalid_token(
                 "oauth_nonce already used within the window (replay)",
@@ -554,6 +571,19 @@ mod tests {
         forged.params.last_mut().unwrap().1 = "AAAA".into();
         assert!(check(&v, &forged, 1000).is_err());
         assert!(check(&v, &signed(SignatureMethod::HmacSha1, 1000, "n"), 1000).is_ok());
+    }
+
+    #[test]
+    fn a_shared_nonce_dir_refuses_replays_to_another_verifier() {
+        let d = std::env::temp_dir().join(format!("sasl-oauth-o1-nonces-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let now = crate::validate::unix_now();
+        let a = verifier().with_nonce_dir(NonceDir::open(&d).unwrap());
+        let b = verifier().with_nonce_dir(NonceDir::open(&d).unwrap());
+        let r = signed(SignatureMethod::HmacSha256, now, "shared");
+        assert!(check(&a, &r, now).is_ok());
+        assert!(check(&b, &r, now).unwrap_err().reason.contains("replay"));
     }
 
     #[test]
