@@ -80,6 +80,8 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/postfix_relay.sh $(PLUGIN_DIR)
 	$(MAKE) -C c-tests bin/test_oauth_mechs
 	bash c-tests/e2e/cyrus_oauth_mechs.sh $(PLUGIN_DIR) $(FIXTURES)
+	$(CARGO) build --bins
+	bash c-tests/e2e/tool.sh $(PLUGIN_DIR) $(FIXTURES)
 
 test: lint unit check-header check-links c-tests idp-selftest e2e
 	@echo "make test: all suites passed"

@@ -240,6 +240,12 @@ pub fn init(args: &[String]) -> Outcome {
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
+    // write_atomic keeps the mode of a file it replaces: a new token file is 0600.
+    if output.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(output, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", output.display()))?;
+    }
     file::write_atomic(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
     println!(
         "wrote {} (access token expires {})",
