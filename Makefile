@@ -82,6 +82,9 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/cyrus_oauth_mechs.sh $(PLUGIN_DIR) $(FIXTURES)
 	$(CARGO) build --bins
 	bash c-tests/e2e/tool.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/idp_harness.sh $(PLUGIN_DIR)
+	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
+	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
 
 test: lint unit check-header check-links c-tests idp-selftest e2e
 	@echo "make test: all suites passed"

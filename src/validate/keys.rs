@@ -31,6 +31,9 @@ struct FetchState {
     /// When we last fetched (or tried to), and whether it failed.
     last_attempt: Option<i64>,
     last_error: Option<Error>,
+    /// When an unknown kid last caused a fetch (the first fetch does not count:
+    /// keys rotated just after it must be found).
+    last_refetch: Option<i64>,
     /// For a file: when we last looked, and the mtime we loaded.
     last_look: i64,
     mtime: Option<SystemTime>,
@@ -127,11 +130,12 @@ impl KeyStore {
             _ => {
                 let mut state = self.fetch.lock().unwrap_or_else(|p| p.into_inner());
                 if state
-                    .last_attempt
+                    .last_refetch
                     .is_some_and(|at| now - at < UNKNOWN_KID_REFETCH)
                 {
                     return None;
                 }
+                state.last_refetch = Some(now);
                 self.fetch_locked(&mut state, now).ok()
             }
         }
@@ -248,6 +252,39 @@ mod tests {
         assert!(store.keys(2000).unwrap().has_kid("one"));
         std::fs::remove_file(&p).unwrap();
         assert!(store.keys(3000).unwrap().has_kid("one"));
+    }
+
+    #[test]
+    fn unknown_kid_refetches_are_limited_but_the_first_fetch_does_not_count() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let mut s = stream.unwrap();
+                let mut buf = [0u8; 2048];
+                let _ = s.read(&mut buf);
+                let body = if i == 0 { KEY1 } else { KEY2 };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let http = Arc::new(HttpClient::new(None, std::time::Duration::from_secs(2)).unwrap());
+        let store = KeyStore::remote(KeySource::Url(url), http);
+        assert!(store.keys(100).unwrap().has_kid("one"));
+        // Rotated right after the first fetch: found at once.
+        assert!(store.refresh_for_unknown_kid(101).unwrap().has_kid("two"));
+        // Then at most one refetch per minute.
+        assert!(store.refresh_for_unknown_kid(102).is_none());
+        assert!(store.refresh_for_unknown_kid(160).is_none());
+        assert!(store.refresh_for_unknown_kid(161).is_some());
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[test]
