@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench clean
+.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz clean
 
 all: plugin
 
@@ -101,6 +101,22 @@ uninstall:
 
 demo: plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
+
+# Fuzzing (cargo-fuzz, libFuzzer): every target for FUZZ_SECONDS, then the
+# corpus in fuzz/corpus/ is minimised. A crash stops the run and leaves its
+# input in fuzz/artifacts/TARGET/ (turn it into a regression test).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange
+FUZZ_ENV := SASL_OAUTH_FUZZ=1 RUSTC_BOOTSTRAP=1
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz build -O
+	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_ENV) $(CARGO) fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=70000 2>&1 | grep -E '^(Done|SUMMARY)|panicked' ; \
+	  test "$${PIPESTATUS[0]}" -eq 0; \
+	  $(FUZZ_ENV) $(CARGO) fuzz cmin -O $$t corpus/$$t >/dev/null 2>&1; \
+	done
 
 # Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
 bench: release fixtures

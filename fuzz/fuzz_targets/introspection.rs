@@ -1,0 +1,22 @@
+#![no_main]
+//! RFC 7662 introspection responses and discovery documents.
+use libfuzzer_sys::fuzz_target;
+use sasloauth::validate::introspect::{judge, IntrospectionPolicy};
+use sasloauth::validate::{discovery, Trace};
+
+fuzz_target!(|data: &[u8]| {
+    let policy = IntrospectionPolicy {
+        issuer: Some("https://issuer.test".into()),
+        audiences: vec!["imap".into()],
+        username_claim: "username".into(),
+        required_scopes: vec!["mail".into()],
+        clock_skew: 60,
+    };
+    if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut Trace::off()) {
+        // Fail closed: acceptance needs active true and a login name.
+        assert!(!id.authid.is_empty());
+        let text = String::from_utf8_lossy(data);
+        assert!(text.contains("true"), "accepted without active true");
+    }
+    let _ = discovery::parse(data, "https://issuer.test");
+});
