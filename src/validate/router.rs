@@ -14,6 +14,11 @@ pub struct Router {
 
 impl TokenValidator for Router {
     fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+        // Test builds only: prove that a panic never crosses the C boundary.
+        #[cfg(feature = "test-hooks")]
+        if token == "sasl-oauth-test-panic" {
+            panic!("test hook: validator panic");
+        }
         match (&self.jwt, &self.introspection) {
             (Some(jwt), None) => jwt.check(token, now, trace),
             (None, Some(intro)) => intro.check(token, now, trace),
