@@ -2,6 +2,7 @@
 //! no I/O, no panics on any input, parsed fields borrow the input.
 
 pub mod bearer;
+pub mod framing;
 pub mod gs2;
 pub mod http_oauth;
 pub mod kv;

@@ -10,7 +10,7 @@
 //! is percent-encoded (`%3A`), although RFC 7628's printed example shows it
 //! unencoded; the port is left out when it is 80 (scheme `http`).
 
-use super::{gs2, kv};
+use super::{framing, gs2, kv};
 use crate::error::Error;
 use std::borrow::Cow;
 
@@ -189,65 +189,47 @@ pub fn parse_header(value: &str) -> Result<Vec<(String, String)>, Error> {
     Ok(out)
 }
 
-fn port(p: &str) -> Result<u16, Error> {
-    let ok =
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'));
-    ok.then(|| p.parse::<u16>().ok())
-        .flatten()
-        .ok_or_else(|| Error::protocol("port is not a decimal number from 0 to 65535"))
-}
-
 /// Parses the client's message (already checked by `protocol::check_message`).
 pub fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, Error> {
-    if msg == "\x01" {
-        return Err(Error::protocol(
-            "a lone \\x01 is only valid after a server error",
-        ));
-    }
-    let (header, rest) = gs2::parse(msg)?;
-    let rest = rest
-        .strip_prefix(kv::KVSEP)
-        .ok_or_else(|| Error::protocol("missing \\x01 after the GS2 header"))?;
-    let pairs = kv::parse(rest)?;
-    let auth = pairs
-        .get("auth")
-        .ok_or_else(|| Error::protocol("the required auth key is missing"))?;
-    let host = pairs
+    let f = framing::parse(msg)?;
+    let host = f
+        .pairs
         .get("host")
         .filter(|h| !h.is_empty())
         .ok_or_else(|| Error::protocol("OAUTH10A requires the host key"))?;
-    let port = port(
-        pairs
+    let port = framing::port(
+        f.pairs
             .get("port")
             .ok_or_else(|| Error::protocol("OAUTH10A requires the port key"))?,
     )?;
     let request = SignedRequest {
-        method: pairs
+        method: f
+            .pairs
             .get("mthd")
             .filter(|m| !m.is_empty())
             .unwrap_or("POST")
             .to_owned(),
         host: host.to_owned(),
         port,
-        path: pairs
+        path: f
+            .pairs
             .get("path")
             .filter(|p| !p.is_empty())
             .unwrap_or("/")
             .to_owned(),
-        query: pairs.get("qs").unwrap_or("").to_owned(),
-        post: pairs.get("post").unwrap_or("").to_owned(),
-        params: parse_header(auth)?,
+        query: f.pairs.get("qs").unwrap_or("").to_owned(),
+        post: f.pairs.get("post").unwrap_or("").to_owned(),
+        params: parse_header(f.auth)?,
     };
     Ok(ClientFirst {
-        gs2: header,
+        gs2: f.gs2,
         request,
     })
 }
 
 /// Builds the client's message from a signed request (its params include oauth_signature).
 pub fn build_client_first(authzid: Option<&str>, r: &SignedRequest) -> String {
-    let mut out = gs2::build(authzid);
-    out.push(kv::KVSEP);
+    let mut out = framing::start(authzid);
     kv::push(&mut out, "host", &r.host);
     kv::push(&mut out, "port", &r.port.to_string());
     let header: Vec<String> = r

@@ -7,7 +7,7 @@
 //! Server error challenge: `{"status":…,"scope":…,"openid-configuration":…}`.
 
 use super::bearer::{self, Credential};
-use super::{gs2, kv};
+use super::{framing, gs2, kv};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -28,37 +28,14 @@ impl ClientFirst<'_> {
 
 /// Parses the client's first message (already checked by `protocol::check_message`).
 pub fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, Error> {
-    if msg == "\x01" {
-        return Err(Error::protocol(
-            "a lone \\x01 is only valid after a server error",
-        ));
-    }
-    let (header, rest) = gs2::parse(msg)?;
-    let rest = rest
-        .strip_prefix(kv::KVSEP)
-        .ok_or_else(|| Error::protocol("missing \\x01 after the GS2 header"))?;
-    let pairs = kv::parse(rest)?;
-    let auth = pairs
-        .get("auth")
-        .ok_or_else(|| Error::protocol("the required auth key is missing"))?;
-    let port = match pairs.get("port") {
-        None => None,
-        Some(p) => Some(parse_port(p)?),
-    };
+    let f = framing::parse(msg)?;
+    let port = f.pairs.get("port").map(framing::port).transpose()?;
     Ok(ClientFirst {
-        gs2: header,
-        host: pairs.get("host"),
+        gs2: f.gs2,
+        host: f.pairs.get("host"),
         port,
-        credential: bearer::parse_auth(auth)?,
+        credential: bearer::parse_auth(f.auth)?,
     })
-}
-
-fn parse_port(p: &str) -> Result<u16, Error> {
-    let ok =
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'));
-    ok.then(|| p.parse::<u16>().ok())
-        .flatten()
-        .ok_or_else(|| Error::protocol("port is not a decimal number from 0 to 65535"))
 }
 
 /// Builds the client's first message. The result holds the token: callers keep
@@ -69,8 +46,7 @@ pub fn build_client_first(
     port: Option<u16>,
     token: &str,
 ) -> String {
-    let mut out = gs2::build(authzid);
-    out.push(kv::KVSEP);
+    let mut out = framing::start(authzid);
     if let Some(h) = host {
         kv::push(&mut out, "host", h);
     }

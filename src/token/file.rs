@@ -512,6 +512,13 @@ mod tests {
         assert!(TokenFile::parse(br#"{"grant":"password"}"#).is_err());
     }
 
+    fn temp_files(dir: &Path) -> usize {
+        let names = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name());
+        names
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .count()
+    }
+
     #[test]
     fn atomic_write_keeps_the_mode() {
         let p = temp("mode");
@@ -520,16 +527,7 @@ mod tests {
         write_atomic(&p, b"{\"access_token\":\"x\"}").unwrap();
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o640);
         assert_eq!(read(&p).unwrap().access_token.expose(), "x");
-        let leftovers = fs::read_dir(p.parent().unwrap())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".tmp")
-            })
-            .count();
+        let leftovers = temp_files(p.parent().unwrap());
         assert_eq!(leftovers, 0);
     }
 
@@ -550,16 +548,7 @@ mod tests {
         let f = src.recover_crashed_write(read(&p).unwrap());
         assert_eq!(f.access_token.expose(), "new");
         assert_eq!(read(&p).unwrap().refresh_token.unwrap().expose(), "rotated");
-        let left = fs::read_dir(dir)
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".tmp")
-            })
-            .count();
+        let left = temp_files(dir);
         assert_eq!(left, 0);
     }
 

@@ -217,6 +217,13 @@ mod tests {
         p
     }
 
+    /// Moves the file's mtime into the future, as an edit would.
+    fn touch_later(p: &PathBuf, secs: u64) {
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(secs);
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(later).unwrap();
+    }
+
     #[test]
     fn file_is_re_read_when_it_changes() {
         let p = temp("reread", KEY1);
@@ -224,13 +231,7 @@ mod tests {
         assert!(store.keys(1000).unwrap().has_kid("one"));
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&p, KEY2).unwrap();
-        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
-        std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_modified(later)
-            .unwrap();
+        touch_later(&p, 2);
         // Not looked at again within the interval...
         assert!(store.keys(1001).unwrap().has_kid("one"));
         // ...but after it, or at once for an unknown kid.
@@ -242,13 +243,7 @@ mod tests {
         let p = temp("vanish", KEY1);
         let store = KeyStore::from_file(p.clone(), 1000).unwrap();
         std::fs::write(&p, "garbage").unwrap();
-        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
-        std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_modified(later)
-            .unwrap();
+        touch_later(&p, 5);
         assert!(store.keys(2000).unwrap().has_kid("one"));
         std::fs::remove_file(&p).unwrap();
         assert!(store.keys(3000).unwrap().has_kid("one"));
