@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz clean
+.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop clean
 
 all: plugin
 
@@ -86,7 +86,7 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
 
-test: lint unit check-header check-links c-tests idp-selftest e2e
+test: lint unit check-header check-links c-tests idp-selftest e2e interop
 	@echo "make test: all suites passed"
 
 install: release
@@ -101,6 +101,10 @@ uninstall:
 
 demo: plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
+
+# The interoperability matrix (real servers and clients); writes docs/interop.md.
+interop: plugin fixtures idp
+	bash c-tests/e2e/interop.sh $(PLUGIN_DIR) $(FIXTURES)
 
 # Fuzzing (cargo-fuzz, libFuzzer): every target for FUZZ_SECONDS, then the
 # corpus in fuzz/corpus/ is minimised. A crash stops the run and leaves its

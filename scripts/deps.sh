@@ -8,6 +8,8 @@ packages=(
   libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
   postfix                                            # relay tests (private instances only)
+  slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
+  dovecot-core dovecot-pop3d dovecot-submissiond     # interop: a server we did not write (never dovecot-imapd: it conflicts with cyrus-imapd)
   curl python3 valgrind                              # real clients; memory checks
 )
 # The test identity provider (npm oidc-provider) needs Node.js 20 or later;
@@ -31,5 +33,11 @@ export DEBIAN_FRONTEND=noninteractive
 # Postfix without a system configuration: the tests run private instances,
 # and the default ("Internet Site") would start one on port 25.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# The tests start their own private instances: no system one may run.
+for s in dovecot slapd postfix cyrus-imapd; do
+  if [ -d /run/systemd/system ]; then systemctl disable --now "$s" >/dev/null 2>&1 || true
+  else invoke-rc.d "$s" stop >/dev/null 2>&1 || true; update-rc.d "$s" disable >/dev/null 2>&1 || true; fi
+done

@@ -81,8 +81,12 @@ impl ClientExchange {
             Mechanism::OAuthBearer => {
                 check_token(token)?;
                 self.sent_token = true;
+                // a= names the authorization name, else the login name, as
+                // curl, mutt, msmtp and Roundcube do; Dovecot and Gmail
+                // refuse a message without it.
+                let name = authzid.or(creds.authid.as_deref().filter(|a| !a.is_empty()));
                 Ok(oauthbearer::build_client_first(
-                    authzid,
+                    name,
                     target.host.as_deref(),
                     target.port,
                     token,
@@ -252,8 +256,12 @@ mod tests {
         let m = sent(c.first(&creds(Some("alice"), None, "tok"), &t, 0));
         assert_eq!(
             m,
-            b"n,,\x01host=imap.example.com\x01port=143\x01auth=Bearer tok\x01\x01"
+            b"n,a=alice,\x01host=imap.example.com\x01port=143\x01auth=Bearer tok\x01\x01"
         );
+        // Without any name, no a= at all.
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        let m = sent(c.first(&creds(None, None, "tok"), &t, 0));
+        assert!(m.starts_with(b"n,,\x01"));
     }
 
     #[test]

@@ -350,7 +350,8 @@ unsafe extern "C" fn mech_step(
             match step {
                 ClientStep::Send { message, note } => {
                     if let Some(note) = note {
-                        u.seterror(&note, false);
+                        // Logged too: Postfix's smtp client shows it in the mail log.
+                        u.seterror(&note, true);
                     }
                     conn.out = message;
                     utils::set_output(clientout, clientoutlen, &conn.out);

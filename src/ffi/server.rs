@@ -5,7 +5,7 @@ use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
 use super::{security_flags, sys, FEATURES, PLUG_VERSION};
 use crate::config::{self, ServerConfig};
-use crate::error::ErrorKind;
+use crate::error::{printable, ErrorKind};
 use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
@@ -284,7 +284,8 @@ unsafe extern "C" fn mech_step(
             match conn.exchange.step(input, &conn.runtime, unix_now()) {
                 Step::Continue(challenge) => {
                     if let Some(refusal) = conn.exchange.pending_refusal() {
-                        u.log(Level::Note, &format!("login refused: {}", refusal.reason));
+                        // FAIL level: what servers such as Postfix log by default.
+                        u.log(Level::Fail, &format!("login refused: {}", refusal.reason));
                     }
                     conn.out = challenge;
                     utils::set_output(serverout, serveroutlen, &conn.out);
@@ -333,7 +334,18 @@ fn finish(
         },
     };
     if rc != sys::SASL_OK {
-        let why = format!("canonicalising the identity failed (SASL code {rc})");
+        let who = printable(&ids.authid, 100);
+        let why = match ids.authzid.as_deref().filter(|a| *a != ids.authid) {
+            Some(authzid) if rc == sys::SASL_NOAUTHZ => format!(
+                "'{who}' may not act as '{}' (the application's authorization policy refused it)",
+                printable(authzid, 100)
+            ),
+            Some(authzid) => format!(
+                "the identities '{who}' (token) and '{}' (requested) were not accepted by the application (SASL code {rc})",
+                printable(authzid, 100)
+            ),
+            None => format!("the identity '{who}' was not accepted by the application (SASL code {rc})"),
+        };
         u.seterror(&why, true);
         return rc;
     }

@@ -17,6 +17,8 @@ pub struct Utils<'a>(&'a sys::sasl_utils_t);
 #[derive(Clone, Copy)]
 pub enum Level {
     Err = sys::SASL_LOG_ERR as isize,
+    /// An authentication failure (logged by servers at their default level).
+    Fail = sys::SASL_LOG_FAIL as isize,
     Warn = sys::SASL_LOG_WARN as isize,
     Note = sys::SASL_LOG_NOTE as isize,
 }
