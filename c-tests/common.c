@@ -2,11 +2,16 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *plugin_dir;
 const char *fixtures;
@@ -111,11 +116,13 @@ static int cb_getpath(void *ctx, const char **path)
 /* ---- log callback: print and keep every line so tests can look for leaks ---- */
 
 static struct buf logbuf;
+static const char *logdir_prog = "c-test"; /* basename of argv[0], for SASL_OAUTH_TEST_LOGDIR */
 
 static int cb_log(void *ctx, int level, const char *message)
 {
     (void)ctx;
     if (!message) message = "(null)";
+    t_logdir_write("log", message);
     fprintf(stderr, "log: [%d] %s\n", level, message);
     b_str(&logbuf, message);
     b_str(&logbuf, "\n");
@@ -140,6 +147,7 @@ void t_init(int argc, char **argv)
     }
     plugin_dir = argv[1];
     fixtures = argv[2];
+    logdir_prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     snprintf(path, sizeof path, "%s/server.conf", fixtures);
     load_conf(path);
 }
@@ -264,6 +272,7 @@ const char *t_detail(sasl_conn_t *conn)
      * no ": ", and words like "authentication" in it must not satisfy a check. */
     const char *d = conn ? sasl_errdetail(conn) : NULL, *p;
     if (!d) return "";
+    t_logdir_write("errdetail", d);
     if (strncmp(d, "SASL(", 5) == 0 && (p = strstr(d, "): ")) && (p = strstr(p + 3, ": ")))
         return p + 2;
     return d;
@@ -317,6 +326,8 @@ void t_handshake(sasl_conn_t *client, sasl_conn_t *server, const char *mechs,
         out->rounds++;
     }
     out->server_rc = rc;
+    t_logdir_write("errdetail", sasl_errdetail(server));
+    t_logdir_write("errdetail", sasl_errdetail(client));
 }
 
 /* ---- checks ---- */
@@ -373,6 +384,8 @@ int t_check_prop(sasl_conn_t *conn, int prop, const char *want, const char *name
 static const char *leak_in(const char *needle, sasl_conn_t *a, sasl_conn_t *b, const char *extra)
 {
     const char *d;
+    if (a) t_logdir_write("errdetail", sasl_errdetail(a));
+    if (b) t_logdir_write("errdetail", sasl_errdetail(b));
     if (logbuf.p && strstr(logbuf.p, needle)) return "a log line";
     if (a && (d = sasl_errdetail(a)) && strstr(d, needle)) return "errdetail (first conn)";
     if (b && (d = sasl_errdetail(b)) && strstr(d, needle)) return "errdetail (second conn)";
@@ -493,4 +506,68 @@ const char *t_rcname(int rc)
         snprintf(other, sizeof other, "SASL code %d", rc);
         return other;
     }
+}
+
+/* ---- SASL_OAUTH_TEST_LOGDIR: what secrets_scan.sh greps after the suite ---- */
+
+static pthread_mutex_t logdir_lock = PTHREAD_MUTEX_INITIALIZER;
+static int logdir_fd[2] = {-1, -1}; /* .log, .secrets */
+static int logdir_off;              /* no variable, or the directory cannot be made */
+
+/* Opens $SASL_OAUTH_TEST_LOGDIR/c/PROG.PID.SUFFIX once; -1 when off. Call locked. */
+static int logdir_open(int which)
+{
+    const char *dir = getenv("SASL_OAUTH_TEST_LOGDIR");
+    char path[4096];
+    if (logdir_off || logdir_fd[which] >= 0) return logdir_fd[which];
+    if (!dir || !*dir) {
+        logdir_off = 1;
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/c", dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) logdir_off = 1;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) logdir_off = 1;
+    if (logdir_off) {
+        fprintf(stderr, "# SASL_OAUTH_TEST_LOGDIR: cannot make %s: logs not kept\n", path);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/c/%s.%ld.%s", dir, logdir_prog, (long)getpid(),
+             which ? "secrets" : "log");
+    logdir_fd[which] = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logdir_fd[which] < 0) {
+        fprintf(stderr, "# SASL_OAUTH_TEST_LOGDIR: cannot open %s: logs not kept\n", path);
+        logdir_off = 1;
+    }
+    return logdir_fd[which];
+}
+
+static void logdir_record(int which, const char *kind, const char *text)
+{
+    struct buf line = {0};
+    int fd;
+    if (!text || !*text) return;
+    pthread_mutex_lock(&logdir_lock);
+    fd = logdir_open(which);
+    if (fd >= 0) {
+        if (kind) {
+            b_str(&line, kind);
+            b_str(&line, ": ");
+        }
+        b_str(&line, text);
+        b_str(&line, "\n");
+        /* one write per line: O_APPEND keeps forked children's lines whole */
+        if (write(fd, line.p, line.len) != (ssize_t)line.len) logdir_off = 1;
+        b_free(&line);
+    }
+    pthread_mutex_unlock(&logdir_lock);
+}
+
+void t_logdir_write(const char *kind, const char *text)
+{
+    logdir_record(0, kind, text);
+}
+
+void t_logdir_secret(const char *secret)
+{
+    logdir_record(1, NULL, secret);
 }

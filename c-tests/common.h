@@ -99,4 +99,13 @@ int t_json_field(const char *json, const char *key, char *out, size_t outlen);
 
 const char *t_rcname(int rc);
 
+/* SASL_OAUTH_TEST_LOGDIR (when set): every log line the harness receives and
+ * every errdetail it reads are appended to $SASL_OAUTH_TEST_LOGDIR/c/PROG.PID.log
+ * as "KIND: text" lines, for secrets_scan.sh to grep after the whole suite.
+ * Tests that invent secrets of their own (tokens they mint) list them, one a
+ * line, in PROG.PID.secrets there. Both are no-ops without the variable, and
+ * thread-safe. */
+void t_logdir_write(const char *kind, const char *text);
+void t_logdir_secret(const char *secret);
+
 #endif

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config libclang-dev openssl   # build: cc, bindgen's libclang, test keys
+  libssl-dev                                         # the hostile corpus signs its own JWTs in C
   libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
   postfix                                            # relay tests (private instances only)

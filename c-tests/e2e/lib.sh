@@ -45,12 +45,26 @@ e2e_cleanup() {
     for name in "${E2E_INSTANCES[@]}"; do cyrus_stop "$name"; done
     local pid
     for pid in "${E2E_PIDS[@]}"; do stop_pid "$pid"; done
+    e2e_keep_logs
     if [ -n "${E2E_KEEP:-}" ]; then
         echo "# kept $E2E_TMP (E2E_KEEP is set)" >&2
     else
         rm -rf "$E2E_TMP"
     fi
     exit "$status"
+}
+
+# e2e_keep_logs: with SASL_OAUTH_TEST_LOGDIR set (make test), keep the server
+# logs and token files of this run, for the final scan for leaked secrets.
+e2e_keep_logs() {
+    [ -n "${SASL_OAUTH_TEST_LOGDIR:-}" ] && [ -d "${E2E_TMP:-}" ] || return 0
+    local keep f i=0
+    keep="$SASL_OAUTH_TEST_LOGDIR/e2e/$(basename "$0" .sh).$$"
+    mkdir -p "$keep"
+    while IFS= read -r -d '' f; do
+        i=$((i + 1))
+        cp "$f" "$keep/$i.$(basename "$f")"
+    done < <(find "$E2E_TMP" -type f \( -name syslog.log -o -name 'maillog*' -o -path '*/files/*.json' \) -print0)
 }
 
 # stop_pid PID: TERM, wait up to 5 s, then KILL. Only for processes we started.

@@ -3,12 +3,39 @@
 
 use super::sys;
 use crate::error::ErrorKind;
+use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+thread_local! {
+    /// Whether this thread is inside one of our exported functions.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Rust's default panic hook writes to stderr, which in an inetd-style server
+/// can be the client's socket. Inside the plugin the guard reports the panic
+/// through libsasl2 instead; panics elsewhere in the process go to the hook
+/// that was there before.
+fn quiet_panics_inside() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !INSIDE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
 
 /// Runs `body`; a panic is reported through `on_panic` and returns SASL_FAIL.
 pub fn guard(on_panic: impl FnOnce(), body: impl FnOnce() -> c_int) -> c_int {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    quiet_panics_inside();
+    let outer = INSIDE.with(|i| i.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(body));
+    INSIDE.with(|i| i.set(outer));
+    match result {
         Ok(code) => code,
         Err(_) => {
             // The reporter itself must not unwind either.

@@ -55,6 +55,9 @@ pub fn parse(msg: &str) -> Result<(Gs2Header<'_>, &str), Error> {
             None => return Err(Error::protocol("GS2 header: authzid must start with 'a='")),
         },
     };
+    if let Some(a) = &authzid {
+        super::check_authzid(a)?;
+    }
     Ok((Gs2Header { cb, authzid }, r))
 }
 
@@ -153,6 +156,14 @@ mod tests {
         assert!(parse("n,a=bob").is_err());
         assert!(parse("n,b=bob,").is_err());
         assert!(parse("n,a=,").is_err());
+    }
+
+    #[test]
+    fn control_characters_in_the_authzid_are_refused() {
+        for a in ["bob\r\nX-Injected: 1", "bob\tx", "bob\u{85}", "bob\u{7f}"] {
+            let e = parse(&format!("n,a={a},\x01")).unwrap_err();
+            assert!(e.reason.contains("control"), "{a:?}");
+        }
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub fn parse_request(msg: &[u8]) -> Result<Request<'_>, Error> {
         None | Some("") => Credential::Discovery,
         Some(v) => parse_authorization(v)?,
     };
+    if let Some(u) = user {
+        super::check_authzid(u)?;
+    }
     Ok(Request {
         user: user.filter(|u| !u.is_empty()),
         host: host.filter(|h| !h.is_empty()),

@@ -15,6 +15,16 @@ use crate::error::Error;
 /// Largest message a server accepts (SPEC §6).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
+/// An authorization identity the client asks for (GS2 `a=`, XOAUTH2 `user=`,
+/// OAUTH `User:`): it becomes the application's SASL_USERNAME, so no control
+/// characters (C0, DEL, C1: CR LF would inject lines into every log it reaches).
+pub fn check_authzid(authzid: &str) -> Result<(), Error> {
+    if authzid.chars().any(char::is_control) {
+        return Err(Error::protocol("authzid contains a control character"));
+    }
+    Ok(())
+}
+
 /// The checks every client message gets before it is parsed: size, NUL bytes, UTF-8.
 pub fn check_message(msg: &[u8]) -> Result<&str, Error> {
     if msg.len() > MAX_MESSAGE {

@@ -19,6 +19,9 @@ pub fn parse_client(msg: &str) -> Result<ClientMessage<'_>, Error> {
     let auth = pairs
         .get("auth")
         .ok_or_else(|| Error::protocol("the required auth key is missing"))?;
+    if let Some(u) = pairs.get("user") {
+        super::check_authzid(u)?;
+    }
     Ok(ClientMessage {
         user: pairs.get("user").filter(|u| !u.is_empty()),
         credential: bearer::parse_auth(auth)?,
@@ -81,6 +84,11 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("auth"));
+    }
+
+    #[test]
+    fn control_characters_in_user_are_refused() {
+        assert!(parse_client("user=bob\r\nX: 1\x01auth=Bearer t\x01\x01").is_err());
     }
 
     #[test]

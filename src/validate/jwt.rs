@@ -12,6 +12,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
+/// Keys tried for a token that names no `kid`.
+const MAX_KEYS_WITHOUT_KID: usize = 8;
+
 /// What a token must satisfy, from the server configuration.
 #[derive(Debug, Clone)]
 pub struct JwtPolicy {
@@ -170,7 +173,19 @@ impl JwtValidator {
                 None => format!("no key in the JWKS for algorithm {}", alg.name()),
             }));
         }
-        // Without a kid, each key of the right type is tried; with one, only its keys.
+        // Without a kid, each key of the right type is tried, but only a few: a
+        // token must not make us try thousands. With a kid, only its keys.
+        if kid.is_none()
+            && keys
+                .candidates(None, alg)
+                .nth(MAX_KEYS_WITHOUT_KID)
+                .is_some()
+        {
+            return Err(Error::invalid_token(format!(
+                "token has no kid and the JWKS has more than {MAX_KEYS_WITHOUT_KID} keys for {}",
+                alg.name()
+            )));
+        }
         if !candidates.any(|k| k.key.verify(alg, jws.signed.as_bytes(), &signature)) {
             return Err(Error::invalid_token(format!(
                 "bad signature ({}, kid {})",
