@@ -234,7 +234,11 @@ unsafe extern "C" fn mech_new(
                 );
                 return sys::SASL_UNAVAIL;
             };
-            let realm = params.map(service).unwrap_or_default();
+            // Only the OAUTH mechanism names the service (as its realm).
+            let realm = match mech {
+                crate::server::Mechanism::OAuth => params.map(service).unwrap_or_default(),
+                _ => String::new(),
+            };
             let conn = Box::new(ServerConn {
                 exchange: Exchange::new(mech, &realm),
                 runtime,

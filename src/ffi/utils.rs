@@ -187,20 +187,21 @@ pub fn canon_user(
     let Some(canon) = canon else {
         return sys::SASL_FAIL;
     };
-    let Ok(cname) = CString::new(name) else {
+    if name.as_bytes().contains(&0) {
         return sys::SASL_BADPROT;
+    }
+    let mut buf = [0u8; 1025];
+    let heap;
+    let ptr = if name.len() < buf.len() {
+        buf[..name.len()].copy_from_slice(name.as_bytes());
+        buf.as_ptr().cast::<c_char>()
+    } else {
+        heap = CString::new(name).unwrap_or_default();
+        heap.as_ptr()
     };
     // SAFETY: libsasl2's canon_user copies the name into connection-owned
     // buffers referenced from oparams, which libsasl2 gave us for this step.
-    unsafe {
-        canon(
-            conn,
-            cname.as_ptr(),
-            name.len() as c_uint,
-            flags as c_uint,
-            oparams,
-        )
-    }
+    unsafe { canon(conn, ptr, name.len() as c_uint, flags as c_uint, oparams) }
 }
 
 /// Marks a finished exchange in the out params (no security layer).

@@ -36,12 +36,20 @@ pub fn parse_auth(value: &str) -> Result<Credential<'_>, Error> {
     Ok(Credential::Bearer(token))
 }
 
+static B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    t
+};
+
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN[b as usize])
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub fn parse(input: &str) -> Result<Pairs<'_>, Error> {
         if key.is_empty() || !key.bytes().all(is_key_byte) {
             return Err(Error::protocol("bad key in key/value pair"));
         }
-        if !value.bytes().all(is_value_byte) {
+        if !value.bytes().fold(true, |ok, b| ok & VALUE[b as usize]) {
             return Err(Error::protocol(
                 "control character in the value of a key/value pair",
             ));
@@ -71,6 +71,18 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
+static VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = matches!(b, 0x20..=0x7e | b'\t' | b'\r' | b'\n') || b >= 0x80;
+        i += 1;
+    }
+    t
+};
+
+#[allow(dead_code)]
 fn is_value_byte(b: u8) -> bool {
     // VCHAR / SP / HTAB / CR / LF, plus UTF-8 beyond ASCII (values like
     // authzids and Kafka extensions may carry it).

@@ -115,6 +115,7 @@ impl Lru {
 pub struct CachedValidator<V> {
     inner: V,
     ttl: i64,
+    enabled: bool,
     lru: Mutex<Lru>,
 }
 
@@ -124,6 +125,7 @@ impl<V: TokenValidator> CachedValidator<V> {
         CachedValidator {
             inner,
             ttl,
+            enabled: ttl > 0 && capacity > 0,
             lru: Mutex::new(Lru::new(capacity)),
         }
     }
@@ -141,7 +143,7 @@ impl<V: TokenValidator> CachedValidator<V> {
     }
 
     fn enabled(&self) -> bool {
-        self.ttl > 0 && self.lru.lock().map(|l| l.capacity > 0).unwrap_or(false)
+        self.enabled
     }
 }
 

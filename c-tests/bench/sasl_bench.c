@@ -1,0 +1,780 @@
+/* sasl_bench: complete in-process SASL handshakes through the real libsasl2,
+ * client and server in one process, to compare our OAUTHBEARER and XOAUTH2
+ * with libsasl2's own ANONYMOUS (floor: no lookup at all) and PLAIN with the
+ * sasldb auxprop (what most servers use today).
+ *
+ *   sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR COMMAND [options]
+ *
+ * PLUGIN_DIR holds libanonymous.so, libplain.so, libsasldb.so and our
+ * libsasloauth.so; FIXTURES is `make fixtures`' directory; BENCH_DIR holds
+ * sasldb (user alice, password in BENCH_PASSWORD below) and
+ * tokens-{rs256,es256,eddsa}.txt (one distinct valid JWT a line, for "cold").
+ *
+ * Commands (each is one process: one sasl_server_init + sasl_client_init):
+ *   run [--secs S] [--cold K]  one run of every scenario, 1 and 2 threads; prints
+ *                              "R <scenario>|<threads>|<handshakes>|<wall s>|<s in server
+ *                              calls, summed over threads>|<thread CPU s, summed>"
+ *   mem [--conns N]            heap bytes per open server connection (mallinfo2)
+ *   growth [--total N] [--every M]   N warm OAUTHBEARER ES256 handshakes, heap and RSS every M
+ *   profile SCENARIO N         N handshakes of one scenario in profile_loop() (for callgrind)
+ *   list                       the scenario names
+ *
+ * Every handshake must end with SASL_OK on the server: anything else aborts
+ * the program, so no figure can come from failed logins. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sasl/sasl.h> /* must come before saslplug.h */
+#include <sasl/saslplug.h>
+
+#define SERVICE "imap"
+#define SERVER_FQDN "server.example.com"
+#define BENCH_USER "alice"
+#define BENCH_PASSWORD "bench-password"
+#define CB(fn) ((sasl_callback_ft)(void (*)(void))(fn))
+
+static const char *plugin_dir, *fixtures, *bench_dir;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "sasl_bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) die("out of memory");
+    return p;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *p;
+    long n;
+    if (!f) die("cannot open %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        die("cannot size %s", path);
+    p = xmalloc((size_t)n + 1);
+    if (fread(p, 1, (size_t)n, f) != (size_t)n) die("cannot read %s", path);
+    fclose(f);
+    p[n] = '\0';
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ')) p[--n] = '\0';
+    if (len) *len = (size_t)n;
+    return p;
+}
+
+/* ---------------------------------------------------------------- options */
+
+/* Process-wide options (sasl_server_init's GETOPT): FIXTURES/server.conf and
+ * sasldb_path (the sasldb auxprop refuses to load without an existing file). */
+#define MAX_OPTS 32
+struct opt {
+    const char *key, *value;
+};
+static struct opt global_opts[MAX_OPTS];
+static int nglobal;
+
+/* Per-connection options, answered first by the connection's own GETOPT.
+ * libsasl2 reads auxprop_plugin through the connection at every lookup.
+ * libsasl2 2.1.28 looks the user up in the auxprop plugins after every server
+ * canon_user, and ANONYMOUS fails (SASL_NOMECH) when no auxprop plugin answers.
+ * So ANONYMOUS and the OAuth mechanisms get "null": an auxprop plugin
+ * registered by this program whose lookup returns SASL_OK at once (no lookup
+ * at all, as the issue's floor asks); PLAIN gets the sasldb auxprop. */
+enum aux { AUX_NONE, AUX_SASLDB };
+static struct opt aux_none[] = {{"auxprop_plugin", "null"}, {NULL, NULL}};
+static char sasldb_path[4096];
+static struct opt aux_sasldb[] = {
+    {"pwcheck_method", "auxprop"},
+    {"auxprop_plugin", "sasldb"},
+    {"sasldb_path", sasldb_path},
+    {NULL, NULL},
+};
+
+static void add_global(const char *key, const char *value)
+{
+    if (nglobal == MAX_OPTS) die("too many options");
+    global_opts[nglobal].key = strdup(key);
+    global_opts[nglobal].value = strdup(value);
+    nglobal++;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (*s == ' ' || *s == '\t') s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) *--e = 0;
+    return s;
+}
+
+static void load_conf(void)
+{
+    char path[4096], line[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/server.conf", fixtures);
+    if (!(f = fopen(path, "r"))) die("cannot open %s", path);
+    while (fgets(line, sizeof line, f)) {
+        char *k = trim(line), *colon;
+        if (!*k || *k == '#') continue;
+        if (!(colon = strchr(k, ':'))) die("bad line in %s", path);
+        *colon = 0;
+        add_global(trim(k), trim(colon + 1));
+    }
+    fclose(f);
+    snprintf(sasldb_path, sizeof sasldb_path, "%s/sasldb", bench_dir);
+    add_global("sasldb_path", sasldb_path);
+}
+
+static const char *lookup(const struct opt *t, int n, const char *key)
+{
+    for (int i = 0; n < 0 ? t[i].key != NULL : i < n; i++)
+        if (strcmp(t[i].key, key) == 0) return t[i].value;
+    return NULL;
+}
+
+/* ctx: NULL for the process-wide callback, else a per-connection table. */
+static int cb_getopt(void *ctx, const char *plugin_name, const char *option, const char **result,
+                     unsigned *len)
+{
+    const char *v = NULL;
+    (void)plugin_name;
+    if (!option || !result) return SASL_BADPARAM;
+    if (ctx) v = lookup(ctx, -1, option);
+    if (!v) v = lookup(global_opts, nglobal, option);
+    if (!v) return SASL_FAIL;
+    *result = v;
+    if (len) *len = (unsigned)strlen(v);
+    return SASL_OK;
+}
+
+static int cb_getpath(void *ctx, const char **path)
+{
+    (void)ctx;
+    *path = plugin_dir;
+    return SASL_OK;
+}
+
+/* Errors and warnings only: a benchmark that logs is measuring stderr. */
+static int cb_log(void *ctx, int level, const char *message)
+{
+    (void)ctx;
+    if (level <= (getenv("BENCH_LOG") ? 7 : SASL_LOG_WARN)) fprintf(stderr, "sasl log [%d]: %s\n", level, message);
+    return SASL_OK;
+}
+
+static sasl_callback_t server_global_cbs[] = {
+    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_LOG, CB(cb_log), NULL},
+    {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+static sasl_callback_t client_global_cbs[] = {
+    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_LOG, CB(cb_log), NULL},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+static sasl_callback_t conn_cbs_none[] = {
+    {SASL_CB_GETOPT, CB(cb_getopt), aux_none},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+static sasl_callback_t conn_cbs_sasldb[] = {
+    {SASL_CB_GETOPT, CB(cb_getopt), aux_sasldb},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+
+/* ------------------------------------------------------------ scenarios */
+
+enum mode { MODE_NONE, MODE_WARM, MODE_COLD };
+#define NALGS 3
+static const char *const alg_names[NALGS] = {"RS256", "ES256", "EdDSA"};
+static const char *const alg_files[NALGS] = {"rs256", "es256", "eddsa"};
+
+struct scenario {
+    char name[64];
+    const char *mech;
+    int alg; /* -1: no token */
+    enum mode mode;
+    enum aux aux;
+};
+
+#define MAX_SCEN 32
+static struct scenario scen[MAX_SCEN];
+static int nscen;
+
+static void add_scen(const char *mech, int alg, enum mode mode, enum aux aux, const char *name)
+{
+    struct scenario *s = &scen[nscen++];
+    s->mech = mech;
+    s->alg = alg;
+    s->mode = mode;
+    s->aux = aux;
+    snprintf(s->name, sizeof s->name, "%s", name);
+}
+
+#define CPU_LOOP "reference: CPU loop, no SASL"
+
+static void build_scenarios(void)
+{
+    static const char *const mechs[] = {"OAUTHBEARER", "XOAUTH2"};
+    char name[64];
+    /* What two threads can get on this machine right now: a loop that touches
+     * no shared memory (its "handshakes" are blocks of 100,000 iterations). */
+    add_scen(NULL, -1, MODE_NONE, AUX_NONE, CPU_LOOP);
+    add_scen("ANONYMOUS", -1, MODE_NONE, AUX_NONE, "ANONYMOUS");
+    add_scen("PLAIN", -1, MODE_NONE, AUX_SASLDB, "PLAIN sasldb");
+    for (int m = 0; m < 2; m++)
+        for (int mode = MODE_WARM; mode <= MODE_COLD; mode++)
+            for (int a = 0; a < NALGS; a++) {
+                snprintf(name, sizeof name, "%s %s %s", mechs[m], alg_names[a],
+                         mode == MODE_WARM ? "warm" : "cold");
+                add_scen(mechs[m], a, mode, AUX_NONE, name);
+            }
+    /* A server that offers PLAIN with sasldb and OAUTHBEARER: libsasl2 then
+     * looks the token's user up in sasldb too (canon_user -> auxprop). */
+    add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_SASLDB, "OAUTHBEARER ES256 warm +sasldb");
+}
+
+static struct scenario *find_scen(const char *name)
+{
+    for (int i = 0; i < nscen; i++)
+        if (strcmp(scen[i].name, name) == 0) return &scen[i];
+    die("no scenario '%s' (see: list)", name);
+}
+
+/* ---------------------------------------------------------------- secrets */
+
+static sasl_secret_t *make_secret(const char *s, size_t n)
+{
+    sasl_secret_t *p = xmalloc(sizeof(sasl_secret_t) + n + 1);
+    p->len = n;
+    memcpy(p->data, s, n);
+    p->data[n] = 0;
+    return p;
+}
+
+static sasl_secret_t *password;
+static sasl_secret_t *warm_token[NALGS];
+static sasl_secret_t **cold_tokens[NALGS];
+static size_t ncold[NALGS], cold_next[NALGS];
+
+static void load_tokens(int want_cold)
+{
+    char path[4096];
+    password = make_secret(BENCH_PASSWORD, strlen(BENCH_PASSWORD));
+    for (int a = 0; a < NALGS; a++) {
+        size_t len;
+        char *t;
+        snprintf(path, sizeof path, "%s/tokens/%s.jwt", fixtures, alg_files[a]);
+        t = slurp(path, &len);
+        warm_token[a] = make_secret(t, len);
+        free(t);
+        if (!want_cold) continue;
+        snprintf(path, sizeof path, "%s/tokens-%s.txt", bench_dir, alg_files[a]);
+        t = slurp(path, &len);
+        size_t cap = 1024, n = 0;
+        cold_tokens[a] = xmalloc(cap * sizeof *cold_tokens[a]);
+        for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+            size_t l = strlen(line);
+            if (!l) continue;
+            if (n == cap) {
+                cap *= 2;
+                cold_tokens[a] = realloc(cold_tokens[a], cap * sizeof *cold_tokens[a]);
+                if (!cold_tokens[a]) die("out of memory");
+            }
+            cold_tokens[a][n++] = make_secret(line, l);
+        }
+        ncold[a] = n;
+        free(t);
+    }
+}
+
+/* ---------------------------------------------------------------- client */
+
+/* One per thread: the credentials its client connections answer with. */
+struct client {
+    const char *authid;
+    const sasl_secret_t *secret;
+    sasl_callback_t cbs[4];
+};
+
+static int cb_simple(void *ctx, int id, const char **result, unsigned *len)
+{
+    struct client *c = ctx;
+    /* SASL_CB_USER: empty = no authzid. Present so that libsasl2 does not
+     * format an "Unable to find a callback" error on every client start. */
+    const char *v = id == SASL_CB_AUTHNAME ? c->authid : "";
+    if (!result) return SASL_BADPARAM;
+    *result = v;
+    if (len) *len = (unsigned)strlen(v);
+    return SASL_OK;
+}
+
+static int cb_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret)
+{
+    struct client *c = ctx;
+    (void)conn;
+    if (id != SASL_CB_PASS || !psecret) return SASL_BADPARAM;
+    *psecret = (sasl_secret_t *)c->secret;
+    return SASL_OK;
+}
+
+static void client_init(struct client *c)
+{
+    c->authid = BENCH_USER;
+    c->secret = NULL;
+    c->cbs[0] = (sasl_callback_t){SASL_CB_AUTHNAME, CB(cb_simple), c};
+    c->cbs[1] = (sasl_callback_t){SASL_CB_USER, CB(cb_simple), c};
+    c->cbs[2] = (sasl_callback_t){SASL_CB_PASS, CB(cb_pass), c};
+    c->cbs[3] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
+}
+
+static sasl_callback_t *server_cbs(enum aux aux)
+{
+    return aux == AUX_SASLDB ? conn_cbs_sasldb : conn_cbs_none;
+}
+
+static sasl_conn_t *server_new(enum aux aux)
+{
+    sasl_conn_t *s = NULL;
+    int rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, server_cbs(aux), 0, &s);
+    if (rc != SASL_OK) die("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
+    return s;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Adds the time of the server's calls to *server_s when it is not NULL. */
+#define SERVER_CALL(call)                                                                          \
+    do {                                                                                           \
+        double t_ = server_s ? now_s() : 0;                                                        \
+        call;                                                                                      \
+        if (server_s) *server_s += now_s() - t_;                                                   \
+    } while (0)
+
+/* The exchange on two live connections; returns the server's last code. */
+static int exchange(sasl_conn_t *cl, sasl_conn_t *sv, const char *mech, double *server_s)
+{
+    const char *out = NULL, *sout = NULL, *chosen = NULL;
+    unsigned outlen = 0, soutlen = 0;
+    int rc, crc, rounds = 0;
+
+    crc = sasl_client_start(cl, mech, NULL, &out, &outlen, &chosen);
+    if (crc != SASL_OK && crc != SASL_CONTINUE) {
+        fprintf(stderr, "client start %s: %s\n", mech, sasl_errdetail(cl));
+        return crc;
+    }
+    SERVER_CALL(rc = sasl_server_start(sv, mech, out, outlen, &sout, &soutlen));
+    while (rc == SASL_CONTINUE && ++rounds < 8) {
+        crc = sasl_client_step(cl, sout, soutlen, NULL, &out, &outlen);
+        if (crc != SASL_OK && crc != SASL_CONTINUE) {
+            fprintf(stderr, "client step %s: %s\n", mech, sasl_errdetail(cl));
+            return crc;
+        }
+        SERVER_CALL(rc = sasl_server_step(sv, out, outlen, &sout, &soutlen));
+    }
+    if (rc != SASL_OK) fprintf(stderr, "server %s: %s\n", mech, sasl_errdetail(sv));
+    return rc;
+}
+
+/* One complete handshake: new, start, steps, dispose on both sides. */
+static void handshake(struct client *c, const struct scenario *s, double *server_s)
+{
+    sasl_conn_t *cl = NULL, *sv = NULL;
+    int rc = sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c->cbs, 0, &cl);
+    if (rc != SASL_OK) die("sasl_client_new: %s", sasl_errstring(rc, NULL, NULL));
+    SERVER_CALL(rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, server_cbs(s->aux),
+                                     0, &sv));
+    if (rc != SASL_OK) die("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
+    rc = exchange(cl, sv, s->mech, server_s);
+    if (rc != SASL_OK) die("%s: handshake failed: %s", s->name, sasl_errstring(rc, NULL, NULL));
+    sasl_dispose(&cl);
+    SERVER_CALL(sasl_dispose(&sv));
+}
+
+static const sasl_secret_t *secret_for(const struct scenario *s)
+{
+    if (s->alg < 0) return password;
+    return warm_token[s->alg];
+}
+
+/* n handshakes; cold: tokens[0..n) one each. noinline: callgrind's
+ * --toggle-collect names this function. */
+static void cpu_loop(long n)
+{
+    volatile unsigned long x = 0;
+    for (long i = 0; i < n; i++)
+        for (unsigned long j = 0; j < 100000; j++) x += j * j;
+}
+
+__attribute__((noinline)) void profile_loop(struct client *c, const struct scenario *s, long n,
+                                            sasl_secret_t *const *tokens, double *server_s)
+{
+    if (!s->mech) {
+        cpu_loop(n);
+        return;
+    }
+    for (long i = 0; i < n; i++) {
+        if (tokens) c->secret = tokens[i];
+        handshake(c, s, server_s);
+    }
+}
+
+/* Identity check once per scenario: the server says who logged in. */
+static void check_identity(const struct scenario *s)
+{
+    struct client c;
+    sasl_conn_t *cl = NULL, *sv;
+    const char *user = NULL;
+    client_init(&c);
+    c.secret = secret_for(s);
+    if (sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c.cbs, 0, &cl) != SASL_OK)
+        die("sasl_client_new");
+    sv = server_new(s->aux);
+    if (exchange(cl, sv, s->mech, NULL) != SASL_OK) die("%s: identity check handshake failed", s->name);
+    if (sasl_getprop(sv, SASL_USERNAME, (const void **)&user) != SASL_OK || !user ||
+        strncmp(user, s->alg < 0 && strcmp(s->mech, "ANONYMOUS") == 0 ? "anonymous" : BENCH_USER,
+                5) != 0)
+        die("%s: unexpected SASL_USERNAME %s", s->name, user ? user : "(null)");
+    sasl_dispose(&cl);
+    sasl_dispose(&sv);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+struct job {
+    pthread_t tid;
+    pthread_barrier_t *start;
+    const struct scenario *s;
+    long n;
+    sasl_secret_t *const *tokens; /* cold: n tokens of its own */
+    double t0, t1, server_s;      /* its own start and end; time in server calls */
+    double cpu_s;                 /* its own CPU time (CLOCK_THREAD_CPUTIME_ID) */
+};
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    struct client c;
+    client_init(&c);
+    c.secret = secret_for(j->s);
+    pthread_barrier_wait(j->start);
+    j->cpu_s = thread_cpu_s();
+    j->t0 = now_s();
+    profile_loop(&c, j->s, j->n, j->tokens, &j->server_s);
+    j->t1 = now_s();
+    j->cpu_s = thread_cpu_s() - j->cpu_s;
+    return NULL;
+}
+
+/* n handshakes in each of `threads` threads. Returns the wall time from the
+ * first thread's start to the last one's end (each thread reads the clock
+ * itself: the main thread may not run at once when the barrier opens), and
+ * the seconds spent in server calls, summed over the threads. */
+static double timed(const struct scenario *s, int threads, long n, double *server_s,
+                    double *cpu_s)
+{
+    struct job jobs[2];
+    pthread_barrier_t start;
+    double t0 = 0, t1 = 0;
+    if (threads < 1 || threads > 2) die("threads");
+    pthread_barrier_init(&start, NULL, (unsigned)threads);
+    for (int t = 0; t < threads; t++) {
+        memset(&jobs[t], 0, sizeof jobs[t]);
+        jobs[t].start = &start;
+        jobs[t].s = s;
+        jobs[t].n = n;
+        if (s->mode == MODE_COLD) {
+            size_t a = (size_t)s->alg;
+            if (cold_next[a] + (size_t)n > ncold[a]) die("%s: out of cold tokens", s->name);
+            jobs[t].tokens = cold_tokens[a] + cold_next[a];
+            cold_next[a] += (size_t)n;
+        }
+    }
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&jobs[t].tid, NULL, worker, &jobs[t]) != 0) die("pthread_create");
+    if (server_s) *server_s = 0;
+    if (cpu_s) *cpu_s = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(jobs[t].tid, NULL);
+        if (t == 0 || jobs[t].t0 < t0) t0 = jobs[t].t0;
+        if (t == 0 || jobs[t].t1 > t1) t1 = jobs[t].t1;
+        if (server_s) *server_s += jobs[t].server_s;
+        if (cpu_s) *cpu_s += jobs[t].cpu_s;
+    }
+    pthread_barrier_destroy(&start);
+    return t1 - t0;
+}
+
+/* The "null" auxprop plugin: answers every lookup with nothing, at once. */
+static int null_lookup(void *glob, sasl_server_params_t *sparams, unsigned flags,
+                       const char *user, unsigned ulen)
+{
+    (void)glob, (void)sparams, (void)flags, (void)user, (void)ulen;
+    return SASL_OK;
+}
+
+static sasl_auxprop_plug_t null_auxprop = {
+    .auxprop_lookup = null_lookup,
+    .name = "null",
+};
+
+static int null_auxprop_init(const sasl_utils_t *utils, int max_version, int *out_version,
+                             sasl_auxprop_plug_t **plug, const char *plugname)
+{
+    (void)utils, (void)plugname;
+    if (max_version < SASL_AUXPROP_PLUG_VERSION) return SASL_BADVERS;
+    *out_version = SASL_AUXPROP_PLUG_VERSION;
+    *plug = &null_auxprop;
+    return SASL_OK;
+}
+
+static void init_sasl(void)
+{
+    int rc = sasl_server_init(server_global_cbs, NULL); /* NULL: no config file */
+    if (rc != SASL_OK) die("sasl_server_init: %s", sasl_errstring(rc, NULL, NULL));
+    rc = sasl_auxprop_add_plugin("null", null_auxprop_init);
+    if (rc != SASL_OK) die("sasl_auxprop_add_plugin: %s", sasl_errstring(rc, NULL, NULL));
+    rc = sasl_client_init(client_global_cbs);
+    if (rc != SASL_OK) die("sasl_client_init: %s", sasl_errstring(rc, NULL, NULL));
+}
+
+/* ---------------------------------------------------------------- commands */
+
+static void cmd_run(double secs, long cold_n)
+{
+    /* Every cold scenario (2 mechanisms x 1+2 threads) needs its own tokens. */
+    for (int a = 0; a < NALGS; a++) {
+        long most = (long)(ncold[a] / 6);
+        if (cold_n > most) cold_n = most;
+    }
+    if (cold_n < 20) die("too few cold tokens (%ld per scenario)", cold_n);
+    for (int i = 0; i < nscen; i++) {
+        const struct scenario *s = &scen[i];
+        long n;
+        if (s->mode == MODE_COLD) {
+            n = cold_n;
+        } else {
+            /* Warm-up (fills the cache for "warm") and calibration. */
+            double t;
+            if (s->mech) check_identity(s);
+            t = timed(s, 1, 300, NULL, NULL) / 300;
+            n = (long)(secs / t);
+            if (n < 1000) n = 1000;
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            double server_s, cpu_s, t = timed(s, threads, n, &server_s, &cpu_s);
+            printf("R %s|%d|%ld|%.6f|%.6f|%.6f\n", s->name, threads, n * threads, t, server_s,
+                   cpu_s);
+            fflush(stdout);
+        }
+    }
+}
+
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+enum mem_state { ST_AWAIT, ST_CHALLENGE, ST_DONE };
+
+/* Heap bytes per server connection held open in `state`, for n connections. */
+static double mem_per_conn(const struct scenario *s, enum mem_state st, int n, double *leak)
+{
+    sasl_conn_t **conns = xmalloc((size_t)n * sizeof *conns);
+    struct client c;
+    char msg[8192];
+    size_t before, during, after;
+    client_init(&c);
+    c.secret = secret_for(s);
+
+    /* The expired fixture token: refused, so the server sends its error challenge. */
+    if (st == ST_CHALLENGE) {
+        char path[4096], *t;
+        snprintf(path, sizeof path, "%s/tokens/expired.jwt", fixtures);
+        t = slurp(path, NULL);
+        if (strcmp(s->mech, "OAUTHBEARER") == 0)
+            snprintf(msg, sizeof msg, "n,,\001auth=Bearer %s\001\001", t);
+        else
+            snprintf(msg, sizeof msg, "user=%s\001auth=Bearer %s\001\001", BENCH_USER, t);
+        free(t);
+    }
+    malloc_trim(0);
+    before = heap_in_use();
+    for (int i = 0; i < n; i++) {
+        const char *out;
+        unsigned outlen;
+        int rc;
+        conns[i] = server_new(s->aux);
+        switch (st) {
+        case ST_AWAIT: /* the mechanism is started, the client's message awaited */
+            rc = sasl_server_start(conns[i], s->mech, NULL, 0, &out, &outlen);
+            if (rc != SASL_CONTINUE) die("%s: start: %d", s->name, rc);
+            break;
+        case ST_CHALLENGE:
+            rc = sasl_server_start(conns[i], s->mech, msg, (unsigned)strlen(msg), &out, &outlen);
+            if (rc != SASL_CONTINUE || outlen == 0) die("%s: expected a challenge", s->name);
+            break;
+        case ST_DONE: { /* authenticated: what a server keeps for a session */
+            sasl_conn_t *cl = NULL;
+            if (sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c.cbs, 0, &cl) != SASL_OK)
+                die("sasl_client_new");
+            if (exchange(cl, conns[i], s->mech, NULL) != SASL_OK) die("%s: handshake", s->name);
+            sasl_dispose(&cl);
+            break;
+        }
+        }
+    }
+    during = heap_in_use();
+    for (int i = 0; i < n; i++) sasl_dispose(&conns[i]);
+    after = heap_in_use();
+    free(conns);
+    *leak = ((double)after - (double)before) / n;
+    return ((double)during - (double)before) / n;
+}
+
+static void cmd_mem(int n)
+{
+    static const char *const names[] = {"ANONYMOUS", "PLAIN sasldb", "OAUTHBEARER ES256 warm",
+                                        "XOAUTH2 ES256 warm"};
+    static const char *const states[] = {"awaiting client message", "error challenge sent",
+                                         "authenticated"};
+    /* Warm up every path once so that lazily built globals are not counted. */
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        double leak;
+        const struct scenario *s = find_scen(names[i]);
+        check_identity(s);
+        mem_per_conn(s, ST_AWAIT, 10, &leak);
+        mem_per_conn(s, ST_DONE, 10, &leak);
+        if (s->alg >= 0) mem_per_conn(s, ST_CHALLENGE, 10, &leak);
+    }
+    for (int st = ST_AWAIT; st <= ST_DONE; st++)
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            const struct scenario *s = find_scen(names[i]);
+            double leak, per;
+            if (st == ST_CHALLENGE && s->alg < 0) continue;
+            per = mem_per_conn(s, (enum mem_state)st, n, &leak);
+            printf("M %s|%s|%d|%.1f|%.1f\n", s->mech, states[st], n, per, leak);
+        }
+}
+
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void cmd_growth(long total, long every)
+{
+    const struct scenario *s = find_scen("OAUTHBEARER ES256 warm");
+    struct client c;
+    double t0 = now_s();
+    client_init(&c);
+    c.secret = secret_for(s);
+    check_identity(s);
+    printf("G 0|%zu|%ld|0.0\n", heap_in_use(), rss_kib());
+    for (long done = 0; done < total;) {
+        long n = every < total - done ? every : total - done;
+        profile_loop(&c, s, n, NULL, NULL);
+        done += n;
+        printf("G %ld|%zu|%ld|%.1f\n", done, heap_in_use(), rss_kib(), now_s() - t0);
+        fflush(stdout);
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR run [--secs S] [--cold K]\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR mem [--conns N]\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR growth [--total N] [--every M]\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR profile SCENARIO N\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR list\n");
+    exit(2);
+}
+
+static const char *flag(int argc, char **argv, const char *name, const char *def)
+{
+    for (int i = 5; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return def;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+    if (argc < 5) usage();
+    plugin_dir = argv[1];
+    fixtures = argv[2];
+    bench_dir = argv[3];
+    cmd = argv[4];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    build_scenarios();
+    if (strcmp(cmd, "list") == 0) {
+        for (int i = 0; i < nscen; i++)
+            if (scen[i].mech) printf("%s\n", scen[i].name);
+        return 0;
+    }
+    load_conf();
+    load_tokens(strcmp(cmd, "run") == 0 || strcmp(cmd, "profile") == 0);
+    init_sasl();
+    if (strcmp(cmd, "run") == 0) {
+        cmd_run(atof(flag(argc, argv, "--secs", "0.3")), atol(flag(argc, argv, "--cold", "2000")));
+    } else if (strcmp(cmd, "mem") == 0) {
+        cmd_mem(atoi(flag(argc, argv, "--conns", "1000")));
+    } else if (strcmp(cmd, "growth") == 0) {
+        cmd_growth(atol(flag(argc, argv, "--total", "1000000")),
+                   atol(flag(argc, argv, "--every", "100000")));
+    } else if (strcmp(cmd, "profile") == 0) {
+        struct scenario *s;
+        struct client c;
+        long n;
+        if (argc < 7) usage();
+        s = find_scen(argv[5]);
+        n = atol(argv[6]);
+        if (!s->mech) die("not a SASL scenario");
+        client_init(&c);
+        c.secret = secret_for(s);
+        check_identity(s); /* also fills the cache for warm, outside the profile */
+        if (s->mode == MODE_COLD && (size_t)n > ncold[s->alg]) die("out of cold tokens");
+        profile_loop(&c, s, n, s->mode == MODE_COLD ? cold_tokens[s->alg] : NULL, NULL);
+        printf("P %s|%ld\n", s->name, n);
+    } else {
+        usage();
+    }
+    sasl_server_done();
+    sasl_client_done();
+    return 0;
+}

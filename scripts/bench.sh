@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# make bench: handshake cost and memory of OAUTHBEARER and XOAUTH2 against
+# libsasl2's own ANONYMOUS (floor) and PLAIN with sasldb (reference), in one
+# run; the raw ring verify cost; memory per connection and over 1,000,000
+# handshakes; callgrind profiles. Prints the table (also written to
+# build/bench/results.md); docs/benchmarks.md explains how to read it.
+#
+# Knobs (environment):
+#   BENCH_RUNS=5        runs of the whole table (medians are reported)
+#   BENCH_SECS=0.3      seconds per warm/floor scenario and thread count
+#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 6x per algorithm)
+#   BENCH_CONNS=1000    open server connections for the memory figure
+#   BENCH_GROWTH=1000000  handshakes for the growth check
+#   BENCH_PROFILE=1     callgrind profiles (0: skip)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CARGO=${CARGO:-cargo}
+RUNS=${BENCH_RUNS:-5}
+SECS=${BENCH_SECS:-0.3}
+COLD=${BENCH_COLD:-2000}
+CONNS=${BENCH_CONNS:-1000}
+GROWTH=${BENCH_GROWTH:-1000000}
+PROFILE=${BENCH_PROFILE:-1}
+FIX=$ROOT/build/fixtures
+OUT=$ROOT/build/bench
+SYSPLUG=$(pkg-config --variable=libdir libsasl2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/sasl2
+NTOK=$((COLD * 6))
+
+say() { printf '# %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+for tool in saslpasswd2 pkg-config cc python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (Debian: sasl2-bin, pkg-config, gcc, python3)"
+done
+for p in libanonymous.so libplain.so libsasldb.so; do
+  [ -e "$SYSPLUG/$p" ] || die "$SYSPLUG/$p missing (Debian: libsasl2-modules, libsasl2-modules-db)"
+done
+grep -q '^name = "verify"' Cargo.toml ||
+  die 'Cargo.toml has no [[bench]] name = "verify" harness = false entry'
+
+# ---- build: release plugin, the testkit (mints tokens), the C benchmark
+say "building the release plugin, the testkit and the C benchmark"
+$CARGO build -q --release --lib --example testkit
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+TESTKIT=$TARGET/release/examples/testkit
+PLUGIN=$TARGET/release/libsasloauth.so
+make -s -C c-tests/bench
+BENCH=$OUT/bin/sasl_bench
+if [ ! -f "$FIX/server.conf" ]; then
+  say "no fixtures: making them"
+  $CARGO run -q --release --example testkit -- fixtures "$FIX"
+fi
+
+# ---- a private plugin directory: the system's ANONYMOUS, PLAIN, sasldb and ours
+mkdir -p "$OUT"
+rm -rf "$OUT/plugins"
+mkdir -p "$OUT/plugins"
+for p in libanonymous.so libplain.so libsasldb.so; do ln -s "$SYSPLUG/$p" "$OUT/plugins/$p"; done
+ln -s "$PLUGIN" "$OUT/plugins/libsasloauth.so"
+
+# ---- a private sasldb: alice@server.example.com (the server's default realm is its FQDN)
+rm -f "$OUT/sasldb"
+printf '%s' bench-password | saslpasswd2 -f "$OUT/sasldb" -p -c -u server.example.com alice
+
+# ---- distinct valid tokens for the cold cache: same claims, a different exp
+# each (so a different signing input); reused while younger than the keys and 20 min.
+mint() { # ALG FILE
+  local alg=$1 file=$2 h
+  for h in 0 1; do
+    (
+      for ((i = h; i < NTOK; i += 2)); do
+        "$TESTKIT" mint --keys "$FIX/keys" --alg "$alg" --exp-in $((3600 + i))
+      done >"$file.$h"
+    ) &
+  done
+  wait
+  cat "$file.0" "$file.1" >"$file"
+  rm -f "$file.0" "$file.1"
+  [ "$(sort -u "$file" | wc -l)" -eq "$NTOK" ] || die "$file: tokens are not all distinct"
+}
+for alg in RS256 ES256 EdDSA; do
+  f=$OUT/tokens-${alg,,}.txt
+  if [ -f "$f" ] && [ "$f" -nt "$FIX/keys/rsa.der" ] && [ "$(wc -l <"$f")" -ge "$NTOK" ] &&
+    [ -z "$(find "$f" -mmin +20)" ]; then
+    continue
+  fi
+  say "minting $NTOK $alg tokens"
+  mint "$alg" "$f"
+done
+
+# ---- machine and versions
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' (src/ or Cargo.toml modified)')"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), nproc $(nproc)"
+  echo "kernel: $(uname -sr)"
+  echo "libsasl2: $(dpkg-query -W -f '${Version}' libsasl2-2 2>/dev/null || echo unknown)"
+  echo "glibc: $(ldd --version | head -1 | awk '{print $NF}')"
+  echo "rustc: $(rustc --version)"
+  echo "ring: $(awk '/^name = "ring"/{getline; print $3}' Cargo.lock | tr -d '"')"
+  echo "cc: $(cc --version | head -1)"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/meta.txt"
+
+# ---- raw verify (Rust micro-benchmark)
+say "ring verify micro-benchmark (cargo bench --bench verify)"
+SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench -q --bench verify 2>/dev/null >"$OUT/verify.txt" ||
+  SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench --bench verify >"$OUT/verify.txt"
+
+# ---- handshake runs
+ARGS=("$OUT/plugins" "$FIX" "$OUT")
+rm -f "$OUT"/run-*.txt
+for ((r = 1; r <= RUNS; r++)); do
+  say "run $r of $RUNS"
+  {
+    echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$BENCH" "${ARGS[@]}" run --secs "$SECS" --cold "$COLD"
+    echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$OUT/run-$r.txt"
+done
+
+say "memory per connection ($CONNS open server connections)"
+"$BENCH" "${ARGS[@]}" mem --conns "$CONNS" >"$OUT/mem.txt"
+say "growth over $GROWTH handshakes"
+"$BENCH" "${ARGS[@]}" growth --total "$GROWTH" --every $((GROWTH / 10)) >"$OUT/growth.txt"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
+
+# ---- profiles: callgrind counts instructions, so they do not depend on the load
+rm -f "$OUT"/profile-*.txt
+if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
+  profile() { # NAME SCENARIO N
+    say "callgrind: $2 ($3 handshakes)"
+    valgrind --tool=callgrind --toggle-collect=profile_loop \
+      --callgrind-out-file="$OUT/callgrind.$1" "$BENCH" "${ARGS[@]}" profile "$2" "$3" \
+      >/dev/null 2>"$OUT/callgrind.$1.log" || die "callgrind failed: see $OUT/callgrind.$1.log"
+    {
+      echo "== $2"
+      python3 c-tests/bench/cgsplit.py "$OUT/callgrind.$1" "$3" --top 25
+    } >"$OUT/profile-$1.txt"
+  }
+  profile anonymous "ANONYMOUS" 2000
+  profile plain "PLAIN sasldb" 500
+  profile oauthbearer-warm "OAUTHBEARER ES256 warm" 2000
+  profile xoauth2-warm "XOAUTH2 ES256 warm" 2000
+  profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
+  profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300
+  profile oauthbearer-cold-eddsa "OAUTHBEARER EdDSA cold" 300
+fi
+
+python3 c-tests/bench/summarize.py "$OUT" | tee "$OUT/results.md"
