@@ -147,8 +147,9 @@ fuzz: deps
 	done
 
 # Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
-bench: release fixtures
+bench: release fixtures idp
 	bash scripts/bench.sh
+	bash scripts/bench_introspection.sh | tee build/bench/introspection.md
 
 clean:
 	$(CARGO) clean
