@@ -29,6 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
+# shellcheck source=postfix_lib.sh
+. "$here/postfix_lib.sh"
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
@@ -37,37 +39,19 @@ if [ $# -ne 1 ]; then
     exit 2
 fi
 plugin_dir=$(cd "$1" && pwd)
-PF_STARTED=()
 
 e2e_init
 pf_cleanup() {
     local status=$?
     set +e
     trap '' PIPE # a closed stdout must not stop the cleanup half-way
-    local d
-    for d in "${PF_STARTED[@]}"; do pf_stop_dir "$d"; done
+    pf_stop_all
     if [ -z "$E2E_DONE" ]; then idp_dump; fi
     (exit "$status")
     e2e_cleanup
 }
 trap pf_cleanup EXIT
 
-# pf_stop_dir CONFIG_DIR: postfix stop, and wait (at most 5 s, then KILL)
-# until that instance's master, which we started, is gone.
-pf_stop_dir() {
-    local d=$1 pid="" _ queue
-    queue=$(postconf -c "$d" -h queue_directory 2> /dev/null) || queue=""
-    if [ -n "$queue" ] && [ -f "$queue/pid/master.pid" ]; then
-        pid=$(tr -dc 0-9 < "$queue/pid/master.pid")
-    fi
-    postfix -c "$d" stop > /dev/null 2>&1 || true
-    [ -n "$pid" ] || return 0
-    for _ in $(seq 50); do
-        is_running "$pid" || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2> /dev/null || true
-}
 
 if [ "$(id -u)" -ne 0 ]; then
     not_ok "running as root" "Postfix instances need root"
@@ -82,48 +66,8 @@ plugins=$(plugin_copy "$plugin_dir")
 idp_start || { not_ok "the identity provider starts"; e2e_finish; }
 
 # ---------------------------------------------------------------- instances
-# (the same layout as postfix_relay.sh)
 
-pf_new() { # NAME: directories and a main.cf with the common settings
-    local name=$1 d="$E2E_TMP/$1"
-    mkdir -p "$d/etc/sasl" "$d/queue" "$d/data"
-    chown postfix:postfix "$d/data"
-    cat > "$d/etc/main.cf" <<EOF
-# private instance $name: nothing outside $d is used
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = $name.e2e.invalid
-mydomain = e2e.invalid
-myorigin = \$myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-disable_dns_lookups = yes
-biff = no
-syslog_name = e2e-postfix-$name
-maillog_file = $d/maillog
-maillog_file_prefixes = $E2E_TMP
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$plugins SASL_OAUTH_CONF=$d/sasl-oauth.conf
-EOF
-    : > "$d/sasl-oauth.conf"
-    chmod 644 "$d/sasl-oauth.conf"
-}
 
-pf_main() {
-    local name=$1
-    shift
-    printf '%s\n' "$@" >> "$E2E_TMP/$name/etc/main.cf"
-}
 
 # pf_master NAME EXTRA_LINES: master.cf with the services mail needs, plus EXTRA_LINES.
 pf_master() {
@@ -156,36 +100,7 @@ EOF
     } > "$f"
 }
 
-pf_start() { # NAME: postfix check + start, wait for master
-    local name=$1 d="$E2E_TMP/$1" _
-    run postfix -c "$d/etc" check
-    if [ "$RUN_STATUS" -ne 0 ]; then
-        not_ok "Postfix $name: postfix check" "exit status $RUN_STATUS" "$d/maillog"
-        return 1
-    fi
-    run postfix -c "$d/etc" start
-    PF_STARTED+=("$d/etc")
-    if [ "$RUN_STATUS" -ne 0 ]; then
-        not_ok "Postfix $name: postfix start" "exit status $RUN_STATUS" "$d/maillog"
-        return 1
-    fi
-    for _ in $(seq 100); do
-        if postfix -c "$d/etc" status > /dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    not_ok "Postfix $name: master runs" "postfix status fails 10 s after start" "$d/maillog"
-    return 1
-}
 
-# log_has NAME INSTANCE ERE [SECONDS]: a line of the instance's maillog matches.
-log_has() {
-    local f="$E2E_TMP/$2/maillog" _
-    for _ in $(seq $((${4:-20} * 10))); do
-        if grep -Eq -- "$3" "$f" 2> /dev/null; then ok "$1"; return 0; fi
-        sleep 0.1
-    done
-    not_ok "$1" "no line of $2's maillog matches /$3/" "$f"
-}
 
 # delivered NAME SUBJECT: the message reached bob's Maildir on B.
 delivered() {

@@ -33,6 +33,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
+# shellcheck source=postfix_lib.sh
+. "$here/postfix_lib.sh"
 
 if [ $# -ne 1 ]; then
     echo "usage: $0 PLUGIN_DIR" >&2
@@ -40,7 +42,6 @@ if [ $# -ne 1 ]; then
 fi
 plugin_dir=$(cd "$1" && pwd)
 json=(python3 "$here/tokenfile_json.py")
-PF_STARTED=()   # config directories of the instances we started
 
 e2e_init
 # Stop our instances however the script ends, then lib.sh's cleanup (which
@@ -54,28 +55,7 @@ pf_cleanup() {
 }
 trap pf_cleanup EXIT
 
-pf_stop_all() {
-    local dir
-    for dir in "${PF_STARTED[@]}"; do pf_stop_dir "$dir"; done
-    PF_STARTED=()
-}
 
-# pf_stop_dir CONFIG_DIR: postfix stop, and wait (at most 5 s, then KILL) until
-# that instance's master, which we started, is gone.
-pf_stop_dir() {
-    local d=$1 pid="" i queue
-    queue=$(postconf -c "$d" -h queue_directory 2> /dev/null) || queue=""
-    if [ -n "$queue" ] && [ -f "$queue/pid/master.pid" ]; then
-        pid=$(tr -dc 0-9 < "$queue/pid/master.pid")
-    fi
-    postfix -c "$d" stop > /dev/null 2>&1 || true
-    [ -n "$pid" ] || return 0
-    for i in $(seq 50); do
-        is_running "$pid" || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2> /dev/null || true
-}
 
 if [ "$(id -u)" -ne 0 ]; then
     not_ok "running as root" "Postfix instances need root"
@@ -93,49 +73,7 @@ issuer=$IDP_ISSUER
 
 # ---------------------------------------------------------------- instances
 
-# pf_new NAME: directories and a main.cf/master.cf with the common settings.
-# Sets nothing else; pf_main NAME LINE... adds main.cf lines.
-pf_new() {
-    local name=$1 d="$E2E_TMP/$1"
-    mkdir -p "$d/etc/sasl" "$d/queue" "$d/data"
-    chown postfix:postfix "$d/data"
-    cat > "$d/etc/main.cf" <<EOF
-# private instance $name: nothing outside $d is used
-compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = $name.e2e.invalid
-mydomain = e2e.invalid
-myorigin = \$myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-disable_dns_lookups = yes
-biff = no
-syslog_name = e2e-postfix-$name
-maillog_file = $d/maillog
-maillog_file_prefixes = $E2E_TMP
-# libsasl2 finds only our plugin; the client side reads its own configuration
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$plugins SASL_OAUTH_CONF=$d/sasl-oauth.conf
-EOF
-    : > "$d/sasl-oauth.conf"
-    chmod 644 "$d/sasl-oauth.conf"
-}
 
-pf_main() {
-    local name=$1
-    shift
-    printf '%s\n' "$@" >> "$E2E_TMP/$name/etc/main.cf"
-}
 
 # pf_master NAME CHROOT [SMTPD_LISTEN]: master.cf with the services a relay
 # needs; CHROOT (y/n) for the smtp client, and the smtpd on SMTPD_LISTEN if
@@ -172,51 +110,9 @@ EOF
     } > "$f"
 }
 
-# pf_start NAME: postfix check + start (silent without a terminal: their
-# complaints land in the maillog), then wait for master's pid file.
-pf_start() {
-    local name=$1 d="$E2E_TMP/$1" i
-    run postfix -c "$d/etc" check
-    if [ "$RUN_STATUS" -ne 0 ]; then
-        not_ok "Postfix $name: postfix check" "exit status $RUN_STATUS" "$d/maillog"
-        return 1
-    fi
-    run postfix -c "$d/etc" start
-    PF_STARTED+=("$d/etc")
-    if [ "$RUN_STATUS" -ne 0 ]; then
-        not_ok "Postfix $name: postfix start" "exit status $RUN_STATUS" "$d/maillog"
-        return 1
-    fi
-    for i in $(seq 100); do
-        if postfix -c "$d/etc" status > /dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    not_ok "Postfix $name: master runs" "postfix status fails 10 s after start" "$d/maillog"
-    return 1
-}
 
-pf_stop() {
-    local d="$E2E_TMP/$1/etc" rest=() x
-    pf_stop_dir "$d"
-    for x in "${PF_STARTED[@]}"; do [ "$x" = "$d" ] || rest+=("$x"); done
-    PF_STARTED=("${rest[@]}")
-}
 
-# pf_wait_log NAME ERE [SECONDS]: a line of the instance's maillog matches.
-pf_wait_log() {
-    local f="$E2E_TMP/$1/maillog" i
-    for i in $(seq $((${3:-30} * 10))); do
-        if grep -Eq -- "$2" "$f" 2> /dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
-# log_has NAME INSTANCE ERE: check the maillog (with the lines for one queue id).
-log_has() {
-    if pf_wait_log "$2" "$3" "${4:-20}"; then ok "$1"
-    else not_ok "$1" "no line of $2's maillog matches /$3/" "$E2E_TMP/$2/maillog"; fi
-}
 
 # ---------------------------------------------------------------- B: the server
 
