@@ -51,7 +51,12 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
+    /// What the client may be told (errdetail): names the failed check, never
+    /// a configuration value, a token or a secret.
     pub reason: Cow<'static, str>,
+    /// What only the server's log gets besides the reason (configured values,
+    /// which of several indistinguishable refusals it was).
+    pub detail: Option<Cow<'static, str>>,
 }
 
 impl Error {
@@ -59,6 +64,19 @@ impl Error {
         Error {
             kind,
             reason: reason.into(),
+            detail: None,
+        }
+    }
+    /// Adds text for the server's log only.
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+    /// The server's log line: the reason and, when there is one, the detail.
+    pub fn log_text(&self) -> Cow<'_, str> {
+        match &self.detail {
+            None => Cow::Borrowed(&self.reason),
+            Some(d) => Cow::Owned(format!("{} ({d})", self.reason)),
         }
     }
     pub fn protocol(reason: impl Into<Cow<'static, str>>) -> Self {
@@ -118,6 +136,14 @@ mod tests {
     #[test]
     fn printable_cuts_long_text() {
         assert_eq!(printable("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn detail_reaches_the_log_text_only() {
+        let e = Error::invalid_token("audience not accepted").with_detail("accepted: imap");
+        assert_eq!(e.reason, "audience not accepted");
+        assert_eq!(e.log_text(), "audience not accepted (accepted: imap)");
+        assert_eq!(Error::protocol("x").log_text(), "x");
     }
 
     #[test]

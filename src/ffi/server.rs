@@ -289,7 +289,10 @@ unsafe extern "C" fn mech_step(
                 Step::Continue(challenge) => {
                     if let Some(refusal) = conn.exchange.pending_refusal() {
                         // FAIL level: what servers such as Postfix log by default.
-                        u.log(Level::Fail, &format!("login refused: {}", refusal.reason));
+                        u.log(
+                            Level::Fail,
+                            &format!("login refused: {}", refusal.log_text()),
+                        );
                     }
                     conn.out = challenge;
                     utils::set_output(serverout, serveroutlen, &conn.out);
@@ -297,8 +300,12 @@ unsafe extern "C" fn mech_step(
                 }
                 Step::Success(ids) => finish(params, u, &ids, oparams),
                 Step::Failure(e) => {
+                    // The client may see errdetail; the log line may say more.
                     // A refusal was already logged with its challenge.
-                    u.seterror(&e.reason, !had_refusal);
+                    u.seterror(&e.reason, false);
+                    if !had_refusal {
+                        u.log(Level::Fail, &e.log_text());
+                    }
                     if e.kind == ErrorKind::Unavailable {
                         u.log(
                             Level::Warn,

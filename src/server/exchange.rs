@@ -64,10 +64,10 @@ impl Exchange {
             State::AwaitingClient { after_discovery } => {
                 self.request(input, rt, now, after_discovery)
             }
-            State::AwaitingErrorAck(refusal) => Step::Failure(Error::new(
-                refusal.kind,
-                format!("{} login refused: {}", self.mech.name(), refusal.reason),
-            )),
+            State::AwaitingErrorAck(refusal) => Step::Failure(Error {
+                reason: format!("{} login refused: {}", self.mech.name(), refusal.reason).into(),
+                ..refusal
+            }),
             State::Finished => Step::Failure(Error::protocol("the exchange is already finished")),
         }
     }
