@@ -129,6 +129,11 @@ static int cb_log(void *ctx, int level, const char *message)
     return SASL_OK;
 }
 
+int t_log_contains(const char *needle)
+{
+    return logbuf.p && strstr(logbuf.p, needle) != NULL;
+}
+
 void t_log_clear(void)
 {
     logbuf.len = 0;

@@ -81,6 +81,8 @@ int t_check_no_leak(const char *token, sasl_conn_t *a, sasl_conn_t *b,
 int t_check_no_leak_keep(const char *token, sasl_conn_t *a, sasl_conn_t *b,
                          const char *extra, const char *name);
 void t_log_clear(void);
+/* Whether a log line received since the last t_log_clear holds NEEDLE. */
+int t_log_contains(const char *needle);
 /* Prints "N passed, N failed" and returns the exit status. */
 int t_summary(void);
 

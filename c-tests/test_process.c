@@ -24,7 +24,11 @@
  *       outage    (run with oauth_timeout 1000) hang, 503, garbage and slow
  *                 answers are SASL_TRYAGAIN within the timeout, never SASL_OK.
  *       cache     (run with oauth_cache_ttl 5) a revoked opaque token is still
- *                 accepted while cached and refused once the entry is gone. */
+ *                 accepted while cached and refused once the entry is gone.
+ *       withdraw  (run with oauth_jwks_max_age 5, oauth_cache_ttl 0) the provider
+ *                 rotates and drops its old key: a token signed by it is refused
+ *                 within max_age + a few seconds, a new one accepted; JWKS
+ *                 fetches stay bounded; a failing /jwks leaves the last set in use. */
 #define _GNU_SOURCE
 #include "common.h"
 
@@ -823,6 +827,75 @@ static void part_cache(void)
     free(tok);
 }
 
+/* Within max_age (5 s) + this, a withdrawn key must be refused. */
+#define WITHDRAW_MAX_MS 9000
+
+/* oauth_jwks_max_age 5, oauth_cache_ttl 0 (every login checks the signature).
+ * The provider rotates and drops the old key: this process, which accepted a
+ * token signed by it, must stop trusting it once its key set is older than
+ * max_age, without a fetch per login; the provider's new key is accepted.
+ * Then /jwks fails: the last good set keeps serving (oauth_jwks_max_stale). */
+static void part_withdraw(void)
+{
+    struct timespec t0, now;
+    struct result r;
+    char *a, *a2, *b;
+    long jwks, ms = 0;
+    int logins = 0, accepted = 0;
+
+    admin_post("/admin/counters/reset");
+    init_both();
+    a = mint("jwt");
+    a2 = mint("jwt");
+    login("OAUTHBEARER", a, &r);
+    want_ok(&r, "before the withdrawal: a JWT logs in");
+
+    admin_post("/admin/rotate?drop_old=1");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    b = mint("jwt");
+    /* Another token of the withdrawn key, every 250 ms, until it is refused. */
+    for (;;) {
+        login("OAUTHBEARER", a2, &r);
+        logins++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = elapsed_ms(&t0, &now);
+        if (r.rc != SASL_OK || ms > WITHDRAW_MAX_MS) break;
+        accepted++;
+        usleep(250 * 1000);
+    }
+    printf("# withdrawn key: accepted %d time(s), then %s after %ld ms (%s)\n", accepted,
+           t_rcname(r.rc), ms, r.detail);
+    want_refused(&r, "invalid_token", "kid",
+                 t_name("a JWT signed by the withdrawn key is refused within %d ms",
+                        WITHDRAW_MAX_MS));
+    t_check(ms <= WITHDRAW_MAX_MS, "the refusal came within max_age + 4 s", "after %ld ms", ms);
+    login("OAUTHBEARER", a, &r);
+    want_refused(&r, "invalid_token", "kid",
+                 "the JWT accepted before the withdrawal is refused now");
+    login("OAUTHBEARER", b, &r);
+    want_ok(&r, "a JWT signed by the provider's new key logs in");
+    logins += 2;
+    jwks = idp_counter("/jwks");
+    printf("# %ld JWKS fetches for %d logins\n", jwks, logins + 1);
+    t_check(jwks >= 2 && jwks <= 3 && logins >= 10,
+            "JWKS fetches are bounded by max_age, not one per login",
+            "%ld JWKS fetches for %d logins", jwks, logins + 1);
+
+    /* The set fetched at the refusal expires; the refetch fails. */
+    idp_mode("error", "/jwks", 0);
+    usleep(6 * 1000 * 1000);
+    t_log_clear();
+    login("OAUTHBEARER", b, &r);
+    want_ok(&r, "/jwks failing after max_age: the last good key set still serves "
+                "(within oauth_jwks_max_stale)");
+    t_check(t_log_contains("using signing keys") && t_log_contains("oauth_jwks_max_stale"),
+            "the stale key set is used with a warning in the log", "no such log line");
+    t_check(idp_counter("/jwks") > jwks, "the expired set was asked for again",
+            "no JWKS request after the set expired");
+    idp_mode("normal", NULL, 0);
+    free(a), free(a2), free(b);
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -853,7 +926,7 @@ int main(int argc, char **argv)
     issuer = t_opt_get("oauth_issuer");
     if (!part || !get_token || !issuer) {
         fprintf(stderr, "usage: %s PLUGIN_DIR FIXTURES --part "
-                        "basic|revoke|fork|chroot|rotation|outage|cache --get-token PATH "
+                        "basic|revoke|fork|chroot|rotation|outage|cache|withdraw --get-token PATH "
                         "[--set KEY=VALUE]... (server.conf must set oauth_issuer)\n",
                 argv[0]);
         return 2;
@@ -866,6 +939,7 @@ int main(int argc, char **argv)
     else if (strcmp(part, "rotation") == 0) part_rotation();
     else if (strcmp(part, "outage") == 0) part_outage();
     else if (strcmp(part, "cache") == 0) part_cache();
+    else if (strcmp(part, "withdraw") == 0) part_withdraw();
     else {
         fprintf(stderr, "unknown part %s\n", part);
         return 2;

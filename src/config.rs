@@ -7,6 +7,7 @@ use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
 use crate::validate::introspect::ClientAuth;
 use crate::validate::jwt::JwtPolicy;
+use crate::validate::keys::Freshness;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,11 +37,18 @@ pub const SERVER_KEYS: &[&str] = &[
     "oauth10a_credentials_file",
     "oauth10a_max_skew",
     "oauth10a_nonce_dir",
+    "oauth_allow_http",
+    "oauth_jwks_max_age",
+    "oauth_jwks_max_stale",
+    "oauth_introspection_audience",
 ];
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
 pub const DEFAULT_CACHE_TTL: i64 = 300;
 pub const DEFAULT_TIMEOUT_MS: i64 = 3000;
+pub const DEFAULT_JWKS_MAX_AGE: i64 = 3600;
+pub const MIN_JWKS_MAX_AGE: i64 = 5;
+pub const DEFAULT_JWKS_MAX_STALE: i64 = 86_400;
 /// Entries in the positive-result cache; at ~150 bytes each, about 1.5 MB at most.
 pub const CACHE_ENTRIES: usize = 10_000;
 
@@ -95,6 +103,12 @@ pub struct ServerConfig {
     pub oauth10a: Option<(PathBuf, i64)>,
     /// OAUTH10A: where nonces are shared between server processes.
     pub oauth10a_nonce_dir: Option<PathBuf>,
+    /// Plain http to non-loopback hosts, for URLs found by discovery too.
+    pub allow_http: bool,
+    /// When a remote key set is fetched again, and how long a stale one may serve.
+    pub jwks_freshness: Freshness,
+    /// With oauth_audience set: an introspection answer must name one in `aud`.
+    pub introspection_audience_required: bool,
 }
 
 fn words(v: &str) -> Vec<String> {
@@ -127,12 +141,23 @@ fn number(
     }
 }
 
-fn url(value: String, key: &str) -> Result<String, Error> {
-    if value.starts_with("https://") || value.starts_with("http://") {
-        Ok(value)
-    } else {
-        Err(bad(key, "must be an http(s) URL"))
+/// yes/no (true/false, on/off, 1/0 too), or the default when unset.
+fn yes_no(value: Option<String>, key: &str, default: bool) -> Result<bool, Error> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("yes" | "true" | "on" | "1") => Ok(true),
+        Some("no" | "false" | "off" | "0") => Ok(false),
+        Some(_) => Err(bad(key, "must be yes or no")),
     }
+}
+
+/// An http(s) URL; plain http only to loopback unless `allow_http`.
+fn url(value: String, key: &str, allow_http: bool) -> Result<String, Error> {
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err(bad(key, "must be an http(s) URL"));
+    }
+    crate::url_policy::check(&value, allow_http).map_err(|why| bad(key, why))?;
+    Ok(value)
 }
 
 impl ServerConfig {
@@ -143,6 +168,8 @@ impl ServerConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        let allow_http = yes_no(get("oauth_allow_http"), "oauth_allow_http", false)?;
+        let url = |v: String, key: &str| url(v, key, allow_http);
         let issuer = get("oauth_issuer")
             .map(|v| url(v, "oauth_issuer"))
             .transpose()?;
@@ -301,9 +328,45 @@ impl ServerConfig {
                 }
             };
 
+        let introspection_audience_required = match get("oauth_introspection_audience").as_deref() {
+            None | Some("required") => true,
+            Some("optional") => false,
+            Some(_) => {
+                return Err(bad(
+                    "oauth_introspection_audience",
+                    "must be required or optional",
+                ))
+            }
+        };
+        let max_age = number(
+            get("oauth_jwks_max_age"),
+            "oauth_jwks_max_age",
+            DEFAULT_JWKS_MAX_AGE,
+            604_800,
+            "seconds",
+        )?;
+        if max_age < MIN_JWKS_MAX_AGE {
+            return Err(bad(
+                "oauth_jwks_max_age",
+                format!("must be at least {MIN_JWKS_MAX_AGE} seconds"),
+            ));
+        }
+        let jwks_freshness = Freshness {
+            max_age,
+            max_stale: number(
+                get("oauth_jwks_max_stale"),
+                "oauth_jwks_max_stale",
+                DEFAULT_JWKS_MAX_STALE,
+                2_592_000,
+                "seconds",
+            )?,
+        };
+
         let challenge_scope = get("oauth_scope")
             .or_else(|| (!required_scopes.is_empty()).then(|| required_scopes.join(" ")));
         let openid_configuration = get("oauth_openid_configuration")
+            .map(|v| url(v, "oauth_openid_configuration"))
+            .transpose()?
             .or_else(|| issuer.as_deref().map(crate::validate::discovery::url_for));
         let cache_ttl = number(
             get("oauth_cache_ttl"),
@@ -346,6 +409,9 @@ impl ServerConfig {
                 .transpose()?,
             oauth10a,
             oauth10a_nonce_dir: get("oauth10a_nonce_dir").map(PathBuf::from),
+            allow_http,
+            jwks_freshness,
+            introspection_audience_required,
         })
     }
 
@@ -579,6 +645,67 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_to_a_remote_host_is_refused_naming_the_key() {
+        let jwt = [("oauth_issuer", "https://i"), ("oauth_audience", "a")];
+        let intro = [("oauth_client_id", "c"), ("oauth_client_secret", "s")];
+        for (key, extra) in [
+            ("oauth_issuer", &[][..]),
+            ("oauth_jwks_url", &[][..]),
+            ("oauth_introspection_url", &intro[..]),
+            ("oauth_authorization_endpoint", &[][..]),
+            ("oauth_token_endpoint", &[][..]),
+            ("oauth_openid_configuration", &[][..]),
+        ] {
+            let mut p: Vec<(&str, &str)> = jwt.iter().filter(|(k, _)| *k != key).cloned().collect();
+            p.extend_from_slice(extra);
+            p.push((key, "http://id.invalid/x"));
+            assert_eq!(
+                cfg(&p).unwrap_err().reason,
+                format!(
+                    "{key}: plain http to a non-loopback host; set oauth_allow_http: yes to allow"
+                ),
+                "{key}"
+            );
+            p.push(("oauth_allow_http", "yes"));
+            assert!(cfg(&p).is_ok(), "{key} with oauth_allow_http");
+            p.pop();
+            // Loopback (the tests' provider) needs no option.
+            p.pop();
+            p.push((key, "http://127.0.0.1:8080/x"));
+            assert!(cfg(&p).is_ok(), "{key} on loopback");
+        }
+    }
+
+    #[test]
+    fn new_trust_keys_have_their_defaults() {
+        let c = cfg(BASE).unwrap();
+        assert!(!c.allow_http);
+        assert_eq!(
+            c.jwks_freshness,
+            Freshness {
+                max_age: 3600,
+                max_stale: 86_400
+            }
+        );
+        assert!(c.introspection_audience_required);
+        let c = cfg(&with(&[
+            ("oauth_allow_http", "no"),
+            ("oauth_jwks_max_age", "5"),
+            ("oauth_jwks_max_stale", "0"),
+            ("oauth_introspection_audience", "optional"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.jwks_freshness,
+            Freshness {
+                max_age: 5,
+                max_stale: 0
+            }
+        );
+        assert!(!c.introspection_audience_required);
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (k, v) in [
             ("oauth_algorithms", "HS256"),
@@ -588,6 +715,12 @@ mod tests {
             ("oauth_timeout", "5"),
             ("oauth_issuer", "issuer.test"),
             ("oauth_client_auth_method", "private_key_jwt"),
+            ("oauth_allow_http", "maybe"),
+            ("oauth_jwks_max_age", "4"),
+            ("oauth_jwks_max_age", "forever"),
+            ("oauth_jwks_max_stale", "-1"),
+            ("oauth_introspection_audience", "sometimes"),
+            ("oauth_openid_configuration", "id.test/config"),
         ] {
             let mut p = with(&[(k, v)]);
             if k == "oauth_client_auth_method" {

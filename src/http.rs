@@ -29,6 +29,30 @@ pub struct HttpClient {
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Seconds from `Cache-Control` (`max-age`; 0 for `no-cache`/`no-store`).
+    pub max_age: Option<i64>,
+}
+
+/// The lifetime a `Cache-Control` header gives (RFC 9111 §5.2.2): `max-age`,
+/// or 0 for `no-cache`/`no-store`; None when it says neither.
+pub fn cache_max_age(header: &str) -> Option<i64> {
+    let mut max_age = None;
+    for directive in header.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "no-cache" | "no-store" => return Some(0),
+            "max-age" => {
+                let digits = value.trim().trim_matches('"');
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    // Longer than any sane lifetime: saturate rather than fail.
+                    max_age = Some(digits.parse::<i64>().unwrap_or(i64::MAX));
+                }
+            }
+            _ => {}
+        }
+    }
+    max_age
 }
 
 fn unavailable(reason: String) -> Error {
@@ -120,6 +144,11 @@ impl HttpClient {
 
     /// GET, expecting 200 and a body.
     pub fn get(&self, url: &str) -> Result<Vec<u8>, Error> {
+        self.get_with_max_age(url).map(|(body, _)| body)
+    }
+
+    /// As `get`, with the lifetime the answer's `Cache-Control` gives it.
+    pub fn get_with_max_age(&self, url: &str) -> Result<(Vec<u8>, Option<i64>), Error> {
         let r = self.finish(
             url,
             self.agent()
@@ -134,7 +163,7 @@ impl HttpClient {
                 r.status
             )));
         }
-        Ok(r.body)
+        Ok((r.body, r.max_age))
     }
 
     /// POST a form, with HTTP Basic credentials when given. Any status is returned.
@@ -172,6 +201,7 @@ impl HttpClient {
             }
         };
         let status = resp.status();
+        let max_age = resp.header("cache-control").and_then(cache_max_age);
         if status >= 500 {
             return Err(unavailable(format!(
                 "{} answered HTTP {status}",
@@ -189,7 +219,69 @@ impl HttpClient {
                 printable(url, 200)
             )));
         }
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            body,
+            max_age,
+        })
+    }
+}
+
+/// A loopback HTTP server for tests: answers every request with the reply
+/// set last, and counts the requests.
+#[cfg(test)]
+pub mod test_server {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    pub struct TestServer {
+        /// `http://127.0.0.1:PORT`
+        pub base: String,
+        reply: Arc<Mutex<(String, String)>>,
+        served: Arc<AtomicUsize>,
+    }
+
+    impl TestServer {
+        /// Starts it answering 200 with `body`.
+        pub fn start(body: &str) -> TestServer {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let reply = Arc::new(Mutex::new((String::new(), String::new())));
+            let served = Arc::new(AtomicUsize::new(0));
+            let (r, n) = (reply.clone(), served.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut s) = stream else { continue };
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    let (head, body) = r.lock().unwrap().clone();
+                    n.fetch_add(1, Ordering::SeqCst);
+                    let _ = write!(
+                        s,
+                        "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            let server = TestServer {
+                base,
+                reply,
+                served,
+            };
+            server.answer("HTTP/1.1 200 OK", body);
+            server
+        }
+
+        /// From now on: `head` (status line, then any header lines) and `body`.
+        pub fn answer(&self, head: &str, body: &str) {
+            *self.reply.lock().unwrap() = (head.to_owned(), body.to_owned());
+        }
+
+        pub fn served(&self) -> usize {
+            self.served.load(Ordering::SeqCst)
+        }
     }
 }
 
@@ -225,6 +317,43 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(client(2000).get(&url).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn get_with_max_age_reads_cache_control() {
+        let url = serve(
+            "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=120\r\nContent-Length: 2\r\n\r\n{}",
+            Duration::ZERO,
+        );
+        let (body, max_age) = client(2000).get_with_max_age(&url).unwrap();
+        assert_eq!((body.as_slice(), max_age), (&b"{}"[..], Some(120)));
+    }
+
+    #[test]
+    fn cache_control_directives() {
+        assert_eq!(cache_max_age("max-age=300"), Some(300));
+        assert_eq!(cache_max_age("public, MAX-AGE = \"60\""), Some(60));
+        assert_eq!(cache_max_age("max-age=60, no-cache"), Some(0));
+        assert_eq!(cache_max_age("no-store"), Some(0));
+        assert_eq!(cache_max_age("max-age=-5"), None);
+        assert_eq!(cache_max_age("max-age=soon"), None);
+        assert_eq!(cache_max_age("public"), None);
+        assert_eq!(
+            cache_max_age("max-age=99999999999999999999"),
+            Some(i64::MAX)
+        );
+    }
+
+    #[test]
+    fn redirects_are_not_followed() {
+        // Followed, it would fail to resolve a .invalid host instead.
+        let url = serve(
+            "HTTP/1.1 302 Found\r\nLocation: http://keys.invalid/jwks\r\nContent-Length: 0\r\n\r\n",
+            Duration::ZERO,
+        );
+        let e = client(2000).get(&url).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.reason.contains("answered HTTP 302"), "{}", e.reason);
     }
 
     #[test]

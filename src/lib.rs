@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod secret;
 pub mod server;
 pub mod token;
+pub mod url_policy;
 pub mod validate;
 
 #[allow(unsafe_code)]

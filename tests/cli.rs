@@ -108,3 +108,28 @@ fn check_reports_a_bad_configuration() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("oauth_audience"));
 }
+
+#[test]
+fn check_names_a_plain_http_url_to_a_remote_host() {
+    let s = setup("plainhttp");
+    std::fs::write(
+        s.dir.join("imapd.conf"),
+        "sasl_oauth_issuer: https://id.test\nsasl_oauth_audience: imap\n\
+         sasl_oauth_jwks_url: http://keys.invalid/jwks\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--config"])
+        .arg(s.dir.join("imapd.conf"))
+        .args(["--token", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "oauth_jwks_url: plain http to a non-loopback host; set oauth_allow_http: yes to allow"
+        ),
+        "{err}"
+    );
+}

@@ -13,6 +13,8 @@
 #   rotation  key rotation without restart; made-up kids: at most one refetch
 #   outage    oauth_timeout 1000: hang, 503, garbage, slow -> SASL_TRYAGAIN
 #   cache     oauth_cache_ttl 5: revoked but cached accepted, refused after TTL
+#   withdraw  oauth_jwks_max_age 5: a key the provider dropped is refused within
+#             seconds, its new key accepted, JWKS fetches bounded, stale set used
 # and `sasl-oauth check` (target/debug) on the same configuration.
 #
 # Usage: idp_harness.sh PLUGIN_DIR      (from `make plugin idp`)
@@ -147,6 +149,7 @@ run_part chroot
 run_part rotation
 run_part outage --set oauth_timeout=1000
 run_part cache --set oauth_cache_ttl=5
+run_part withdraw --set oauth_jwks_max_age=5 --set oauth_cache_ttl=0
 echo "# C parts took $((SECONDS - started)) s"
 
 finish

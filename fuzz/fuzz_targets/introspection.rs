@@ -11,12 +11,14 @@ fuzz_target!(|data: &[u8]| {
         username_claim: "username".into(),
         required_scopes: vec!["mail".into()],
         clock_skew: 60,
+        audience_required: true,
     };
     if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut Trace::off()) {
         // Fail closed: acceptance needs active true and a login name.
         assert!(!id.authid.is_empty());
         let text = String::from_utf8_lossy(data);
         assert!(text.contains("true"), "accepted without active true");
+        assert!(text.contains("imap"), "accepted without naming our audience");
     }
     let _ = discovery::parse(data, "https://issuer.test");
 });

@@ -285,7 +285,12 @@ unsafe extern "C" fn mech_step(
                 return sys::SASL_BADPARAM;
             };
             let had_refusal = conn.exchange.pending_refusal().is_some();
-            match conn.exchange.step(input, &conn.runtime, unix_now()) {
+            let step = conn.exchange.step(input, &conn.runtime, unix_now());
+            // Warnings of a validation that may still have succeeded (stale keys).
+            for line in crate::validate::notice::take() {
+                u.log(Level::Warn, &line);
+            }
+            match step {
                 Step::Continue(challenge) => {
                     if let Some(refusal) = conn.exchange.pending_refusal() {
                         // FAIL level: what servers such as Postfix log by default.

@@ -8,7 +8,7 @@ use crate::config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
 use crate::http::HttpClient;
 use crate::validate::cache::CachedValidator;
-use crate::validate::discovery::Discovery;
+use crate::validate::discovery::{Discovery, AUTHORIZATION_ENDPOINT, TOKEN_ENDPOINT};
 use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
 use crate::validate::jwt::JwtValidator;
 use crate::validate::keys::{KeySource, KeyStore};
@@ -54,18 +54,13 @@ impl ChallengeInfo {
     /// (authorization_uri, token_uri): configured, else from discovery when it
     /// can be had now; a challenge without them is still a valid challenge.
     pub fn uris(&self, now: i64) -> (Option<String>, Option<String>) {
-        let found = match (&self.authorization_uri, &self.token_uri, &self.discovery) {
-            (Some(_), Some(_), _) | (_, _, None) => None,
-            (_, _, Some(d)) => d.endpoints(now).ok(),
-        };
-        let from = |e: Option<&Option<String>>| e.and_then(|v| v.clone());
+        // A discovered endpoint we may not use (plain http) is left out.
+        let found = |pick| self.discovery.as_ref()?.endpoint(now, pick).ok();
         (
             self.authorization_uri
                 .clone()
-                .or_else(|| from(found.as_ref().map(|e| &e.authorization_endpoint))),
-            self.token_uri
-                .clone()
-                .or_else(|| from(found.as_ref().map(|e| &e.token_endpoint))),
+                .or_else(|| found(AUTHORIZATION_ENDPOINT)),
+            self.token_uri.clone().or_else(|| found(TOKEN_ENDPOINT)),
         )
     }
 }
@@ -160,7 +155,11 @@ fn router(config: &ServerConfig, now: i64) -> Result<Built, Error> {
         false => None,
     };
     let discovery = match (&config.issuer, &http) {
-        (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(issuer, http.clone()))),
+        (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(
+            issuer,
+            http.clone(),
+            config.allow_http,
+        ))),
         _ => None,
     };
     let needs =
@@ -174,10 +173,12 @@ fn router(config: &ServerConfig, now: i64) -> Result<Built, Error> {
                 KeysFrom::Url(url) => KeyStore::remote(
                     KeySource::Url(url.clone()),
                     http.clone().ok_or_else(|| needs("oauth_jwks_url"))?,
+                    config.jwks_freshness,
                 ),
                 KeysFrom::Discovery => KeyStore::remote(
                     KeySource::Discovered(discovery.clone().ok_or_else(|| needs("discovery"))?),
                     http.clone().ok_or_else(|| needs("discovery"))?,
+                    config.jwks_freshness,
                 ),
             };
             Some(JwtValidator::new(j.policy.clone(), keys))
@@ -201,6 +202,7 @@ fn router(config: &ServerConfig, now: i64) -> Result<Built, Error> {
                 username_claim: config.username_claim.clone(),
                 required_scopes: config.required_scopes.clone(),
                 clock_skew: config.clock_skew,
+                audience_required: config.introspection_audience_required,
             },
             http: http.clone().ok_or_else(|| needs("introspection"))?,
         }),

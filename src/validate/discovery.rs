@@ -2,6 +2,8 @@
 //! `<issuer>/.well-known/openid-configuration`, fetched on first need and
 //! kept for the life of the process. Its `issuer` must equal ours exactly
 //! (§4.3), or an attacker-controlled document could redirect key lookups.
+//! An endpoint it names in plain http to a non-loopback host is refused
+//! (unless `oauth_allow_http`): a temporary failure, never a request.
 
 use super::strict_json::parse_object;
 use crate::error::{printable, Error, ErrorKind};
@@ -71,17 +73,48 @@ pub struct Discovery {
     issuer: String,
     url: String,
     http: Arc<HttpClient>,
+    allow_http: bool,
     state: Mutex<State>,
 }
 
+/// Which endpoint of the document to use, and its name for messages.
+pub type Pick = (&'static str, fn(&Endpoints) -> &Option<String>);
+pub const JWKS_URI: Pick = ("jwks_uri", |e| &e.jwks_uri);
+pub const INTROSPECTION_ENDPOINT: Pick = ("introspection_endpoint", |e| &e.introspection_endpoint);
+pub const AUTHORIZATION_ENDPOINT: Pick = ("authorization_endpoint", |e| &e.authorization_endpoint);
+pub const TOKEN_ENDPOINT: Pick = ("token_endpoint", |e| &e.token_endpoint);
+
 impl Discovery {
-    pub fn new(issuer: &str, http: Arc<HttpClient>) -> Self {
+    /// `allow_http`: oauth_allow_http, for the endpoints the document names.
+    pub fn new(issuer: &str, http: Arc<HttpClient>, allow_http: bool) -> Self {
         Discovery {
             issuer: issuer.to_owned(),
             url: url_for(issuer),
             http,
+            allow_http,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// One endpoint of the document, when it names one we may use.
+    pub fn endpoint(&self, now: i64, (name, pick): Pick) -> Result<String, Error> {
+        let endpoints = self.endpoints(now)?;
+        let url = pick(&endpoints).as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("the discovery document has no {name}"),
+            )
+        })?;
+        crate::url_policy::check(url, self.allow_http).map_err(|why| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "refused the discovery document's {name} {}: {why}",
+                    printable(url, 200)
+                ),
+            )
+        })?;
+        Ok(url.to_owned())
     }
 
     pub fn url(&self) -> &str {
@@ -173,6 +206,49 @@ mod tests {
                 ErrorKind::Unavailable
             );
         }
+    }
+
+    #[test]
+    fn discovered_plain_http_endpoints_are_a_temporary_refusal() {
+        use crate::http::test_server::TestServer;
+        let idp = TestServer::start("");
+        let issuer = idp.base.clone();
+        idp.answer(
+            "HTTP/1.1 200 OK",
+            &format!(
+                r#"{{"issuer":"{issuer}","jwks_uri":"http://keys.invalid/jwks",
+                "introspection_endpoint":"http://id.invalid/introspect",
+                "token_endpoint":"{issuer}/token","authorization_endpoint":"https://id.invalid/auth"}}"#
+            ),
+        );
+        let http = Arc::new(HttpClient::new(None, std::time::Duration::from_secs(2)).unwrap());
+        let d = Discovery::new(&issuer, http.clone(), false);
+        for (pick, url) in [
+            (JWKS_URI, "http://keys.invalid/jwks"),
+            (INTROSPECTION_ENDPOINT, "http://id.invalid/introspect"),
+        ] {
+            let e = d.endpoint(100, pick).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Unavailable);
+            assert_eq!(
+                e.reason,
+                format!(
+                    "refused the discovery document's {} {url}: plain http to a non-loopback \
+                     host; set oauth_allow_http: yes to allow",
+                    pick.0
+                )
+            );
+        }
+        // Loopback http and https are fine.
+        assert_eq!(
+            d.endpoint(100, TOKEN_ENDPOINT).unwrap(),
+            format!("{issuer}/token")
+        );
+        assert!(d.endpoint(100, AUTHORIZATION_ENDPOINT).is_ok());
+        let allowed = Discovery::new(&issuer, http, true);
+        assert_eq!(
+            allowed.endpoint(100, JWKS_URI).unwrap(),
+            "http://keys.invalid/jwks"
+        );
     }
 
     #[test]

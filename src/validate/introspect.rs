@@ -1,8 +1,10 @@
 //! OAuth 2.0 Token Introspection (RFC 7662) for opaque tokens: the identity
 //! provider says whether the token is active and whose it is. `active` must be
-//! true; `exp`, `nbf`, `iss`, `aud` and `scope` are checked when present.
+//! true; `exp`, `nbf`, `iss` and `scope` are checked when present, and `aud`
+//! must name one of our audiences (when we have any) unless the
+//! configuration says an answer without `aud` will do.
 
-use super::discovery::Discovery;
+use super::discovery::{Discovery, INTROSPECTION_ENDPOINT};
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error, ErrorKind};
@@ -35,6 +37,8 @@ pub struct IntrospectionPolicy {
     pub username_claim: String,
     pub required_scopes: Vec<String>,
     pub clock_skew: i64,
+    /// oauth_introspection_audience: an answer without `aud` is refused.
+    pub audience_required: bool,
 }
 
 pub struct IntrospectionValidator {
@@ -115,9 +119,21 @@ pub fn judge(
         claims::check_issuer(&r, issuer)?;
         trace.note(|| format!("ok  iss is {issuer}"));
     }
-    if !policy.audiences.is_empty() && r.contains_key("aud") {
-        claims::check_audience(&r, &policy.audiences)?;
-        trace.note(|| format!("ok  aud names one of: {}", policy.audiences.join(" ")));
+    if !policy.audiences.is_empty() {
+        if r.contains_key("aud") {
+            claims::check_audience(&r, &policy.audiences)?;
+            trace.note(|| format!("ok  aud names one of: {}", policy.audiences.join(" ")));
+        } else if policy.audience_required {
+            // Fail closed: an answer that names no audience may be for another service.
+            return Err(Error::invalid_token(
+                "introspection answer has no audience (aud); \
+                 oauth_introspection_audience: optional accepts that",
+            ));
+        } else {
+            trace.note(|| {
+                "ok  no aud in the answer (oauth_introspection_audience: optional)".into()
+            });
+        }
     }
     // Fail closed: a required scope is missing unless the provider lists it.
     claims::check_scopes(&r, &policy.required_scopes)?;
@@ -141,17 +157,7 @@ impl IntrospectionValidator {
     fn url(&self, now: i64) -> Result<String, Error> {
         match &self.endpoint {
             Endpoint::Url(u) => Ok(u.clone()),
-            Endpoint::Discovered(d) => {
-                d.endpoints(now)?
-                    .introspection_endpoint
-                    .clone()
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Unavailable,
-                            "the discovery document has no introspection_endpoint",
-                        )
-                    })
-            }
+            Endpoint::Discovered(d) => d.endpoint(now, INTROSPECTION_ENDPOINT),
         }
     }
 }
@@ -208,11 +214,60 @@ mod tests {
             username_claim: "username".into(),
             required_scopes: vec!["mail".into()],
             clock_skew: 60,
+            audience_required: true,
         }
     }
 
     fn j(body: &str) -> Result<Identity, Error> {
         judge(body.as_bytes(), &policy(), 1000, &mut Trace::off())
+    }
+
+    #[test]
+    fn an_answer_without_aud_is_refused_when_audiences_are_set() {
+        let e = j(r#"{"active":true,"username":"alice","scope":"mail"}"#).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Rejected(crate::error::OAuthStatus::InvalidToken)
+        );
+        assert!(e.reason.contains("no audience"), "{}", e.reason);
+    }
+
+    #[test]
+    fn aud_may_be_a_string_or_an_array() {
+        assert!(j(r#"{"active":true,"username":"a","scope":"mail","aud":"imap"}"#).is_ok());
+        assert!(
+            j(r#"{"active":true,"username":"a","scope":"mail","aud":["smtp","imap"]}"#).is_ok()
+        );
+        assert!(j(r#"{"active":true,"username":"a","scope":"mail","aud":["smtp"]}"#).is_err());
+        assert!(j(r#"{"active":true,"username":"a","scope":"mail","aud":[]}"#).is_err());
+    }
+
+    #[test]
+    fn optional_audience_accepts_an_answer_without_aud_but_checks_a_present_one() {
+        let p = IntrospectionPolicy {
+            audience_required: false,
+            ..policy()
+        };
+        let judge_with = |body: &str| judge(body.as_bytes(), &p, 1000, &mut Trace::off());
+        assert!(judge_with(r#"{"active":true,"username":"a","scope":"mail"}"#).is_ok());
+        assert!(
+            judge_with(r#"{"active":true,"username":"a","scope":"mail","aud":"smtp"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn without_configured_audiences_aud_is_not_needed() {
+        let p = IntrospectionPolicy {
+            audiences: vec![],
+            ..policy()
+        };
+        assert!(judge(
+            br#"{"active":true,"username":"a","scope":"mail"}"#,
+            &p,
+            1000,
+            &mut Trace::off()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -224,7 +279,7 @@ mod tests {
 
     #[test]
     fn minimal_active_token() {
-        assert!(j(r#"{"active":true,"username":"alice","scope":"mail"}"#).is_ok());
+        assert!(j(r#"{"active":true,"username":"alice","scope":"mail","aud":"imap"}"#).is_ok());
     }
 
     #[test]
@@ -280,14 +335,16 @@ mod tests {
 
     #[test]
     fn missing_scope_and_identity_fail_closed() {
-        assert!(j(r#"{"active":true,"username":"a"}"#)
+        assert!(j(r#"{"active":true,"username":"a","aud":"imap"}"#)
             .unwrap_err()
             .reason
             .contains("scope"));
-        assert!(j(r#"{"active":true,"sub":"a","scope":"mail"}"#)
-            .unwrap_err()
-            .reason
-            .contains("username"));
+        assert!(
+            j(r#"{"active":true,"sub":"a","scope":"mail","aud":"imap"}"#)
+                .unwrap_err()
+                .reason
+                .contains("username")
+        );
     }
 
     #[test]

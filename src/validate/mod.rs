@@ -11,6 +11,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod keys;
 pub mod nonce_dir;
+pub mod notice;
 pub mod oauth10a;
 pub mod router;
 pub mod strict_json;
