@@ -98,6 +98,12 @@ pub unsafe extern "C" fn sasl_client_plug_init(
                     None
                 }
             };
+            if let Some(u) = Utils::from_ptr(utils) {
+                // Environment variables ignored in a setuid/setgid process.
+                for note in crate::secure_env::take_notes() {
+                    u.log(Level::Warn, &note);
+                }
+            }
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }

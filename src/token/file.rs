@@ -85,6 +85,9 @@ pub struct TokenFile {
     /// HMAC-SHA1 or HMAC-SHA256 (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_signature_method: Option<String>,
+    /// `"yes"` or `true`: the token endpoint may be plain http to a non-loopback host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_http: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -116,6 +119,17 @@ impl TokenFile {
             _ => window,
         };
         self.access_token.is_empty() || self.expires_at.is_some_and(|e| e - now <= window)
+    }
+
+    /// Whether the file allows plain http to a non-loopback token endpoint.
+    pub fn allows_http(&self) -> Result<bool, Error> {
+        match &self.allow_http {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => crate::client::config::yes(s)
+                .ok_or_else(|| Error::param("token file: allow_http must be yes or no")),
+            Some(_) => Err(Error::param("token file: allow_http must be yes or no")),
+        }
     }
 
     pub fn grant(&self) -> Grant {
@@ -185,7 +199,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
         }
         f.sync_all()?;
         #[cfg(feature = "test-hooks")]
-        if std::env::var_os("SASL_OAUTH_TEST_CRASH_BEFORE_RENAME").is_some() {
+        if crate::secure_env::var_os("SASL_OAUTH_TEST_CRASH_BEFORE_RENAME").is_some() {
             std::process::abort();
         }
         fs::rename(&tmp, path)?;
@@ -228,6 +242,12 @@ impl FileSource {
                     self.path.display()
                 ))
             })?;
+        crate::http::check_plain_http(
+            "token_endpoint",
+            &endpoint,
+            cfg.allow_http || f.allows_http()?,
+        )
+        .map_err(|e| Error::new(e.kind, format!("token file {}: {}", self.path.display(), e.reason)))?;
         let client_id = f
             .client_id
             .clone()
@@ -550,6 +570,51 @@ mod tests {
         assert_eq!(read(&p).unwrap().refresh_token.unwrap().expose(), "rotated");
         let left = temp_files(dir);
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn allow_http_in_a_token_file() {
+        let f = |j: &str| TokenFile::parse(j.as_bytes()).unwrap().allows_http();
+        assert!(!f("{}").unwrap());
+        assert!(f(r#"{"allow_http":"yes"}"#).unwrap());
+        assert!(f(r#"{"allow_http":true}"#).unwrap());
+        assert!(!f(r#"{"allow_http":"no"}"#).unwrap());
+        assert!(f(r#"{"allow_http":"maybe"}"#).is_err());
+        assert!(f(r#"{"allow_http":1}"#).is_err());
+    }
+
+    fn runtime(conf: &str) -> Arc<ClientRuntime> {
+        let values = crate::config_file::parse(conf);
+        let c = crate::client::config::ClientConfig::from_values(values, None).unwrap();
+        Arc::new(ClientRuntime::new(c).unwrap())
+    }
+
+    #[test]
+    fn a_plain_http_token_endpoint_off_loopback_is_refused() {
+        let p = temp("plainhttp");
+        let expired = r#"{"access_token":"old","expires_at":1,"refresh_token":"rt","client_id":"c","token_endpoint":"http://idp.invalid/token"}"#;
+        fs::write(&p, expired).unwrap();
+        let e = FileSource::new(p.clone(), runtime(""))
+            .token(1000)
+            .unwrap_err();
+        assert!(
+            e.reason.contains(
+                "token_endpoint: plain http to a non-loopback host; set allow_http: yes to allow"
+            ),
+            "{}",
+            e.reason
+        );
+        // From the client configuration too.
+        fs::write(
+            &p,
+            r#"{"access_token":"old","expires_at":1,"refresh_token":"rt","client_id":"c"}"#,
+        )
+        .unwrap();
+        let e = FileSource::new(p.clone(), runtime("token_endpoint: http://idp.invalid/t\n"))
+            .token(1000)
+            .unwrap_err();
+        assert!(e.reason.contains("token_endpoint: plain http"), "{}", e.reason);
+        assert_eq!(fs::read_to_string(&p).unwrap().contains("old"), true);
     }
 
     #[test]
