@@ -445,6 +445,7 @@ fn first_step(
         Mechanism::OAuth10a => source.oauth1().map(|c| creds.oauth1 = Some(c)),
         _ => source.token(now).map(|t| creds.token = t),
     };
+    log_notes(source.as_mut(), u);
     if let Err(e) = got {
         return Ok(ClientStep::Failure(e));
     }
@@ -454,13 +455,22 @@ fn first_step(
     Ok(step)
 }
 
+/// What the token source did that the log should show (never a secret).
+fn log_notes(source: &mut dyn TokenSource, u: Utils) {
+    for note in source.take_notes() {
+        u.log(Level::Warn, &note);
+    }
+}
+
 /// The server refused our token as invalid: when its source can give a new
 /// one (a token file), get it and return SASL_TRYAGAIN so that the
 /// application logs in again. Once per exchange; a token refused right after
 /// it was obtained is not refreshed again, so this never loops.
 fn retry_with_new_token(conn: &mut ClientConn, u: Utils, note: &str) -> Option<c_int> {
     let (source, used) = conn.source.as_mut()?;
-    match source.after_rejection(used, unix_now()) {
+    let verdict = source.after_rejection(used, unix_now());
+    log_notes(source.as_mut(), u);
+    match verdict {
         Ok(true) => {
             conn.source = None;
             u.seterror(

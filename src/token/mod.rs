@@ -29,6 +29,12 @@ pub trait TokenSource: Send {
         Ok(false)
     }
 
+    /// Lines for the SASL log since the last call (what a token file's
+    /// refresh cleaned up); never a secret.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// OAuth 1.0a credentials for OAUTH10A; only token files have them.
     fn oauth1(&mut self) -> Result<OAuth1Credentials, Error> {
         Err(Error::param(
