@@ -24,13 +24,17 @@ pub const MAX_OUTPUT: usize = 64 * 1024;
 const SHOWN: &str = "cmd: (command from the SASL password)";
 
 pub struct CommandSource {
-    command: String,
+    /// The command line may hold a secret: wiped when dropped.
+    command: Secret,
     timeout: Duration,
 }
 
 impl CommandSource {
     pub fn new(command: String, timeout: Duration) -> Self {
-        CommandSource { command, timeout }
+        CommandSource {
+            command: Secret::new(command),
+            timeout,
+        }
     }
 }
 
@@ -65,7 +69,7 @@ fn kill_group(child: &mut Child) {
 impl TokenSource for CommandSource {
     fn token(&mut self, _now: i64) -> Result<Secret, Error> {
         let mut child = Command::new("/bin/sh")
-            .args(["-c", &self.command])
+            .args(["-c", self.command.expose()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
