@@ -23,10 +23,15 @@ fn a_set_id_process_ignores_ssl_cert_file_and_dir() {
     assert!(system_roots(false).contains(&hostile));
 
     let roots = system_roots(true);
-    assert!(!roots.contains(&hostile), "a CA named by SSL_CERT_FILE was trusted");
+    assert!(
+        !roots.contains(&hostile),
+        "a CA named by SSL_CERT_FILE was trusted"
+    );
     let notes = sasloauth::secure_env::take_notes();
     assert!(
-        notes.iter().any(|n| n.contains("SSL_CERT_FILE") && n.contains("setuid")),
+        notes
+            .iter()
+            .any(|n| n.contains("SSL_CERT_FILE") && n.contains("setuid")),
         "{notes:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -157,7 +157,11 @@ mod tests {
             .token(0)
             .unwrap();
         assert_eq!(t.expose(), "tok-first");
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     /// Whether `pid` is still a live (not zombie) process.
@@ -197,15 +201,24 @@ mod tests {
     fn errors_never_show_the_command_line() {
         let marker = "hunter2-secret-in-the-command";
         let cases = [
-            (format!("exit 3 # {marker}"), Duration::from_secs(2), "exit status: 3"),
+            (
+                format!("exit 3 # {marker}"),
+                Duration::from_secs(2),
+                "exit status: 3",
+            ),
             (format!("true {marker}"), Duration::from_secs(2), "no token"),
-            (format!("sleep 5 # {marker}"), Duration::from_millis(200), "longer"),
+            (
+                format!("sleep 5 # {marker}"),
+                Duration::from_millis(200),
+                "longer",
+            ),
         ];
         for (cmd, timeout, want) in cases {
             let e = CommandSource::new(cmd, timeout).token(0).unwrap_err();
             assert!(!e.reason.contains(marker), "{}", e.reason);
             assert!(
-                e.reason.starts_with("cmd: (command from the SASL password)"),
+                e.reason
+                    .starts_with("cmd: (command from the SASL password)"),
                 "{}",
                 e.reason
             );

@@ -340,7 +340,12 @@ impl FileSource {
             &endpoint,
             cfg.allow_http || f.allows_http()?,
         )
-        .map_err(|e| Error::new(e.kind, format!("token file {}: {}", self.path.display(), e.reason)))?;
+        .map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("token file {}: {}", self.path.display(), e.reason),
+            )
+        })?;
         let client_id = f
             .client_id
             .clone()
@@ -760,7 +765,11 @@ mod tests {
         let e = FileSource::new(p.clone(), runtime("token_endpoint: http://idp.invalid/t\n"))
             .token(1000)
             .unwrap_err();
-        assert!(e.reason.contains("token_endpoint: plain http"), "{}", e.reason);
+        assert!(
+            e.reason.contains("token_endpoint: plain http"),
+            "{}",
+            e.reason
+        );
         assert_eq!(fs::read_to_string(&p).unwrap().contains("old"), true);
     }
 
@@ -811,7 +820,8 @@ mod tests {
             .token(1000)
             .unwrap_err();
         assert!(
-            e.reason.contains("not a regular file owned by the token file's owner or root"),
+            e.reason
+                .contains("not a regular file owned by the token file's owner or root"),
             "{}",
             e.reason
         );
@@ -847,21 +857,39 @@ mod tests {
     #[test]
     fn temp_files_of_another_owner_or_endpoint_or_writable_are_not_adopted() {
         let spoils: [(&str, &str, Box<dyn Fn(&Path)>); 5] = [
-            ("tmpowner", "not owned by the token file's owner", Box::new(|t| chown(t, NOBODY, NOBODY))),
-            ("tmpmode", "writable by group or others", Box::new(|t| {
-                fs::set_permissions(t, fs::Permissions::from_mode(0o620)).unwrap()
-            })),
-            ("tmpendpoint", "another token_endpoint", Box::new(|t| {
-                fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://evil.invalid/t","client_id":"c"}"#).unwrap()
-            })),
-            ("tmpclient", "another token_endpoint, provider or client_id", Box::new(|t| {
-                fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://idp.invalid/t","client_id":"evil"}"#).unwrap()
-            })),
-            ("tmplink", "without following links", Box::new(|t| {
-                let real = t.with_extension("real");
-                fs::rename(t, &real).unwrap();
-                std::os::unix::fs::symlink(&real, t).unwrap();
-            })),
+            (
+                "tmpowner",
+                "not owned by the token file's owner",
+                Box::new(|t| chown(t, NOBODY, NOBODY)),
+            ),
+            (
+                "tmpmode",
+                "writable by group or others",
+                Box::new(|t| fs::set_permissions(t, fs::Permissions::from_mode(0o620)).unwrap()),
+            ),
+            (
+                "tmpendpoint",
+                "another token_endpoint",
+                Box::new(|t| {
+                    fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://evil.invalid/t","client_id":"c"}"#).unwrap()
+                }),
+            ),
+            (
+                "tmpclient",
+                "another token_endpoint, provider or client_id",
+                Box::new(|t| {
+                    fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://idp.invalid/t","client_id":"evil"}"#).unwrap()
+                }),
+            ),
+            (
+                "tmplink",
+                "without following links",
+                Box::new(|t| {
+                    let real = t.with_extension("real");
+                    fs::rename(t, &real).unwrap();
+                    std::os::unix::fs::symlink(&real, t).unwrap();
+                }),
+            ),
         ];
         for (name, why, spoil) in spoils {
             let (p, mut src) = hostile_temp(name, spoil);
@@ -869,9 +897,15 @@ mod tests {
             assert_eq!(f.access_token.expose(), "old", "{name}");
             assert_eq!(read(&p).unwrap().access_token.expose(), "old", "{name}");
             let notes = src.take_notes();
-            assert!(notes.len() == 1 && notes[0].contains(why), "{name}: {notes:?}");
+            assert!(
+                notes.len() == 1 && notes[0].contains(why),
+                "{name}: {notes:?}"
+            );
             assert!(!notes[0].contains("planted"));
-            assert!(!p.parent().unwrap().join(".token.json.4242.tmp").exists(), "{name}");
+            assert!(
+                !p.parent().unwrap().join(".token.json.4242.tmp").exists(),
+                "{name}"
+            );
         }
     }
 
@@ -895,7 +929,11 @@ mod tests {
         chown(dir, NOBODY, NOBODY);
         fs::set_permissions(dir, fs::Permissions::from_mode(0o775)).unwrap();
         let e = read(&p).unwrap_err();
-        assert!(e.reason.contains("the directory of token file"), "{}", e.reason);
+        assert!(
+            e.reason.contains("the directory of token file"),
+            "{}",
+            e.reason
+        );
         fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
         assert!(read(&p).is_ok());
     }
@@ -927,7 +965,10 @@ mod tests {
         chown(&p, NOBODY, NOBODY);
         write_atomic(&p, b"{\"access_token\":\"x\"}").unwrap();
         let m = fs::metadata(&p).unwrap();
-        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (NOBODY, NOBODY, 0o640));
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (NOBODY, NOBODY, 0o640)
+        );
         // A new file, or one replaced by write_new, is 0600 and ours.
         write_new(&p, b"{}").unwrap();
         let m = fs::metadata(&p).unwrap();
