@@ -770,7 +770,7 @@ mod tests {
             "{}",
             e.reason
         );
-        assert_eq!(fs::read_to_string(&p).unwrap().contains("old"), true);
+        assert!(fs::read_to_string(&p).unwrap().contains("old"));
     }
 
     const NOBODY: u32 = 65534;
@@ -856,7 +856,8 @@ mod tests {
 
     #[test]
     fn temp_files_of_another_owner_or_endpoint_or_writable_are_not_adopted() {
-        let spoils: [(&str, &str, Box<dyn Fn(&Path)>); 5] = [
+        type Spoil = Box<dyn Fn(&Path)>;
+        let spoils: [(&str, &str, Spoil); 5] = [
             (
                 "tmpowner",
                 "not owned by the token file's owner",
