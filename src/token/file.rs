@@ -38,7 +38,7 @@ pub enum Grant {
     ClientCredentials,
 }
 
-/// The file format (SPEC §4). Unknown fields are kept when the file is rewritten.
+/// The file format (README, "Client side"). Unknown fields are kept when the file is rewritten.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenFile {
     #[serde(default)]

@@ -1,4 +1,4 @@
-//! Where the client's access token comes from (SPEC §4), chosen by the secret
+//! Where the client's access token comes from, chosen by the secret
 //! the application gives through SASL_CB_PASS:
 //!
 //! - the token itself (the default);
