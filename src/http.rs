@@ -17,6 +17,63 @@ use std::time::Duration;
 /// Larger answers from an identity provider are refused as garbage.
 pub const MAX_BODY: u64 = 1024 * 1024;
 
+/// Whether `url` is plain `http://` to a loopback host (127.0.0.0/8, ::1,
+/// `localhost`), parsed as ureq parses it. Pure.
+pub fn is_loopback_http_host(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    if u.scheme() != "http" {
+        return false;
+    }
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d == "localhost.",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+/// Refuses plain http to a non-loopback host unless `allow_http`; `key`
+/// names the setting the URL came from. Other schemes pass (ureq refuses
+/// what it cannot speak).
+pub fn check_plain_http(key: &str, url: &str, allow_http: bool) -> Result<(), Error> {
+    let plain = url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    if plain && !allow_http && !is_loopback_http_host(url) {
+        return Err(Error::config(format!(
+            "{key}: plain http to a non-loopback host; set allow_http: yes to allow"
+        )));
+    }
+    Ok(())
+}
+
+/// Debian's system bundle, read directly in a set-id process.
+pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The system's trust anchors. rustls-native-certs honours SSL_CERT_FILE and
+/// SSL_CERT_DIR; in a set-id process those belong to the unprivileged caller,
+/// so the system bundle is read without them (and that is noted once).
+pub fn system_roots(set_id: bool) -> Vec<CertificateDer<'static>> {
+    if !set_id {
+        return rustls_native_certs::load_native_certs().certs;
+    }
+    // Only to say so in the log: the values are not used.
+    if ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        crate::secure_env::note(
+            "SSL_CERT_FILE",
+            &format!("SSL_CERT_FILE and SSL_CERT_DIR ignored: the process is setuid or setgid; system trust anchors from {SYSTEM_BUNDLE}"),
+        );
+    }
+    CertificateDer::pem_file_iter(SYSTEM_BUNDLE)
+        .map(|certs| certs.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
 pub struct HttpClient {
     tls: Arc<rustls::ClientConfig>,
     proxy: Option<ureq::Proxy>,
@@ -64,8 +121,7 @@ fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Error> {
     let mut store = rustls::RootCertStore::empty();
     store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     // A missing or partly unreadable system bundle is not fatal: web roots remain.
-    let native = rustls_native_certs::load_native_certs();
-    store.add_parsable_certificates(native.certs);
+    store.add_parsable_certificates(system_roots(crate::secure_env::is_set_id()));
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| {
@@ -396,6 +452,46 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for u in [
+            "http://127.0.0.1:8080/token",
+            "http://127.3.4.5/",
+            "http://[::1]:9/x",
+            "http://localhost/t",
+            "HTTP://LOCALHOST:1/",
+            "http://user:pw@127.0.0.1/",
+        ] {
+            assert!(is_loopback_http_host(u), "{u}");
+        }
+        for u in [
+            "http://idp.invalid/token",
+            "http://127.0.0.1.idp.invalid/",
+            "http://127.0.0.1@idp.invalid/",
+            "http://idp.invalid\\@127.0.0.1/",
+            "http://localhost.idp.invalid/",
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "https://127.0.0.1/",
+            "not a url",
+        ] {
+            assert!(!is_loopback_http_host(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_allowed() {
+        let e = check_plain_http("token_endpoint", "http://idp.invalid/token", false).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "token_endpoint: plain http to a non-loopback host; set allow_http: yes to allow"
+        );
+        assert!(check_plain_http("token_endpoint", "HTTP://idp.invalid/", false).is_err());
+        assert!(check_plain_http("token_endpoint", "http://idp.invalid/token", true).is_ok());
+        assert!(check_plain_http("token_endpoint", "https://idp.invalid/token", false).is_ok());
+        assert!(check_plain_http("token_endpoint", "http://127.0.0.1:9/token", false).is_ok());
     }
 
     #[test]

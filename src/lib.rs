@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod secret;
+pub mod secure_env;
 pub mod server;
 pub mod token;
 pub mod url_policy;

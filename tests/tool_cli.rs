@@ -295,3 +295,28 @@ fn token_init_writes_mode_0600_also_when_replacing_a_looser_file() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn token_init_refuses_a_symlink_at_output_and_leaves_its_target_alone() {
+    let d = dir("link");
+    let issuer = fake_provider(2);
+    let target = d.join("victim");
+    std::fs::write(&target, "victim").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = d.join("token.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = init_client_credentials(&issuer, &link, true);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("symbolic link"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "victim");
+    assert_eq!(mode(&target), 0o644, "the link's target was chmodded");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -26,10 +26,13 @@ pub struct ClientConfig {
     pub refresh_window: i64,
     /// Whether `cmd:` secrets may run a command.
     pub allow_cmd: bool,
+    /// Whether token endpoints and the proxy may be plain http to a
+    /// non-loopback host.
+    pub allow_http: bool,
     pub timeout: Duration,
 }
 
-fn yes(v: &str) -> Option<bool> {
+pub(crate) fn yes(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Some(true),
         "no" | "false" | "off" | "0" => Some(false),
@@ -74,16 +77,28 @@ impl ClientConfig {
         if let Some(v) = values.get("allow_cmd") {
             c.allow_cmd = yes(v).ok_or_else(|| bad("allow_cmd", "must be yes or no"))?;
         }
+        if let Some(v) = values.get("allow_http") {
+            c.allow_http = yes(v).ok_or_else(|| bad("allow_http", "must be yes or no"))?;
+        }
         c.ca_file = values.get("ca_file").map(PathBuf::from);
         c.proxy = values.get("proxy").cloned();
+        if let Some(p) = &c.proxy {
+            // ureq takes `host:port` as an http proxy.
+            let url = match p.contains("://") {
+                true => p.clone(),
+                false => format!("http://{p}"),
+            };
+            crate::http::check_plain_http("proxy", &url, c.allow_http)?;
+        }
         c.values = values;
         Ok(c)
     }
 
     /// Reads `$SASL_OAUTH_CONF` or the default path. A missing default file
-    /// means defaults; a missing file named by the variable is an error.
+    /// means defaults; a missing file named by the variable is an error. In a
+    /// setuid/setgid process the variable is ignored (see `secure_env`).
     pub fn load() -> Result<Self, Error> {
-        let (path, explicit) = match std::env::var_os("SASL_OAUTH_CONF") {
+        let (path, explicit) = match crate::secure_env::var_os("SASL_OAUTH_CONF") {
             Some(p) => (PathBuf::from(p), true),
             None => (PathBuf::from(DEFAULT_PATH), false),
         };
@@ -137,7 +152,7 @@ mod tests {
 
     #[test]
     fn values_and_provider_overrides() {
-        let c = cfg("client_id: generic\nmicrosoft_client_id: ms-app\nrefresh_window: 120\nallow_cmd: yes\nproxy: http://proxy:3128\n").unwrap();
+        let c = cfg("client_id: generic\nmicrosoft_client_id: ms-app\nrefresh_window: 120\nallow_cmd: yes\nallow_http: yes\nproxy: http://proxy:3128\n").unwrap();
         assert_eq!(c.get(Some("microsoft"), "client_id"), Some("ms-app"));
         assert_eq!(c.get(Some("google"), "client_id"), Some("generic"));
         assert_eq!(c.get(None, "client_id"), Some("generic"));
@@ -157,5 +172,24 @@ mod tests {
             .reason
             .starts_with("allow_cmd"));
         assert!(cfg("timeout: 1").unwrap_err().reason.starts_with("timeout"));
+        assert!(cfg("allow_http: perhaps")
+            .unwrap_err()
+            .reason
+            .starts_with("allow_http"));
+    }
+
+    #[test]
+    fn a_plain_http_proxy_must_be_loopback_unless_allowed() {
+        for p in ["http://proxy.invalid:3128", "proxy.invalid:3128"] {
+            let e = cfg(&format!("proxy: {p}\n")).unwrap_err();
+            assert_eq!(
+                e.reason,
+                "proxy: plain http to a non-loopback host; set allow_http: yes to allow"
+            );
+            assert!(cfg(&format!("proxy: {p}\nallow_http: yes\n")).is_ok());
+        }
+        assert!(cfg("proxy: http://127.0.0.1:3128\n").is_ok());
+        assert!(cfg("proxy: localhost:3128\n").is_ok());
+        assert!(!cfg("").unwrap().allow_http);
     }
 }

@@ -98,6 +98,12 @@ pub unsafe extern "C" fn sasl_client_plug_init(
                     None
                 }
             };
+            if let Some(u) = Utils::from_ptr(utils) {
+                // Environment variables ignored in a setuid/setgid process.
+                for note in crate::secure_env::take_notes() {
+                    u.log(Level::Warn, &note);
+                }
+            }
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }
@@ -209,18 +215,25 @@ fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
     let data = ptr::addr_of!(s.data).cast::<u8>();
     // SAFETY: as above; sasl_secret_t is a length-prefixed buffer.
     let bytes = unsafe { std::slice::from_raw_parts(data, s.len as usize) };
-    Ok(Got::Value(Secret::new(
-        String::from_utf8_lossy(bytes).into_owned(),
-    )))
+    Ok(Got::Value(secret_text(bytes)))
 }
 
-/// Results the application wrote into our prompts, by callback id.
-fn prompt_result(prompts: &[sys::sasl_interact_t], id: c_int) -> Option<Vec<u8>> {
+/// A secret from the application's bytes, with no unwiped copy left behind.
+fn secret_text(bytes: &[u8]) -> Secret {
+    Secret::new(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Results the application wrote into our prompts, by callback id; the copy
+/// (a token, for SASL_CB_PASS) is wiped when dropped.
+fn prompt_result(
+    prompts: &[sys::sasl_interact_t],
+    id: c_int,
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
     let p = prompts
         .iter()
         .find(|p| p.id == id as std::os::raw::c_ulong)?;
     // SAFETY: the application set `result` to `len` readable bytes (or left it NULL).
-    unsafe { utils::bytes(p.result.cast(), p.len) }.map(<[u8]>::to_vec)
+    unsafe { utils::bytes(p.result.cast(), p.len) }.map(|b| zeroize::Zeroizing::new(b.to_vec()))
 }
 
 fn make_prompt(id: c_int) -> sys::sasl_interact_t {
@@ -248,7 +261,7 @@ fn credentials(
     u: Utils,
     answered: &[sys::sasl_interact_t],
 ) -> Result<Result<Credentials, Vec<c_int>>, c_int> {
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    let text = |b: zeroize::Zeroizing<Vec<u8>>| String::from_utf8_lossy(&b).into_owned();
     let mut need = Vec::new();
     let mut simple = |id: c_int| -> Result<Option<String>, c_int> {
         if let Some(v) = prompt_result(answered, id) {
@@ -266,7 +279,7 @@ fn credentials(
     let authzid = simple(sys::SASL_CB_USER)?;
     let authid = simple(sys::SASL_CB_AUTHNAME)?;
     let token = match prompt_result(answered, sys::SASL_CB_PASS) {
-        Some(v) => Some(Secret::new(text(v))),
+        Some(v) => Some(secret_text(&v)),
         None => match get_secret(u)? {
             Got::Value(s) => Some(s),
             Got::Prompt => {
@@ -439,6 +452,7 @@ fn first_step(
         Mechanism::OAuth10a => source.oauth1().map(|c| creds.oauth1 = Some(c)),
         _ => source.token(now).map(|t| creds.token = t),
     };
+    log_notes(source.as_mut(), u);
     if let Err(e) = got {
         return Ok(ClientStep::Failure(e));
     }
@@ -448,13 +462,22 @@ fn first_step(
     Ok(step)
 }
 
+/// What the token source did that the log should show (never a secret).
+fn log_notes(source: &mut dyn TokenSource, u: Utils) {
+    for note in source.take_notes() {
+        u.log(Level::Warn, &note);
+    }
+}
+
 /// The server refused our token as invalid: when its source can give a new
 /// one (a token file), get it and return SASL_TRYAGAIN so that the
 /// application logs in again. Once per exchange; a token refused right after
 /// it was obtained is not refreshed again, so this never loops.
 fn retry_with_new_token(conn: &mut ClientConn, u: Utils, note: &str) -> Option<c_int> {
     let (source, used) = conn.source.as_mut()?;
-    match source.after_rejection(used, unix_now()) {
+    let verdict = source.after_rejection(used, unix_now());
+    log_notes(source.as_mut(), u);
+    match verdict {
         Ok(true) => {
             conn.source = None;
             u.seterror(
@@ -488,3 +511,20 @@ unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sys:
 }
 
 unsafe extern "C" fn mech_free(_glob_context: *mut c_void, _utils: *const sys::sasl_utils_t) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_answers_are_copied_into_buffers_wiped_on_drop() {
+        let answer = b"file:/etc/token.json";
+        let mut p = make_prompt(sys::SASL_CB_PASS);
+        p.result = answer.as_ptr().cast();
+        p.len = answer.len() as c_uint;
+        let got: Option<zeroize::Zeroizing<Vec<u8>>> = prompt_result(&[p], sys::SASL_CB_PASS);
+        assert_eq!(got.as_deref().map(Vec::as_slice), Some(&answer[..]));
+        assert!(prompt_result(&[p], sys::SASL_CB_USER).is_none());
+        assert_eq!(secret_text(b"tok\xff").expose(), "tok\u{fffd}");
+    }
+}

@@ -22,7 +22,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A token file larger than this is not a token file.
 const MAX_FILE: u64 = 256 * 1024;
@@ -38,7 +38,7 @@ pub enum Grant {
     ClientCredentials,
 }
 
-/// The file format (SPEC §4). Unknown fields are kept when the file is rewritten.
+/// The file format (README, "Client side"). Unknown fields are kept when the file is rewritten.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenFile {
     #[serde(default)]
@@ -85,6 +85,9 @@ pub struct TokenFile {
     /// HMAC-SHA1 or HMAC-SHA256 (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_signature_method: Option<String>,
+    /// `"yes"` or `true`: the token endpoint may be plain http to a non-loopback host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_http: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -118,6 +121,17 @@ impl TokenFile {
         self.access_token.is_empty() || self.expires_at.is_some_and(|e| e - now <= window)
     }
 
+    /// Whether the file allows plain http to a non-loopback token endpoint.
+    pub fn allows_http(&self) -> Result<bool, Error> {
+        match &self.allow_http {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => crate::client::config::yes(s)
+                .ok_or_else(|| Error::param("token file: allow_http must be yes or no")),
+            Some(_) => Err(Error::param("token file: allow_http must be yes or no")),
+        }
+    }
+
     pub fn grant(&self) -> Grant {
         self.grant.unwrap_or_default()
     }
@@ -138,6 +152,20 @@ pub fn read(path: &Path) -> Result<TokenFile, Error> {
             path.display()
         ))
     })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::param(format!("cannot read token file {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::param(format!(
+            "token file {} is not a regular file",
+            path.display()
+        )));
+    }
+    refuse_shared("token file", path, &meta)?;
+    let dir = parent_dir(path);
+    if let Ok(m) = fs::metadata(dir) {
+        refuse_shared("the directory of token file", dir, &m)?;
+    }
     let mut bytes = Vec::new();
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
@@ -151,41 +179,107 @@ pub fn read(path: &Path) -> Result<TokenFile, Error> {
     TokenFile::parse(&bytes).map_err(|e| Error::param(format!("{}: {}", path.display(), e.reason)))
 }
 
+/// The directory holding `path` ("." for a bare name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// The user this process acts as (files it creates are theirs).
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// As ssh does for keys: a file or directory that another user could write
+/// (group or others may write, and it is not ours) could have been planted.
+fn refuse_shared(what: &str, path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
+    if meta.mode() & 0o022 != 0 && meta.uid() != euid() {
+        return Err(Error::param(format!(
+            "{what} {} is writable by group or others and not owned by uid {}: refusing it",
+            path.display(),
+            euid()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens `path` without following a symbolic link there; returns its fstat too.
+fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<(File, fs::Metadata)> {
+    let f = opts
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    Ok((f, meta))
+}
+
 /// Replaces `path` with `data`: temp file, same mode and owner, fsync, rename, fsync dir.
+/// A symbolic link or anything but a regular file at `path` is refused.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    replace(path, data, true)
+}
+
+/// As `write_atomic` for a new token file: mode 0600 and the caller's owner,
+/// whatever the file it replaces had.
+pub fn write_new(path: &Path, data: &[u8]) -> Result<(), Error> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], keep_mode_and_owner: bool) -> Result<(), Error> {
     let fail = |what: &str, e: std::io::Error| {
         Error::new(
             ErrorKind::Unavailable,
             format!("{what} {}: {e}", path.display()),
         )
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("token.json");
-    let old = fs::metadata(path).ok();
+    // lstat: the mode and owner of a link's target must never be copied.
+    let old = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::param(format!(
+                "{} is a symbolic link: refusing to replace it",
+                path.display()
+            )))
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(Error::param(format!(
+                "{} is not a regular file: refusing to replace it",
+                path.display()
+            )))
+        }
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(fail("cannot inspect", e)),
+    }
+    .filter(|_| keep_mode_and_owner);
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| fail("cannot create a temporary file beside", e))?;
+    // Created 0600: never readable by more than the old file was.
+    let (mut f, _) = open_nofollow(
+        &tmp,
+        OpenOptions::new().write(true).create_new(true).mode(0o600),
+    )
+    .map_err(|e| fail("cannot create a temporary file beside", e))?;
     let result = (|| {
         f.write_all(data)?;
         if let Some(m) = &old {
-            f.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
-            // Keeping the owner needs privileges we may not have; the mode matters most.
+            // Owner first, then the mode: the old file's group bits must
+            // not apply to our own group. Keeping the owner needs privileges
+            // we may not have: then the group gets no access at all.
             let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            let mut mode = m.mode() & 0o7777;
+            if f.metadata()?.gid() != m.gid() {
+                mode &= !0o070;
+            }
+            f.set_permissions(fs::Permissions::from_mode(mode))?;
         }
         f.sync_all()?;
         #[cfg(feature = "test-hooks")]
-        if std::env::var_os("SASL_OAUTH_TEST_CRASH_BEFORE_RENAME").is_some() {
+        if crate::secure_env::var_os("SASL_OAUTH_TEST_CRASH_BEFORE_RENAME").is_some() {
             std::process::abort();
         }
         fs::rename(&tmp, path)?;
@@ -201,11 +295,24 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
 pub struct FileSource {
     path: PathBuf,
     rt: Arc<ClientRuntime>,
+    /// Lines for the SASL log (temporary files removed), taken by the caller.
+    notes: Mutex<Vec<String>>,
 }
 
 impl FileSource {
     pub fn new(path: PathBuf, rt: Arc<ClientRuntime>) -> Self {
-        FileSource { path, rt }
+        FileSource {
+            path,
+            rt,
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn note(&self, line: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
     }
 
     /// The grant request for `f`, with defaults from the client configuration and presets.
@@ -228,6 +335,17 @@ impl FileSource {
                     self.path.display()
                 ))
             })?;
+        crate::http::check_plain_http(
+            "token_endpoint",
+            &endpoint,
+            cfg.allow_http || f.allows_http()?,
+        )
+        .map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("token file {}: {}", self.path.display(), e.reason),
+            )
+        })?;
         let client_id = f
             .client_id
             .clone()
@@ -293,18 +411,33 @@ impl FileSource {
         needed: impl Fn(&TokenFile) -> bool,
     ) -> Result<TokenFile, Error> {
         let lock_path = PathBuf::from(format!("{}.lock", self.path.display()));
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot open lock file {}: {e}", lock_path.display()),
-                )
-            })?;
+        // No link is followed: a planted link must not make us create or
+        // lock a file elsewhere.
+        let (lock, meta) = open_nofollow(
+            &lock_path,
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600),
+        )
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot open lock file {}: {e}", lock_path.display()),
+            )
+        })?;
+        let owner = fs::metadata(&self.path).map(|m| m.uid()).ok();
+        let trusted = meta.uid() == 0 || meta.uid() == euid() || Some(meta.uid()) == owner;
+        if !meta.is_file() || !trusted {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "lock file {} is not a regular file owned by the token file's owner or root: refusing it",
+                    lock_path.display()
+                ),
+            ));
+        }
         lock.lock().map_err(|e| {
             Error::new(
                 ErrorKind::Unavailable,
@@ -326,23 +459,19 @@ impl FileSource {
     /// Under the lock, no other writer is active: a temporary file left beside
     /// ours was left by a crash. One that is complete and newer (it may hold a
     /// rotated refresh token the provider already switched to) replaces the
-    /// file; any other is removed, since it holds secrets.
+    /// file, when it is the token file owner's, not writable by others, and
+    /// for the same endpoint, provider and client id; any other is removed
+    /// (it may hold secrets, or be planted) and the removal logged.
     fn recover_crashed_write(&self, current: TokenFile) -> TokenFile {
-        let (Some(dir), Some(name)) = (
-            self.path.parent(),
-            self.path.file_name().and_then(|n| n.to_str()),
-        ) else {
+        let Some(name) = self.path.file_name().and_then(|n| n.to_str()) else {
             return current;
         };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let dir = parent_dir(&self.path);
         let prefix = format!(".{name}.");
         let Ok(entries) = fs::read_dir(dir) else {
             return current;
         };
+        let owner = fs::metadata(&self.path).map(|m| m.uid()).ok();
         let mut best = current;
         for entry in entries.flatten() {
             let file_name = entry.file_name();
@@ -353,16 +482,23 @@ impl FileSource {
                 continue;
             }
             let tmp = entry.path();
-            let newer = fs::read(&tmp)
-                .ok()
-                .and_then(|b| TokenFile::parse(&b).ok())
-                .filter(|t| t.obtained_at.unwrap_or(0) > best.obtained_at.unwrap_or(0));
-            match newer {
-                Some(t) if fs::rename(&tmp, &self.path).is_ok() => best = t,
-                _ => {
-                    let _ = fs::remove_file(&tmp);
-                }
-            }
+            let verdict = adoptable(&tmp, owner, &best);
+            let why = match verdict {
+                Ok(t) => match fs::rename(&tmp, &self.path) {
+                    Ok(()) => {
+                        best = t;
+                        continue;
+                    }
+                    Err(e) => format!("cannot rename it: {e}"),
+                },
+                Err(why) => why,
+            };
+            let _ = fs::remove_file(&tmp);
+            self.note(format!(
+                "removed the temporary file {} left beside token file {}: {why}",
+                printable(n, 120),
+                self.path.display()
+            ));
         }
         best
     }
@@ -381,7 +517,43 @@ impl FileSource {
     }
 }
 
+/// The crash-left temporary file `tmp`, when it may replace `current`; else
+/// why not (no secret in it).
+fn adoptable(tmp: &Path, owner: Option<u32>, current: &TokenFile) -> Result<TokenFile, String> {
+    let (f, meta) = open_nofollow(tmp, OpenOptions::new().read(true))
+        .map_err(|e| format!("cannot open it without following links: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if Some(meta.uid()) != owner {
+        return Err("not owned by the token file's owner".into());
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err("writable by group or others".into());
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let t = zeroize::Zeroizing::new(bytes);
+    let t = TokenFile::parse(&t).map_err(|_| "incomplete".to_string())?;
+    if t.token_endpoint != current.token_endpoint
+        || t.provider != current.provider
+        || t.client_id != current.client_id
+    {
+        return Err("another token_endpoint, provider or client_id".into());
+    }
+    if t.obtained_at.unwrap_or(0) <= current.obtained_at.unwrap_or(0) {
+        return Err("not newer than the token file".into());
+    }
+    Ok(t)
+}
+
 impl TokenSource for FileSource {
+    fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     fn token(&mut self, now: i64) -> Result<Secret, Error> {
         let window = self.rt.config.refresh_window;
         let f = read(&self.path)?;
@@ -550,6 +722,262 @@ mod tests {
         assert_eq!(read(&p).unwrap().refresh_token.unwrap().expose(), "rotated");
         let left = temp_files(dir);
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn allow_http_in_a_token_file() {
+        let f = |j: &str| TokenFile::parse(j.as_bytes()).unwrap().allows_http();
+        assert!(!f("{}").unwrap());
+        assert!(f(r#"{"allow_http":"yes"}"#).unwrap());
+        assert!(f(r#"{"allow_http":true}"#).unwrap());
+        assert!(!f(r#"{"allow_http":"no"}"#).unwrap());
+        assert!(f(r#"{"allow_http":"maybe"}"#).is_err());
+        assert!(f(r#"{"allow_http":1}"#).is_err());
+    }
+
+    fn runtime(conf: &str) -> Arc<ClientRuntime> {
+        let values = crate::config_file::parse(conf);
+        let c = crate::client::config::ClientConfig::from_values(values, None).unwrap();
+        Arc::new(ClientRuntime::new(c).unwrap())
+    }
+
+    #[test]
+    fn a_plain_http_token_endpoint_off_loopback_is_refused() {
+        let p = temp("plainhttp");
+        let expired = r#"{"access_token":"old","expires_at":1,"refresh_token":"rt","client_id":"c","token_endpoint":"http://idp.invalid/token"}"#;
+        fs::write(&p, expired).unwrap();
+        let e = FileSource::new(p.clone(), runtime(""))
+            .token(1000)
+            .unwrap_err();
+        assert!(
+            e.reason.contains(
+                "token_endpoint: plain http to a non-loopback host; set allow_http: yes to allow"
+            ),
+            "{}",
+            e.reason
+        );
+        // From the client configuration too.
+        fs::write(
+            &p,
+            r#"{"access_token":"old","expires_at":1,"refresh_token":"rt","client_id":"c"}"#,
+        )
+        .unwrap();
+        let e = FileSource::new(p.clone(), runtime("token_endpoint: http://idp.invalid/t\n"))
+            .token(1000)
+            .unwrap_err();
+        assert!(
+            e.reason.contains("token_endpoint: plain http"),
+            "{}",
+            e.reason
+        );
+        assert!(fs::read_to_string(&p).unwrap().contains("old"));
+    }
+
+    const NOBODY: u32 = 65534;
+
+    fn chown(p: &Path, uid: u32, gid: u32) {
+        std::os::unix::fs::chown(p, Some(uid), Some(gid))
+            .expect("these tests run as root (CI does): chown to nobody");
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    fn expired(p: &Path) {
+        let f = r#"{"access_token":"old","expires_at":1,"refresh_token":"rt","client_id":"c","token_endpoint":"http://127.0.0.1:9/token"}"#;
+        fs::write(p, f).unwrap();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    #[test]
+    fn a_planted_lock_symlink_is_refused_and_creates_nothing() {
+        let p = temp("locklink");
+        expired(&p);
+        let dir = p.parent().unwrap();
+        let target = dir.join("victim");
+        let _ = fs::remove_file(&target);
+        let lock = dir.join("token.json.lock");
+        let _ = fs::remove_file(&lock);
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let e = FileSource::new(p.clone(), runtime(""))
+            .token(1000)
+            .unwrap_err();
+        assert!(e.reason.contains("lock file"), "{}", e.reason);
+        assert!(!target.exists(), "the lock followed a link");
+        assert!(read(&p).unwrap().access_token.expose() == "old");
+    }
+
+    #[test]
+    fn a_lock_owned_by_another_user_is_refused() {
+        let p = temp("lockowner");
+        expired(&p);
+        let lock = p.parent().unwrap().join("token.json.lock");
+        let _ = fs::remove_file(&lock);
+        fs::write(&lock, "").unwrap();
+        chown(&lock, NOBODY, NOBODY);
+        let e = FileSource::new(p.clone(), runtime(""))
+            .token(1000)
+            .unwrap_err();
+        assert!(
+            e.reason
+                .contains("not a regular file owned by the token file's owner or root"),
+            "{}",
+            e.reason
+        );
+    }
+
+    /// A crash-left temp file that would be adopted, but for `spoil`.
+    fn hostile_temp(name: &str, spoil: impl Fn(&Path)) -> (PathBuf, FileSource) {
+        let p = temp(name);
+        fs::write(
+            &p,
+            br#"{"access_token":"old","obtained_at":1,"token_endpoint":"https://idp.invalid/t","client_id":"c"}"#,
+        )
+        .unwrap();
+        let tmp = p.parent().unwrap().join(".token.json.4242.tmp");
+        fs::write(
+            &tmp,
+            br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://idp.invalid/t","client_id":"c"}"#,
+        )
+        .unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).unwrap();
+        spoil(&tmp);
+        (p.clone(), FileSource::new(p, runtime("")))
+    }
+
+    #[test]
+    fn an_unspoilt_temp_file_is_adopted() {
+        let (p, mut src) = hostile_temp("tmpok", |_| {});
+        let f = src.recover_crashed_write(read(&p).unwrap());
+        assert_eq!(f.access_token.expose(), "planted");
+        assert!(src.take_notes().is_empty());
+    }
+
+    #[test]
+    fn temp_files_of_another_owner_or_endpoint_or_writable_are_not_adopted() {
+        type Spoil = Box<dyn Fn(&Path)>;
+        let spoils: [(&str, &str, Spoil); 5] = [
+            (
+                "tmpowner",
+                "not owned by the token file's owner",
+                Box::new(|t| chown(t, NOBODY, NOBODY)),
+            ),
+            (
+                "tmpmode",
+                "writable by group or others",
+                Box::new(|t| fs::set_permissions(t, fs::Permissions::from_mode(0o620)).unwrap()),
+            ),
+            (
+                "tmpendpoint",
+                "another token_endpoint",
+                Box::new(|t| {
+                    fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://evil.invalid/t","client_id":"c"}"#).unwrap()
+                }),
+            ),
+            (
+                "tmpclient",
+                "another token_endpoint, provider or client_id",
+                Box::new(|t| {
+                    fs::write(t, br#"{"access_token":"planted","obtained_at":2,"token_endpoint":"https://idp.invalid/t","client_id":"evil"}"#).unwrap()
+                }),
+            ),
+            (
+                "tmplink",
+                "without following links",
+                Box::new(|t| {
+                    let real = t.with_extension("real");
+                    fs::rename(t, &real).unwrap();
+                    std::os::unix::fs::symlink(&real, t).unwrap();
+                }),
+            ),
+        ];
+        for (name, why, spoil) in spoils {
+            let (p, mut src) = hostile_temp(name, spoil);
+            let f = src.recover_crashed_write(read(&p).unwrap());
+            assert_eq!(f.access_token.expose(), "old", "{name}");
+            assert_eq!(read(&p).unwrap().access_token.expose(), "old", "{name}");
+            let notes = src.take_notes();
+            assert!(
+                notes.len() == 1 && notes[0].contains(why),
+                "{name}: {notes:?}"
+            );
+            assert!(!notes[0].contains("planted"));
+            assert!(
+                !p.parent().unwrap().join(".token.json.4242.tmp").exists(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_writable_token_file_or_directory_of_another_owner_is_refused() {
+        let p = temp("shared");
+        fs::write(&p, br#"{"access_token":"a"}"#).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o660)).unwrap();
+        // Ours: fine.
+        assert!(read(&p).is_ok());
+        chown(&p, NOBODY, NOBODY);
+        let e = read(&p).unwrap_err();
+        assert!(
+            e.reason.contains("token file") && e.reason.contains("writable by group or others"),
+            "{}",
+            e.reason
+        );
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(read(&p).is_ok());
+        let dir = p.parent().unwrap();
+        chown(dir, NOBODY, NOBODY);
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o775)).unwrap();
+        let e = read(&p).unwrap_err();
+        assert!(
+            e.reason.contains("the directory of token file"),
+            "{}",
+            e.reason
+        );
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(read(&p).is_ok());
+    }
+
+    #[test]
+    fn a_symlink_at_the_destination_is_refused_and_its_target_untouched() {
+        let p = temp("destlink");
+        let target = p.parent().unwrap().join("victim");
+        fs::write(&target, "victim").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+        chown(&target, NOBODY, NOBODY);
+        let _ = fs::remove_file(&p);
+        std::os::unix::fs::symlink(&target, &p).unwrap();
+        for write in [write_atomic, write_new] {
+            let e = write(&p, b"{}").unwrap_err();
+            assert!(e.reason.contains("symbolic link"), "{}", e.reason);
+            assert!(fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+            assert_eq!(fs::read_to_string(&target).unwrap(), "victim");
+            assert_eq!(mode(&target), 0o644);
+            assert_eq!(temp_files(p.parent().unwrap()), 0);
+        }
+    }
+
+    #[test]
+    fn mode_and_owner_are_kept_and_never_wider() {
+        let p = temp("owner");
+        fs::write(&p, "{}").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        chown(&p, NOBODY, NOBODY);
+        write_atomic(&p, b"{\"access_token\":\"x\"}").unwrap();
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (NOBODY, NOBODY, 0o640)
+        );
+        // A new file, or one replaced by write_new, is 0600 and ours.
+        write_new(&p, b"{}").unwrap();
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (euid(), 0o600));
+        let fresh = p.with_file_name("fresh.json");
+        let _ = fs::remove_file(&fresh);
+        write_atomic(&fresh, b"{}").unwrap();
+        assert_eq!(mode(&fresh), 0o600);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Where the client's access token comes from (SPEC §4), chosen by the secret
+//! Where the client's access token comes from, chosen by the secret
 //! the application gives through SASL_CB_PASS:
 //!
 //! - the token itself (the default);
@@ -27,6 +27,12 @@ pub trait TokenSource: Send {
     /// can. Ok(true) when a different token is now ready.
     fn after_rejection(&mut self, _used: &Secret, _now: i64) -> Result<bool, Error> {
         Ok(false)
+    }
+
+    /// Lines for the SASL log since the last call (what a token file's
+    /// refresh cleaned up); never a secret.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
     }
 
     /// OAuth 1.0a credentials for OAUTH10A; only token files have them.

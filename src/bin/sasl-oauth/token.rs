@@ -138,6 +138,13 @@ pub fn init(args: &[String]) -> Outcome {
         &["browser", "client-credentials", "device", "force"],
     )?;
     let output = Path::new(a.require("output")?);
+    // Never write (or chmod) through a link: its target could be anyone's file.
+    if std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!(
+            "{} is a symbolic link: refusing to replace it",
+            output.display()
+        ));
+    }
     if output.exists() && !a.has("force") {
         return Err(format!(
             "{} exists: use --force to replace it",
@@ -240,13 +247,8 @@ pub fn init(args: &[String]) -> Outcome {
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
-    // write_atomic keeps the mode of a file it replaces: a new token file is 0600.
-    if output.exists() {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(output, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", output.display()))?;
-    }
-    file::write_atomic(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
+    // A new token file is 0600 and the caller's, whatever a replaced one was.
+    file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
     println!(
         "wrote {} (access token expires {})",
         output.display(),
