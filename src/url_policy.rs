@@ -4,42 +4,38 @@
 //! (127.0.0.0/8, ::1, `localhost`), unless `oauth_allow_http` says otherwise.
 //! Pure: parses the text of the URL, resolves nothing.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 /// Why a URL was refused, for a message that names the key or the document.
 pub const PLAIN_HTTP_REFUSED: &str =
     "plain http to a non-loopback host; set oauth_allow_http: yes to allow";
 
-/// The scheme (lowercase) and host of `url`, brackets of an IPv6 literal
-/// removed; None when it has no `scheme://`.
-fn scheme_and_host(url: &str) -> Option<(String, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    // A backslash ends the authority too, as WHATWG URL parsers (ureq's) read it.
-    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
-    // userinfo ends at the last '@' of the authority.
-    let hostport = authority.rsplit('@').next().unwrap_or("");
-    let host = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => hostport.split(':').next().unwrap_or(""),
-    };
-    Some((scheme.to_ascii_lowercase(), host))
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
-        || host.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback())
-}
-
-/// Whether `url` is plain `http://` to a loopback host.
+/// Whether `url` is plain `http://` to a loopback host. Parsed with the
+/// WHATWG parser that ureq itself uses, so the host judged here is the host
+/// a request would reach (`\\`, `@` and numeric forms included).
 pub fn is_loopback_http_host(url: &str) -> bool {
-    scheme_and_host(url).is_some_and(|(scheme, host)| scheme == "http" && is_loopback_host(host))
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    if u.scheme() != "http" {
+        return false;
+    }
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.eq_ignore_ascii_case("localhost.")
+        }
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+fn is_plain_http(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
 }
 
 /// Whether `url` is plain `http://` to a host that is not loopback.
 pub fn is_remote_plain_http(url: &str) -> bool {
-    scheme_and_host(url).is_some_and(|(scheme, _)| scheme == "http") && !is_loopback_http_host(url)
+    is_plain_http(url) && !is_loopback_http_host(url)
 }
 
 /// Ok unless `url` is remote plain http and that is not allowed.
@@ -64,6 +60,9 @@ mod tests {
             "http://LOCALHOST.:99/x",
             "http://[::1]:8080/jwks",
             "HTTP://user:pw@127.0.0.1/x",
+            "HTTP://LOCALHOST:1/",
+            // The numeric forms a WHATWG parser accepts reach 127.0.0.1 too.
+            "http://0x7f000001/",
         ] {
             assert!(is_loopback_http_host(url), "{url}");
             assert!(check(url, false).is_ok(), "{url}");
@@ -78,6 +77,7 @@ mod tests {
             "http://localhost.keys.invalid/",
             "http://128.0.0.1/",
             "http://[::2]/",
+            "http://10.0.0.1/",
             "http://127.0.0.1@keys.invalid/",
             "http://keys.invalid/?next=http://127.0.0.1/",
             "http://keys.invalid\\@127.0.0.1/",
