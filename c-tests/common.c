@@ -129,6 +129,11 @@ static int cb_log(void *ctx, int level, const char *message)
     return SASL_OK;
 }
 
+int t_log_contains(const char *needle)
+{
+    return logbuf.p && strstr(logbuf.p, needle) != NULL;
+}
+
 void t_log_clear(void)
 {
     logbuf.len = 0;
@@ -165,6 +170,15 @@ static sasl_callback_t client_cbs[] = {
     {SASL_CB_LOG, CB(cb_log), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
+
+const sasl_callback_t *t_conn_getopt(void)
+{
+    static const sasl_callback_t cbs[] = {
+        {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+        {SASL_CB_LIST_END, NULL, NULL},
+    };
+    return cbs;
+}
 
 void t_server_init(int with_getopt)
 {
