@@ -113,10 +113,12 @@ impl KeyStore {
         }
         if let (Some(at), Some(e)) = (state.last_attempt, &state.last_error) {
             if now - at < RETRY_AFTER_FAILURE {
-                return Err(Error::new(
+                let mut again = Error::new(
                     ErrorKind::Unavailable,
                     format!("{} ({} s ago)", e.reason, now - at),
-                ));
+                );
+                again.detail = e.detail.clone();
+                return Err(again);
             }
         }
         self.fetch_locked(&mut state, now)
@@ -152,8 +154,9 @@ impl KeyStore {
             Err(e) => {
                 let e = Error::new(
                     ErrorKind::Unavailable,
-                    format!("fetching keys ({}): {}", self.describe(), e.reason),
-                );
+                    format!("fetching keys: {}", e.reason),
+                )
+                .with_detail(super::with_inner(self.describe(), &e));
                 state.last_error = Some(e.clone());
                 Err(e)
             }

@@ -113,7 +113,8 @@ pub fn run(args: &[String]) -> Outcome {
             Ok(true)
         }
         Err(e) => {
-            println!("  NO  {}", e.reason);
+            // The administrator sees the log line's detail (configured values) too.
+            println!("  NO  {}", e.log_text());
             let kind = match e.kind {
                 ErrorKind::Rejected(s) => s.code(),
                 ErrorKind::Unavailable => {
@@ -121,7 +122,7 @@ pub fn run(args: &[String]) -> Outcome {
                 }
                 _ => "error",
             };
-            println!("result         REFUSED ({kind}): {}", e.reason);
+            println!("result         REFUSED ({kind}): {}", e.log_text());
             Ok(false)
         }
     }
