@@ -171,6 +171,15 @@ static sasl_callback_t client_cbs[] = {
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
+const sasl_callback_t *t_conn_getopt(void)
+{
+    static const sasl_callback_t cbs[] = {
+        {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+        {SASL_CB_LIST_END, NULL, NULL},
+    };
+    return cbs;
+}
+
 void t_server_init(int with_getopt)
 {
     int rc;

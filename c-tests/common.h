@@ -23,6 +23,10 @@ void t_init(int argc, char **argv);
 const char *t_opt_get(const char *key);
 void t_opt_set(const char *key, const char *value); /* value NULL = remove */
 
+/* A GETOPT callback serving the option table, for sasl_server_new: options
+ * given per connection only (as some applications do). */
+const sasl_callback_t *t_conn_getopt(void);
+
 /* sasl_server_init / sasl_client_init with GETPATH + LOG (+ GETOPT if with_getopt). */
 void t_server_init(int with_getopt);
 void t_client_init(void);

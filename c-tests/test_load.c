@@ -4,6 +4,9 @@
  *   test_load PLUGIN_DIR FIXTURES --unconfigured        no getopt callback at all
  *   test_load PLUGIN_DIR FIXTURES --omit KEY            server.conf minus KEY
  *   test_load PLUGIN_DIR FIXTURES --set KEY=VALUE       server.conf with KEY changed
+ *   ... --per-conn           options only through each connection's getopt
+ *   ... --expect-log TEXT    (repeatable) a log line must contain TEXT (init
+ *                            logs go to syslog: use it with --per-conn)
  * Each configuration needs its own process: libsasl2 is initialised once. */
 #include "common.h"
 
@@ -11,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const mechs[] = {"OAUTHBEARER", "XOAUTH2"};
+/* Extra callbacks of each server connection (--per-conn: the options). */
+static const sasl_callback_t *conn_cbs;
 
 static int has_word(const char *list, const char *word)
 {
@@ -90,7 +96,7 @@ static void check_server_list(int configured)
     unsigned len = 0;
     int count = 0, rc;
     char name[128];
-    sasl_conn_t *s = t_server_new(NULL);
+    sasl_conn_t *s = t_server_new(conn_cbs);
 
     rc = sasl_listmech(s, NULL, "", " ", "", &list, &len, &count);
     /* with nothing offered libsasl2 may answer SASL_NOMECH: that is "not offered" too */
@@ -113,7 +119,7 @@ static void check_server_start_refused(void)
     struct buf m = {0};
     const char *out = NULL;
     unsigned outlen = 0;
-    sasl_conn_t *s = t_server_new(NULL);
+    sasl_conn_t *s = t_server_new(conn_cbs);
     int rc;
 
     b_str(&m, "n,," KV "auth=Bearer ");
@@ -150,8 +156,9 @@ static void check_client_list(void)
 
 int main(int argc, char **argv)
 {
-    int configured = 1, with_getopt = 1;
-    const char *missing = NULL;
+    int configured = 1, with_getopt = 1, nexpect = 0;
+    const char *missing = NULL, *expect[8];
+    struct timespec t0, t1;
 
     t_init(argc, argv);
     for (int i = 3; i < argc; i++) {
@@ -169,17 +176,30 @@ int main(int argc, char **argv)
             t_opt_set(key, eq + 1);
             missing = key;
             configured = 0;
+        } else if (strcmp(argv[i], "--per-conn") == 0) {
+            conn_cbs = t_conn_getopt();
+            with_getopt = 0;
+        } else if (strcmp(argv[i], "--expect-log") == 0 && i + 1 < argc && nexpect < 8) {
+            expect[nexpect++] = argv[++i];
         } else {
             fprintf(stderr, "unknown flag %s\n", argv[i]);
             return 2;
         }
     }
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     t_server_init(with_getopt);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* the plugin's init (options, near-miss probe, key files) dominates this */
+    printf("# sasl_server_init took %.3f ms\n",
+           (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
     t_check(1, configured ? "sasl_server_init (configured)" : "sasl_server_init (not configured)", "-");
     sasl_server_plugin_info(NULL, server_info, NULL);
     check_tables(server_seen, "server");
     check_server_list(configured);
+    for (int i = 0; i < nexpect; i++) /* before a leak check clears the lines */
+        t_check(t_log_contains(expect[i]), t_name("the log line names \"%s\"", expect[i]),
+                "no log line contains it");
     if (!configured) {
         check_server_start_refused();
         if (missing) /* informational: the log line may have gone to syslog from plug_init */

@@ -11,37 +11,9 @@ use crate::validate::keys::Freshness;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Every key the server side reads, for diagnostics and change detection.
-pub const SERVER_KEYS: &[&str] = &[
-    "oauth_issuer",
-    "oauth_audience",
-    "oauth_jwks_file",
-    "oauth_jwks_url",
-    "oauth_algorithms",
-    "oauth_introspection_url",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_client_secret_file",
-    "oauth_client_auth_method",
-    "oauth_username_claim",
-    "oauth_required_scope",
-    "oauth_scope",
-    "oauth_openid_configuration",
-    "oauth_accepted_hosts",
-    "oauth_clock_skew",
-    "oauth_cache_ttl",
-    "oauth_timeout",
-    "oauth_ca_file",
-    "oauth_authorization_endpoint",
-    "oauth_token_endpoint",
-    "oauth10a_credentials_file",
-    "oauth10a_max_skew",
-    "oauth10a_nonce_dir",
-    "oauth_allow_http",
-    "oauth_jwks_max_age",
-    "oauth_jwks_max_stale",
-    "oauth_introspection_audience",
-];
+/// Every key the server side reads, for diagnostics and change detection
+/// (from the option table, crate::options).
+pub const SERVER_KEYS: &[&str] = crate::options::SERVER_KEYS;
 
 pub const DEFAULT_CLOCK_SKEW: i64 = 60;
 pub const DEFAULT_CACHE_TTL: i64 = 300;
@@ -444,7 +416,7 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<ServerConfig, Error> {
         let map: HashMap<String, String> = pairs
@@ -642,6 +614,72 @@ mod tests {
                 .reason
                 .starts_with("oauth_introspection_url")
         );
+    }
+
+    /// The names from_lookup asks for, over configurations that together
+    /// take every branch.
+    #[test]
+    fn every_key_read_is_in_the_table_and_every_table_key_is_read() {
+        use std::cell::RefCell;
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "s\n").unwrap();
+        let secret = secret.to_str().unwrap().to_owned();
+        let full: Vec<(&str, String)> = vec![
+            ("oauth_issuer", "https://i/".into()),
+            ("oauth_audience", "a".into()),
+            ("oauth_jwks_file", "/etc/jwks.json".into()),
+            ("oauth_algorithms", "RS256".into()),
+            ("oauth_introspection_url", "https://i/x".into()),
+            ("oauth_client_id", "c".into()),
+            ("oauth_client_secret_file", secret),
+            ("oauth_client_auth_method", "client_secret_post".into()),
+            ("oauth_username_claim", "sub".into()),
+            ("oauth_required_scope", "mail".into()),
+            ("oauth_scope", "mail".into()),
+            (
+                "oauth_openid_configuration",
+                "https://i/.well-known/x".into(),
+            ),
+            ("oauth_accepted_hosts", "h".into()),
+            ("oauth_clock_skew", "1".into()),
+            ("oauth_cache_ttl", "1".into()),
+            ("oauth_timeout", "1000".into()),
+            ("oauth_ca_file", "/etc/ca.pem".into()),
+            ("oauth_authorization_endpoint", "https://i/a".into()),
+            ("oauth_token_endpoint", "https://i/t".into()),
+            ("oauth10a_credentials_file", "/etc/c.json".into()),
+            ("oauth10a_max_skew", "1".into()),
+            ("oauth10a_nonce_dir", "/var/n".into()),
+        ];
+        // The other branch of each either-or pair.
+        let other: Vec<(&str, String)> = vec![
+            ("oauth_issuer", "https://i/".into()),
+            ("oauth_audience", "a".into()),
+            ("oauth_jwks_url", "https://i/jwks".into()),
+            ("oauth_client_id", "c".into()),
+            ("oauth_client_secret", "s".into()),
+        ];
+        let asked = RefCell::new(HashSet::new());
+        for conf in [&full, &other] {
+            let map: HashMap<&str, String> = conf.iter().cloned().collect();
+            ServerConfig::from_lookup(|k| {
+                asked.borrow_mut().insert(k.to_owned());
+                map.get(k).cloned()
+            })
+            .unwrap();
+        }
+        let asked = asked.into_inner();
+        for k in &asked {
+            assert!(
+                SERVER_KEYS.contains(&k.as_str()),
+                "{k} is read but not in the table"
+            );
+        }
+        for k in SERVER_KEYS {
+            assert!(asked.contains(*k), "{k} is in the table but never read");
+        }
     }
 
     #[test]

@@ -6,9 +6,21 @@ use crate::error::Error;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub fn parse(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in text.lines() {
+/// One `key: value` line as written: for diagnostics that name lines and
+/// see every repetition of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based.
+    pub number: usize,
+    /// Lowercased, any `sasl_` prefix kept.
+    pub key: String,
+    pub value: String,
+}
+
+/// Every `key: value` line in order, duplicates included.
+pub fn parse_lines(text: &str) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -16,9 +28,24 @@ pub fn parse(text: &str) -> HashMap<String, String> {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
-        let key = key.trim().to_ascii_lowercase();
-        let key = key.strip_prefix("sasl_").unwrap_or(&key).to_owned();
-        out.insert(key, value.trim().to_owned());
+        out.push(Line {
+            number: i + 1,
+            key: key.trim().to_ascii_lowercase(),
+            value: value.trim().to_owned(),
+        });
+    }
+    out
+}
+
+pub fn parse(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for line in parse_lines(text) {
+        let key = line
+            .key
+            .strip_prefix("sasl_")
+            .unwrap_or(&line.key)
+            .to_owned();
+        out.insert(key, line.value);
     }
     out
 }
@@ -43,5 +70,24 @@ mod tests {
         assert_eq!(m.get("oauth_audience").map(String::as_str), Some("imap"));
         assert_eq!(m.get("pwcheck_method").map(String::as_str), Some("auxprop"));
         assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn lines_keep_numbers_prefixes_and_repetitions() {
+        let l = parse_lines(
+            "# c\nOAuth_Issuer: a\n\nsasl_oauth_issuer:  b \nbroken\noauth_issuer: c\n",
+        );
+        let got: Vec<(usize, &str, &str)> = l
+            .iter()
+            .map(|l| (l.number, l.key.as_str(), l.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "oauth_issuer", "a"),
+                (4, "sasl_oauth_issuer", "b"),
+                (6, "oauth_issuer", "c")
+            ]
+        );
     }
 }

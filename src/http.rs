@@ -193,11 +193,10 @@ impl HttpClient {
                 .call(),
         )?;
         if r.status != 200 {
-            return Err(unavailable(format!(
-                "{} answered HTTP {}",
-                printable(url, 200),
-                r.status
-            )));
+            return Err(
+                unavailable(format!("the identity provider answered HTTP {}", r.status))
+                    .with_detail(printable(url, 200)),
+            );
         }
         Ok((r.body, r.max_age))
     }
@@ -230,30 +229,35 @@ impl HttpClient {
                     None => t.kind().to_string(),
                 };
                 return Err(unavailable(format!(
-                    "identity provider unreachable at {}: {}",
-                    printable(url, 200),
+                    "identity provider unreachable: {}",
                     printable(&detail, 200)
-                )));
+                ))
+                .with_detail(format!("at {}", printable(url, 200))));
             }
         };
         let status = resp.status();
         let max_age = resp.header("cache-control").and_then(cache_max_age);
         if status >= 500 {
-            return Err(unavailable(format!(
-                "{} answered HTTP {status}",
-                printable(url, 200)
-            )));
+            return Err(
+                unavailable(format!("the identity provider answered HTTP {status}"))
+                    .with_detail(printable(url, 200)),
+            );
         }
         let mut body = Vec::new();
         resp.into_reader()
             .take(MAX_BODY + 1)
             .read_to_end(&mut body)
-            .map_err(|e| unavailable(format!("reading {} failed: {e}", printable(url, 200))))?;
+            .map_err(|e| {
+                unavailable(format!(
+                    "reading the identity provider's answer failed: {e}"
+                ))
+                .with_detail(printable(url, 200))
+            })?;
         if body.len() as u64 > MAX_BODY {
-            return Err(unavailable(format!(
-                "{} sent more than 1 MiB",
-                printable(url, 200)
-            )));
+            return Err(
+                unavailable("the identity provider sent more than 1 MiB".into())
+                    .with_detail(printable(url, 200)),
+            );
         }
         Ok(Response {
             status,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod config_file;
 pub mod error;
 pub mod http;
+pub mod options;
 pub mod protocol;
 pub mod secret;
 pub mod secure_env;

@@ -133,3 +133,52 @@ fn check_names_a_plain_http_url_to_a_remote_host() {
         "{err}"
     );
 }
+
+/// A restriction written under a wrong name would be dropped by libsasl2's
+/// getopt; check reads every line and refuses, naming the fix.
+#[test]
+fn check_refuses_unknown_and_misplaced_keys_with_the_fix() {
+    let s = setup("mistakes");
+    let jwks = s.dir.join("jwks.json");
+    let good = format!(
+        "oauth_issuer: https://id.test\noauth_audience: imap\noauth_jwks_file: {}\n",
+        jwks.display()
+    );
+    let t = token(&s, now() + 600);
+    for (extra, says) in [
+        (
+            "oauth_required_scopes: admin\n",
+            "smtpd.conf:4: oauth_required_scopes: unknown option; did you mean oauth_required_scope?",
+        ),
+        ("oauth_requird_scope: admin\n", "did you mean oauth_required_scope?"),
+        ("oauth_required_claims: x\n", "a later version's option"),
+        ("refresh_window: 60\n", "a client option"),
+        ("oauth_clock_skew: 60s\n", "oauth_clock_skew: must be a whole number"),
+        ("oauth_audience: smtp\n", "set twice (lines 2 and 4); libsasl2 uses the first (line 2)"),
+        ("sasl_oauth_required_scope: admin\n", "did you mean oauth_required_scope?"),
+    ] {
+        let conf = s.dir.join("smtpd.conf");
+        std::fs::write(&conf, format!("{good}{extra}")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+            .args(["check", "--config"])
+            .arg(&conf)
+            .args(["--token", &t])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra}: {stderr}");
+        assert!(stderr.contains(says), "{extra}: {stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("ACCEPTED"));
+    }
+    // --imapd-conf: only sasl_ keys reach libsasl2.
+    let conf = s.dir.join("cyrus.conf");
+    std::fs::write(&conf, &good).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--imapd-conf"])
+        .arg(&conf)
+        .args(["--token", &t])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write sasl_oauth_issuer"));
+}

@@ -320,3 +320,44 @@ fn token_init_refuses_a_symlink_at_output_and_leaves_its_target_alone() {
     assert_eq!(mode(&target), 0o644, "the link's target was chmodded");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn doctor_names_the_version_and_every_mistaken_key() {
+    let d = dir("doctor-keys");
+    let conf = d.join("smtpd.conf");
+    std::fs::write(
+        &conf,
+        "oauth_issuer: https://id.test\noauth_audience: smtp\noauth_jwks_file: /nonexistent\noauth_required_scopes: admin\noauth_required_claims: x\n",
+    )
+    .unwrap();
+    let client = d.join("sasl-oauth.conf");
+    std::fs::write(&client, "refresh_window: 60\noauth_issuer: x\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["doctor", "--plugin-dir", d.to_str().unwrap(), "--config"])
+        .arg(&conf)
+        .env("SASL_OAUTH_CONF", &client)
+        .env_remove("SASL_PATH")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sasl-oauth {}", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("smtpd.conf:4: oauth_required_scopes: unknown option; did you mean oauth_required_scope?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "smtpd.conf:5: oauth_required_claims: not in sasl-oauth {} (a later version's option)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sasl-oauth.conf:2: oauth_issuer: a server option"),
+        "{stdout}"
+    );
+}

@@ -5,7 +5,9 @@
 #     mechanisms; without them the plugin still loads but offers neither;
 #   - the client side needs no configuration;
 #   - the security flags are honest for a bearer token (SPEC §7): NO_ANONYMOUS
-#     and PASS_CREDENTIALS, never NO_PLAINTEXT.
+#     and PASS_CREDENTIALS, never NO_PLAINTEXT;
+#   - a misspelt option disables the server side; of a key set twice,
+#     libsasl2 uses the first line.
 #
 # Usage: pluginviewer.sh PLUGIN_DIR FIXTURES   (from `make plugin fixtures`)
 # Prints "ok - NAME" / "not ok - NAME" per check, then "N passed, N failed".
@@ -119,5 +121,26 @@ for side in server client; do
             "!^$side-plugin: sasloauth $mech flags=[^ ]*NO_PLAINTEXT"
     done
 done
+
+# ---------------------------------------------------------------- mistakes
+
+# A misspelt option (the plural of oauth_required_scope) would drop a
+# restriction: the plugin refuses to offer its server mechanisms instead.
+mkdir -p "$E2E_TMP/typo" "$E2E_TMP/dup-first-bad" "$E2E_TMP/dup-last-bad"
+{ cat "$fixtures/server.conf"; echo "oauth_required_scopes: admin"; } > "$E2E_TMP/typo/pluginviewer.conf"
+run viewer "$E2E_TMP/typo"
+expect "oauth_required_scopes (a typo) set: neither mechanism is an available server mechanism" 0 \
+    '^server-available:' '!^server-available:.*OAUTHBEARER' '!^server-available:.*XOAUTH2'
+
+# A key set twice: libsasl2 (lib/config.c) uses the first line, as
+# sasl-oauth check and doctor say.
+{ echo "oauth_jwks_file: /nonexistent/jwks.json"; cat "$fixtures/server.conf"; } > "$E2E_TMP/dup-first-bad/pluginviewer.conf"
+{ cat "$fixtures/server.conf"; echo "oauth_jwks_file: /nonexistent/jwks.json"; } > "$E2E_TMP/dup-last-bad/pluginviewer.conf"
+run viewer "$E2E_TMP/dup-first-bad"
+expect "a key set twice: libsasl2 uses the first (a bad first line disables the server side)" 0 \
+    '!^server-available:.*OAUTHBEARER'
+run viewer "$E2E_TMP/dup-last-bad"
+expect "a key set twice: libsasl2 uses the first (a bad last line is ignored)" 0 \
+    '^server-available:.*OAUTHBEARER'
 
 e2e_finish

@@ -32,6 +32,19 @@ pub struct ClientConfig {
     pub timeout: Duration,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Every key asked for on this thread, for the test that each is in the
+    /// option table (crate::options) and each client key there is read.
+    pub(crate) static ASKED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes a key being read (tests only).
+fn asked(_key: &str) {
+    #[cfg(test)]
+    ASKED.with(|a| a.borrow_mut().push(_key.to_owned()));
+}
+
 pub(crate) fn yes(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Some(true),
@@ -59,14 +72,18 @@ impl ClientConfig {
             path,
             ..ClientConfig::defaults()
         };
-        if let Some(v) = values.get("refresh_window") {
+        let get = |k: &str| {
+            asked(k);
+            values.get(k)
+        };
+        if let Some(v) = get("refresh_window") {
             c.refresh_window = v
                 .parse()
                 .ok()
                 .filter(|s| (0..=86_400).contains(s))
                 .ok_or_else(|| bad("refresh_window", "must be seconds from 0 to 86400"))?;
         }
-        if let Some(v) = values.get("timeout") {
+        if let Some(v) = get("timeout") {
             let ms: u64 = v
                 .parse()
                 .ok()
@@ -74,14 +91,14 @@ impl ClientConfig {
                 .ok_or_else(|| bad("timeout", "must be milliseconds from 100 to 120000"))?;
             c.timeout = Duration::from_millis(ms);
         }
-        if let Some(v) = values.get("allow_cmd") {
+        if let Some(v) = get("allow_cmd") {
             c.allow_cmd = yes(v).ok_or_else(|| bad("allow_cmd", "must be yes or no"))?;
         }
-        if let Some(v) = values.get("allow_http") {
+        if let Some(v) = get("allow_http") {
             c.allow_http = yes(v).ok_or_else(|| bad("allow_http", "must be yes or no"))?;
         }
-        c.ca_file = values.get("ca_file").map(PathBuf::from);
-        c.proxy = values.get("proxy").cloned();
+        c.ca_file = get("ca_file").map(PathBuf::from);
+        c.proxy = get("proxy").cloned();
         if let Some(p) = &c.proxy {
             // ureq takes `host:port` as an http proxy.
             let url = match p.contains("://") {
@@ -113,6 +130,7 @@ impl ClientConfig {
 
     /// A key for `provider`: `<provider>_<key>` first, then `<key>`.
     pub fn get(&self, provider: Option<&str>, key: &str) -> Option<&str> {
+        asked(key);
         provider
             .and_then(|p| self.values.get(&format!("{p}_{key}")))
             .or_else(|| self.values.get(key))
@@ -135,7 +153,7 @@ impl ClientConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn cfg(text: &str) -> Result<ClientConfig, Error> {
@@ -159,6 +177,35 @@ mod tests {
         assert_eq!(c.refresh_window, 120);
         assert!(c.allow_cmd);
         assert_eq!(c.proxy.as_deref(), Some("http://proxy:3128"));
+    }
+
+    /// Checks the keys recorded by `asked` against the table's client keys.
+    pub(crate) fn assert_reads_match_table(asked: &[String], of: &[&str]) {
+        for k in asked {
+            assert!(
+                crate::options::CLIENT_KEYS.contains(&k.as_str()),
+                "{k} is read but not in the option table"
+            );
+        }
+        for k in of {
+            assert!(
+                asked.iter().any(|a| a == k),
+                "{k} is in the table but never read"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_keys_read_are_the_tables() {
+        ASKED.with(|a| a.borrow_mut().clear());
+        cfg("").unwrap();
+        let asked = ASKED.with(|a| a.borrow().clone());
+        let file_keys: Vec<&str> = crate::options::OPTIONS
+            .iter()
+            .filter(|o| o.side == crate::options::Side::Client && !o.per_provider)
+            .map(|o| o.name)
+            .collect();
+        assert_reads_match_table(&asked, &file_keys);
     }
 
     #[test]

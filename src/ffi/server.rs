@@ -6,9 +6,11 @@ use super::utils::{self, Level, Utils};
 use super::{security_flags, sys, FEATURES, PLUG_VERSION};
 use crate::config::{self, ServerConfig};
 use crate::error::{printable, ErrorKind};
+use crate::options;
 use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
+use std::collections::HashSet;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -23,9 +25,15 @@ static TABLE: ServerTable = ServerTable::new();
 type Built = (Vec<Option<String>>, Option<Arc<ServerRuntime>>);
 static LAST_BUILT: Mutex<Option<Built>> = Mutex::new(None);
 
-/// Every key the configuration reads, in a fixed order.
+/// Every key the configuration reads, then every near miss of one (typos,
+/// later versions' options), in a fixed order.
 fn option_values(u: Utils) -> Vec<Option<String>> {
-    config::SERVER_KEYS.iter().map(|k| u.getopt(k)).collect()
+    config::SERVER_KEYS
+        .iter()
+        .copied()
+        .chain(options::probe_names())
+        .map(|k| u.getopt(k))
+        .collect()
 }
 
 /// Builds (or reuses) the runtime for this set of option values.
@@ -36,10 +44,21 @@ fn build(u: Utils, values: Vec<Option<String>>) -> Option<Arc<ServerRuntime>> {
             return rt.clone();
         }
     }
+    let (known, probed) = values.split_at(config::SERVER_KEYS.len().min(values.len()));
+    // A near miss set means a restriction we would silently drop: refuse it.
+    let set: HashSet<&str> = options::probe_names()
+        .zip(probed)
+        .filter_map(|(name, v)| v.as_ref().map(|_| name))
+        .collect();
+    if let Some(line) = options::first_mistake(|name| set.contains(name)) {
+        u.log(Level::Err, &format!("server mechanisms disabled: {line}"));
+        *last = Some((values, None));
+        return None;
+    }
     let keys = config::SERVER_KEYS.iter().copied();
-    let lookup: Vec<(&str, Option<String>)> = keys.zip(values.iter().cloned()).collect();
+    let lookup: Vec<(&str, Option<String>)> = keys.zip(known.iter().cloned()).collect();
     // Nothing set at all is a server that does not use us: a note, not an error.
-    let level = if values.iter().all(Option::is_none) {
+    let level = if known.iter().all(Option::is_none) {
         Level::Note
     } else {
         Level::Err

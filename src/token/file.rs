@@ -724,6 +724,40 @@ mod tests {
         assert_eq!(left, 0);
     }
 
+    /// The per-provider client keys a refresh reads are the option table's
+    /// (the refresh itself fails: nothing listens on port 1).
+    #[test]
+    fn the_provider_keys_read_are_the_tables() {
+        use crate::client::config::{tests::assert_reads_match_table, ClientConfig, ASKED};
+        let f = TokenFile {
+            access_token: Secret::from("a"),
+            refresh_token: Some(Secret::from("r")),
+            provider: Some("google".into()),
+            ..Default::default()
+        };
+        ASKED.with(|a| a.borrow_mut().clear());
+        for secret in ["google_client_secret", "google_client_secret_file"] {
+            let values = [
+                ("google_token_endpoint", "http://127.0.0.1:1/token"),
+                ("google_client_id", "c"),
+                (secret, "/nonexistent/secret"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let config = ClientConfig::from_values(values, None).unwrap();
+            let src = FileSource::new(temp("keys"), Arc::new(ClientRuntime::new(config).unwrap()));
+            assert!(src.refresh(f.clone(), 0).is_err());
+        }
+        let asked = ASKED.with(|a| a.borrow().clone());
+        let provider_keys: Vec<&str> = crate::options::OPTIONS
+            .iter()
+            .filter(|o| o.per_provider)
+            .map(|o| o.name)
+            .collect();
+        assert_reads_match_table(&asked, &provider_keys);
+    }
+
     #[test]
     fn allow_http_in_a_token_file() {
         let f = |j: &str| TokenFile::parse(j.as_bytes()).unwrap().allows_http();

@@ -28,25 +28,27 @@ pub fn check_times(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(
     let exp = numeric_date(claims, "exp")?
         .ok_or_else(|| Error::invalid_token("token has no 'exp' claim"))?;
     if now > exp.saturating_add(skew) {
-        return Err(Error::invalid_token(format!(
-            "token expired {} s ago (exp {exp}, clock skew {skew} s)",
-            now - exp
-        )));
+        return Err(
+            Error::invalid_token(format!("token expired {} s ago (exp {exp})", now - exp))
+                .with_detail(format!("clock skew {skew} s")),
+        );
     }
     if let Some(nbf) = numeric_date(claims, "nbf")? {
         if now.saturating_add(skew) < nbf {
             return Err(Error::invalid_token(format!(
-                "token not yet valid: nbf is {} s in the future (clock skew {skew} s)",
+                "token not yet valid: nbf is {} s in the future",
                 nbf - now
-            )));
+            ))
+            .with_detail(format!("clock skew {skew} s")));
         }
     }
     if let Some(iat) = numeric_date(claims, "iat")? {
         if now.saturating_add(skew) < iat {
             return Err(Error::invalid_token(format!(
-                "token not yet valid: issued {} s in the future (clock skew {skew} s)",
+                "token not yet valid: issued {} s in the future",
                 iat - now
-            )));
+            ))
+            .with_detail(format!("clock skew {skew} s")));
         }
     }
     Ok(())
@@ -56,9 +58,10 @@ pub fn check_issuer(claims: &Map<String, Value>, expected: &str) -> Result<(), E
     match claims.get("iss") {
         Some(Value::String(iss)) if iss == expected => Ok(()),
         Some(Value::String(iss)) => Err(Error::invalid_token(format!(
-            "issuer mismatch: token has '{}', expected '{expected}'",
+            "issuer mismatch: token has '{}'",
             printable(iss, 100)
-        ))),
+        ))
+        .with_detail(format!("expected '{expected}'"))),
         _ => Err(Error::invalid_token(
             "issuer mismatch: token has no 'iss' string",
         )),
@@ -84,10 +87,10 @@ pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Resul
             &claims.get("aud").map(Value::to_string).unwrap_or_default(),
             100,
         );
-        Err(Error::invalid_token(format!(
-            "audience mismatch: token is for {shown}, accepted: {}",
-            accepted.join(" ")
-        )))
+        Err(
+            Error::invalid_token(format!("audience mismatch: token is for {shown}"))
+                .with_detail(format!("accepted: {}", accepted.join(" "))),
+        )
     }
 }
 
@@ -118,10 +121,8 @@ pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::insufficient_scope(format!(
-            "missing required scope: {}",
-            missing.join(" ")
-        )))
+        Err(Error::insufficient_scope("missing a required scope")
+            .with_detail(format!("missing: {}", missing.join(" "))))
     }
 }
 
@@ -133,12 +134,14 @@ pub fn username(claims: &Map<String, Value>, claim: &str) -> Result<String, Erro
         {
             Ok(s.clone())
         }
-        Some(Value::String(_)) => Err(Error::invalid_token(format!(
-            "claim '{claim}' is empty, too long or has control characters"
-        ))),
-        _ => Err(Error::invalid_token(format!(
-            "token has no '{claim}' string claim (oauth_username_claim)"
-        ))),
+        Some(Value::String(_)) => Err(Error::invalid_token(
+            "the user name claim is empty, too long or has control characters",
+        )
+        .with_detail(format!("claim '{claim}'"))),
+        _ => Err(Error::invalid_token(
+            "token has no string claim for the user name (oauth_username_claim)",
+        )
+        .with_detail(format!("claim '{claim}'"))),
     }
 }
 
@@ -224,9 +227,50 @@ mod tests {
         assert!(username(&obj(json!({"sub": 5})), "sub").is_err());
         assert!(username(&obj(json!({"sub": ""})), "sub").is_err());
         assert!(username(&obj(json!({"sub": "a\nb"})), "sub").is_err());
-        assert!(username(&obj(json!({})), "email")
-            .unwrap_err()
-            .reason
-            .contains("email"));
+        let e = username(&obj(json!({})), "email").unwrap_err();
+        assert!(e.reason.contains("oauth_username_claim"), "{e:?}");
+        assert!(e.log_text().contains("'email'"), "{e:?}");
+    }
+
+    /// The reason may reach the client (errdetail): it names the failed check
+    /// but no configured value; the log line (log_text) keeps them.
+    #[test]
+    fn configured_values_reach_only_the_log() {
+        let now = 1_000_000;
+        let cases = [
+            (
+                check_issuer(&obj(json!({"iss": "https://evil"})), "https://conf-iss"),
+                "https://conf-iss",
+            ),
+            (
+                check_audience(&obj(json!({"aud": "web"})), &["conf-aud".into()]),
+                "conf-aud",
+            ),
+            (
+                check_scopes(&obj(json!({"scope": "a"})), &["conf-scope".into()]),
+                "conf-scope",
+            ),
+            (
+                username(&obj(json!({})), "conf-claim").map(|_| ()),
+                "conf-claim",
+            ),
+            (
+                check_times(&obj(json!({"exp": now - 500})), now, 123),
+                "123 s",
+            ),
+            (
+                check_times(&obj(json!({"exp": now + 9, "nbf": now + 500})), now, 123),
+                "123 s",
+            ),
+            (
+                check_times(&obj(json!({"exp": now + 9, "iat": now + 500})), now, 123),
+                "123 s",
+            ),
+        ];
+        for (result, configured) in cases {
+            let e = result.unwrap_err();
+            assert!(!e.reason.contains(configured), "{e:?}");
+            assert!(e.log_text().contains(configured), "{e:?}");
+        }
     }
 }

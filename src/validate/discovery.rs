@@ -42,9 +42,10 @@ pub fn parse(doc: &[u8], issuer: &str) -> Result<Endpoints, Error> {
         Some(i) if i == issuer => {}
         Some(i) => {
             return Err(unavailable(format!(
-                "discovery document names issuer '{}', expected '{issuer}'",
+                "discovery document names issuer '{}'",
                 printable(i, 100)
-            )))
+            ))
+            .with_detail(format!("expected '{issuer}'")))
         }
         None => return Err(unavailable("discovery document has no issuer".into())),
     }
@@ -148,10 +149,8 @@ impl Discovery {
                 Ok(e)
             }
             Err(e) => {
-                let e = Error::new(
-                    ErrorKind::Unavailable,
-                    format!("discovery ({}): {}", self.url, e.reason),
-                );
+                let e = Error::new(ErrorKind::Unavailable, format!("discovery: {}", e.reason))
+                    .with_detail(super::with_inner(self.url.clone(), &e));
                 state.failure = Some((now, e.clone()));
                 Err(e)
             }

@@ -185,17 +185,18 @@ impl TokenValidator for IntrospectionValidator {
                 return Err(Error::new(
                     ErrorKind::Unavailable,
                     format!(
-                        "introspection endpoint {} refused our client credentials (HTTP {}): check oauth_client_id and the secret",
-                        printable(&url, 200),
+                        "introspection endpoint refused our client credentials (HTTP {}): check oauth_client_id and the secret",
                         response.status
                     ),
-                ))
+                )
+                .with_detail(printable(&url, 200)))
             }
             s => {
                 return Err(Error::new(
                     ErrorKind::Unavailable,
-                    format!("introspection endpoint {} answered HTTP {s}", printable(&url, 200)),
-                ))
+                    format!("introspection endpoint answered HTTP {s}"),
+                )
+                .with_detail(printable(&url, 200)))
             }
         }
         trace.note(|| format!("ok  introspected at {url}"));

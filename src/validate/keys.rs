@@ -173,10 +173,11 @@ impl KeyStore {
             return Ok(c.set.clone());
         }
         let failure = match (state.last_attempt, &state.last_error) {
-            (Some(at), Some(e)) if now - at < RETRY_AFTER_FAILURE => Error::new(
-                ErrorKind::Unavailable,
-                format!("{} ({} s ago)", e.reason, now - at),
-            ),
+            (Some(at), Some(e)) if now - at < RETRY_AFTER_FAILURE => Error {
+                kind: ErrorKind::Unavailable,
+                reason: format!("{} ({} s ago)", e.reason, now - at).into(),
+                detail: e.detail.clone(),
+            },
             _ => match self.fetch_locked(&mut state, now) {
                 Ok(set) => return Ok(set),
                 Err(e) => e,
@@ -254,8 +255,9 @@ impl KeyStore {
             Err(e) => {
                 let e = Error::new(
                     ErrorKind::Unavailable,
-                    format!("fetching keys ({}): {}", self.describe(), e.reason),
-                );
+                    format!("fetching keys: {}", e.reason),
+                )
+                .with_detail(super::with_inner(self.describe(), &e));
                 state.last_error = Some(e.clone());
                 Err(e)
             }

@@ -47,3 +47,12 @@ pub fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// The log-only detail of a wrapping error: what was being fetched (a
+/// configured URL or file), then the inner error's own detail.
+pub(crate) fn with_inner(what: String, inner: &Error) -> String {
+    match &inner.detail {
+        Some(d) => format!("{what}; {d}"),
+        None => what,
+    }
+}

@@ -284,10 +284,10 @@ impl OAuth10aVerifier {
             .map_err(|_| Error::invalid_token("oauth_timestamp is not a number"))?;
         if (now - timestamp).abs() > self.max_skew {
             return Err(Error::invalid_token(format!(
-                "oauth_timestamp is {} s from now, outside the {} s window (oauth10a_max_skew)",
-                now - timestamp,
-                self.max_skew
-            )));
+                "oauth_timestamp is {} s from now, outside the window (oauth10a_max_skew)",
+                now - timestamp
+            ))
+            .with_detail(format!("window {} s", self.max_skew)));
         }
         let nonce = need("oauth_nonce")?;
         if nonce.len() > 128 {

@@ -2,6 +2,7 @@
 //! check printed, for the administrator whose users cannot log in.
 
 use crate::args::{wants_help, Args};
+use crate::lint;
 use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
@@ -49,13 +50,16 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     out
 }
 
-const HELP: &str = "usage: sasl-oauth check --config FILE (--token TOKEN | --token-file FILE)
+const HELP: &str = "usage: sasl-oauth check (--config FILE | --imapd-conf FILE) (--token TOKEN | --token-file FILE)
 
 Validates a token exactly as the plugin's server side would, with the oauth_*
 options of FILE: a SASL option file such as /etc/sasl2/imap.conf or
-/etc/postfix/sasl/smtpd.conf, or Cyrus imapd.conf (sasl_oauth_* keys). Prints
-the configuration, each check passed, and the verdict. Exit status 0 only
-when the token would be accepted; 1 when it would be refused.
+/etc/postfix/sasl/smtpd.conf, or (--imapd-conf, or --config with a file named
+imapd.conf) Cyrus imapd.conf, with sasl_oauth_* keys. Prints the configuration,
+each check passed, and the verdict. Every line of FILE is checked first: an
+unknown oauth_* key, a later version's option, a client option, a value that is
+not the number or yes/no expected, or a key set twice is an error (exit 2).
+Exit status 0 only when the token would be accepted; 1 when it would be refused.
 
 example:
   sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt";
@@ -65,8 +69,17 @@ pub fn run(args: &[String]) -> Outcome {
         println!("{HELP}");
         return Ok(true);
     }
-    let a = Args::parse(args, &["config", "token", "token-file"], &[])?;
-    let config_path = PathBuf::from(a.require("config")?);
+    let a = Args::parse(args, &["config", "imapd-conf", "token", "token-file"], &[])?;
+    let imapd = a.get("imapd-conf");
+    let config_path = PathBuf::from(imapd.map_or_else(|| a.require("config"), Ok)?);
+    let form = lint::Form::of(&config_path, imapd.is_some());
+    let problems = lint::file(&config_path, |t| lint::server_text(t, form))?;
+    if !problems.is_empty() {
+        return Err(format!(
+            "configuration errors:\n  {}",
+            problems.join("\n  ")
+        ));
+    }
     let token = match (a.get("token"), a.get("token-file")) {
         (Some(t), None) => t.to_owned(),
         (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?,
@@ -100,7 +113,8 @@ pub fn run(args: &[String]) -> Outcome {
             Ok(true)
         }
         Err(e) => {
-            println!("  NO  {}", e.reason);
+            // The administrator sees the log line's detail (configured values) too.
+            println!("  NO  {}", e.log_text());
             let kind = match e.kind {
                 ErrorKind::Rejected(s) => s.code(),
                 ErrorKind::Unavailable => {
@@ -108,7 +122,7 @@ pub fn run(args: &[String]) -> Outcome {
                 }
                 _ => "error",
             };
-            println!("result         REFUSED ({kind}): {}", e.reason);
+            println!("result         REFUSED ({kind}): {}", e.log_text());
             Ok(false)
         }
     }

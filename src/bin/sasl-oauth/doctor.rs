@@ -6,6 +6,7 @@
 
 use crate::args::{wants_help, Args};
 use crate::check::describe;
+use crate::lint;
 use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const HELP: &str =
-    "usage: sasl-oauth doctor [--app NAME | --config FILE] [--plugin-dir DIR] [--json]
+    "usage: sasl-oauth doctor [--app NAME | --config FILE | --imapd-conf FILE] [--plugin-dir DIR] [--json]
 
 Checks, and says what to do about each problem:
   - where libsasl2 looks for plugins (SASL_PATH, else the system directory),
@@ -25,7 +26,10 @@ Checks, and says what to do about each problem:
     mechanisms each side then offers (needs saslpluginviewer, from sasl2-bin),
   - with --app or --config: whether the application's SASL options parse, and
     which mechanisms the server offers with them (or the missing key),
-  - whether the issuer's discovery document and key set can be fetched.
+  - whether the issuer's discovery document and key set can be fetched,
+  - every line of the file (and of the client's file, $SASL_OAUTH_CONF or
+    /etc/sasl2/sasl-oauth.conf): unknown or misplaced keys, a later version's
+    options, bad numbers or yes/no values, keys set twice.
 --app knows smtpd (Postfix), imap (Cyrus imapd.conf), slapd, and otherwise
 reads /etc/sasl2/NAME.conf. Exit status 0 only when every check passed.
 
@@ -123,9 +127,14 @@ pub fn run(args: &[String]) -> Outcome {
         println!("{HELP}");
         return Ok(true);
     }
-    let a = Args::parse(args, &["app", "config", "plugin-dir"], &["json"])?;
+    let a = Args::parse(
+        args,
+        &["app", "config", "imapd-conf", "plugin-dir"],
+        &["json"],
+    )?;
     let mut checks: Vec<Check> = Vec::new();
     let mut say = |name, ok, detail: String| checks.push(Check { name, ok, detail });
+    lint::say_version(&mut say);
 
     // 1. Where libsasl2 looks.
     let (dir, why) = match (a.get("plugin-dir"), std::env::var("SASL_PATH")) {
@@ -183,7 +192,7 @@ pub fn run(args: &[String]) -> Outcome {
     }
 
     // 3. The application's configuration.
-    let config_path = match (a.get("config"), a.get("app")) {
+    let config_path = match (a.get("config").or(a.get("imapd-conf")), a.get("app")) {
         (Some(c), _) => Some(PathBuf::from(c)),
         (None, Some(app)) => match app_config(app) {
             Some(p) => Some(p),
@@ -202,8 +211,10 @@ pub fn run(args: &[String]) -> Outcome {
         }
     };
     if let Some(path) = config_path {
+        lint::say_problems(&path, a.get("imapd-conf").is_some(), &mut say);
         check_config(&path, &dir, present, &mut say);
     }
+    lint::say_client_file(&mut say);
 
     let ok = checks.iter().all(|c| c.ok != Some(false));
     if a.has("json") {

@@ -5,6 +5,7 @@ mod args;
 mod check;
 mod doctor;
 mod flows;
+mod lint;
 mod timefmt;
 mod token;
 
