@@ -271,8 +271,7 @@ mod tests {
         }
     }
 
-    const CREDS: &str =
-        r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice"}}}"#;
+    const CREDS: &str = r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice","consumer":"ck"}}}"#;
 
     fn signed_message(ts: i64, nonce: &str) -> Vec<u8> {
         let r = ClientSigner {
