@@ -287,7 +287,10 @@ impl OAuth10aVerifier {
     }
 
     /// Records nonces in `dir` too, so every server process sees them.
+    /// Sweeps the directory at once: entries left by processes that have
+    /// exited go even when this one serves no OAUTH10A login.
     pub fn with_nonce_dir(mut self, dir: NonceDir) -> Self {
+        dir.sweep_if_due(super::unix_now(), nonce_lifetime(self.max_skew));
         self.shared = Some(dir);
         self
     }
@@ -754,6 +757,29 @@ mod tests {
         let r = signed(SignatureMethod::HmacSha256, now, "shared");
         assert!(check(&a, &r, now).is_ok());
         assert!(check(&b, &r, now).unwrap_err().reason.contains("replay"));
+    }
+
+    /// Opening the shared directory sweeps it: entries left by exited
+    /// processes go though this one has served no login yet.
+    #[test]
+    fn a_shared_nonce_dir_is_swept_at_open() {
+        let d = std::env::temp_dir().join(format!("sasl-oauth-o1-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let old = |name: String| {
+            let f = std::fs::File::create(d.join(&name)).unwrap();
+            f.set_modified(an_hour_ago).unwrap();
+            name
+        };
+        let stale = old(format!("{:064x}", 1));
+        let foreign = old("z".repeat(64));
+        let fresh = format!("{:064x}", 2);
+        std::fs::File::create(d.join(&fresh)).unwrap();
+        let _v = verifier().with_nonce_dir(NonceDir::open(&d).unwrap());
+        assert!(!d.join(stale).exists());
+        assert!(d.join(foreign).exists(), "only nonce entries are removed");
+        assert!(d.join(fresh).exists());
     }
 
     #[test]
