@@ -593,7 +593,8 @@ static void oauth10a_handshakes(void)
             "OAUTH10A client<->server, wrong token secret: client errdetail has the status",
             "client errdetail \"%s\"", r.hs.client_detail);
     t_check_rc(r.hs.server_rc, SASL_BADAUTH, "OAUTH10A client<->server, wrong token secret: SASL_BADAUTH", r.s);
-    t_check_detail(r.s, "signature", "OAUTH10A client<->server, wrong token secret: errdetail says signature");
+    t_check_detail(r.s, "OAuth signature not accepted (bad signature or unknown oauth_token)",
+                   "OAUTH10A client<->server, wrong token secret: errdetail says signature");
     run_free(&r);
 
     /* Without the server's port the client cannot sign (SASL_IPREMOTEPORT unset). */
@@ -688,6 +689,13 @@ static void oauth10a_raw(void)
     b_add(&t, m.p, m.len);
     if (replace(&t, "oauth_consumer_key=\"", "oauth_consumer_key=\"x"))
         refused(O1, "raw: unknown consumer key", t.p, t.len, NULL, "invalid_token", KV, 1, "consumer");
+    /* An unknown token gets the client the same text as a bad signature. */
+    b_free(&t);
+    b_add(&t, m.p, m.len);
+    if (t_check(replace(&t, "oauth_token=\"" TOKEN_KEY "\"", "oauth_token=\"tk-nobody\""),
+                "OAUTH10A raw: token found to replace", "message \"%s\"", shown(m.p)))
+        refused(O1, "raw: unknown oauth_token (errdetail as for a bad signature)", t.p, t.len, NULL, "invalid_token",
+                KV, 1, "OAuth signature not accepted (bad signature or unknown oauth_token)");
 
     /* host and port are required: protocol errors. */
     b_free(&t);
