@@ -8,12 +8,16 @@
  *   OAUTH10A (OAuth 1.0a signatures): client<->server with HMAC-SHA256 and
  *            HMAC-SHA1 from a client token file, and messages captured from a
  *            real client exchange then replayed (nonce refused), tampered
- *            (host, port), stripped of host or port (SASL_BADPROT).
+ *            (host, port), stripped of host or port (SASL_BADPROT); correct
+ *            signatures for the server's own name (serverFQDN, any case)
+ *            accepted, for another host refused.
  *
- * Usage: test_oauth_mechs PLUGIN_DIR FIXTURES [--stale | --slides ISSUER]
+ * Usage: test_oauth_mechs PLUGIN_DIR FIXTURES [--stale | --alias | --slides ISSUER]
  *   (no flag)        everything above, JWTs from FIXTURES, endpoints configured
  *   --stale          oauth10a_max_skew 1: a message captured 3 s earlier is refused
  *                    (libsasl2 reads the options once per process: its own run)
+ *   --alias          oauth_accepted_hosts names an alias: signatures for the alias
+ *                    and for the server's own name accepted, for another host refused
  *   --slides ISSUER  the deck's example, base64 exactly as on the wire, logs in as
  *                    scooter@altavista.com: ISSUER is the test identity provider
  *                    (tests/idp) that knows its token (POST /admin/static-token);
@@ -57,6 +61,11 @@ static const char SLIDES_USER[] = "scooter@altavista.com";
 #define CONSUMER_SECRET "cs/te st&1"
 #define TOKEN_KEY "tk-alice"
 #define TOKEN_SECRET "ts+alice=/"
+/* The alias of the --alias run (configured in mixed case, sent in lower case:
+ * libsasl2 lowercases the client's serverFQDN), and a host that is not this server. */
+#define ALIAS "Mail.Example.NET"
+#define ALIAS_SENT "mail.example.net"
+#define OTHER_HOST "other.example"
 
 static char tmpdir[256];
 static char creds_file[512], tf_sha256[512], tf_sha1[512], tf_badsecret[512], tf_conf[512];
@@ -152,8 +161,9 @@ static int cb_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret
 }
 
 /* Like t_client_new, but the client knows the server's address and port
- * (iplocalport/ipremoteport: SASL_IPREMOTEPORT), as an IMAP client does. */
-static sasl_conn_t *client_new(struct creds *c, const char *remote)
+ * (iplocalport/ipremoteport: SASL_IPREMOTEPORT), as an IMAP client does, and
+ * names the server `fqdn` (the host OAUTH10A signs for). */
+static sasl_conn_t *client_new_for(struct creds *c, const char *fqdn, const char *remote)
 {
     sasl_conn_t *conn = NULL;
     size_t tl = strlen(c->token);
@@ -167,13 +177,17 @@ static sasl_conn_t *client_new(struct creds *c, const char *remote)
     if (c->authzid) c->cbs[n++] = (sasl_callback_t){SASL_CB_USER, CB(cb_simple), c};
     c->cbs[n++] = (sasl_callback_t){SASL_CB_PASS, CB(cb_pass), c};
     c->cbs[n] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
-    rc = sasl_client_new(SERVICE, SERVER_FQDN, remote ? LOCAL_IPPORT : NULL, remote, c->cbs, 0,
-                         &conn);
+    rc = sasl_client_new(SERVICE, fqdn, remote ? LOCAL_IPPORT : NULL, remote, c->cbs, 0, &conn);
     if (rc != SASL_OK) {
         t_check(0, "sasl_client_new", "%s", t_rcname(rc));
         exit(t_summary());
     }
     return conn;
+}
+
+static sasl_conn_t *client_new(struct creds *c, const char *remote)
+{
+    return client_new_for(c, SERVER_FQDN, remote);
 }
 
 struct run {
@@ -216,9 +230,10 @@ static void check_ok(struct run *r, const char *mech, const char *name, const ch
             "%d server calls", r->hs.rounds);
 }
 
-/* The client's first message, captured: what a client sends on the wire. */
-static int capture(const char *mech, const char *secret, const char *remote, struct buf *out,
-                   sasl_conn_t **keep)
+/* The client's first message to a server it names `fqdn`, captured: what a
+ * client sends on the wire. */
+static int capture_for(const char *fqdn, const char *mech, const char *secret, const char *remote,
+                       struct buf *out, sasl_conn_t **keep)
 {
     static struct creds kept; /* the callbacks of a kept connection point into it */
     struct creds cr = {.authid = "alice", .token = secret};
@@ -230,9 +245,9 @@ static int capture(const char *mech, const char *secret, const char *remote, str
     if (keep) { /* the previous kept connection was disposed of by the caller */
         t_creds_free(&kept);
         kept = cr;
-        c = client_new(&kept, remote);
+        c = client_new_for(&kept, fqdn, remote);
     } else {
-        c = client_new(&cr, remote);
+        c = client_new_for(&cr, fqdn, remote);
     }
     rc = sasl_client_start(c, mech, NULL, &cout, &coutlen, &chosen);
 
@@ -245,6 +260,12 @@ static int capture(const char *mech, const char *secret, const char *remote, str
     sasl_dispose(&c);
     t_creds_free(&cr);
     return rc;
+}
+
+static int capture(const char *mech, const char *secret, const char *remote, struct buf *out,
+                   sasl_conn_t **keep)
+{
+    return capture_for(SERVER_FQDN, mech, secret, remote, out, keep);
 }
 
 /* ------------------------------------------------------------ raw server */
@@ -572,7 +593,8 @@ static void oauth10a_handshakes(void)
             "OAUTH10A client<->server, wrong token secret: client errdetail has the status",
             "client errdetail \"%s\"", r.hs.client_detail);
     t_check_rc(r.hs.server_rc, SASL_BADAUTH, "OAUTH10A client<->server, wrong token secret: SASL_BADAUTH", r.s);
-    t_check_detail(r.s, "signature", "OAUTH10A client<->server, wrong token secret: errdetail says signature");
+    t_check_detail(r.s, "OAuth signature not accepted (bad signature or unknown oauth_token)",
+                   "OAUTH10A client<->server, wrong token secret: errdetail says signature");
     run_free(&r);
 
     /* Without the server's port the client cannot sign (SASL_IPREMOTEPORT unset). */
@@ -642,7 +664,8 @@ static void oauth10a_raw(void)
     b_free(&t);
     b_add(&t, m.p, m.len);
     if (t_check(replace(&t, "host=" SERVER_FQDN, "host=server.example.con"), "OAUTH10A raw: host found to tamper with", "message \"%s\"", shown(m.p)))
-        refused(O1, "raw: host changed by one character", t.p, t.len, NULL, "invalid_token", KV, 1, "signature");
+        refused(O1, "raw: host changed by one character (not this server)", t.p, t.len, NULL, "invalid_request", KV, 1,
+                "host 'server.example.con'");
     b_free(&t);
     b_add(&t, m.p, m.len);
     if (replace(&t, "oauth_token=\"" TOKEN_KEY "\"", "oauth_token=\"" TOKEN_KEY "\",oauth_extra=\"1\""))
@@ -666,6 +689,13 @@ static void oauth10a_raw(void)
     b_add(&t, m.p, m.len);
     if (replace(&t, "oauth_consumer_key=\"", "oauth_consumer_key=\"x"))
         refused(O1, "raw: unknown consumer key", t.p, t.len, NULL, "invalid_token", KV, 1, "consumer");
+    /* An unknown token gets the client the same text as a bad signature. */
+    b_free(&t);
+    b_add(&t, m.p, m.len);
+    if (t_check(replace(&t, "oauth_token=\"" TOKEN_KEY "\"", "oauth_token=\"tk-nobody\""),
+                "OAUTH10A raw: token found to replace", "message \"%s\"", shown(m.p)))
+        refused(O1, "raw: unknown oauth_token (errdetail as for a bad signature)", t.p, t.len, NULL, "invalid_token",
+                KV, 1, "OAuth signature not accepted (bad signature or unknown oauth_token)");
 
     /* host and port are required: protocol errors. */
     b_free(&t);
@@ -698,6 +728,54 @@ static void oauth10a_raw(void)
 
     b_free(&m);
     b_free(&t);
+}
+
+/* OAUTH10A signatures cover the host: correct signatures made by our client
+ * for the server's own name (the serverFQDN given to sasl_server_new, in any
+ * case) and, with oauth_accepted_hosts, for an alias log in; one for another
+ * host is refused before its signature is checked. */
+static void oauth10a_hosts(const char *alias)
+{
+    const char *hosts[] = {SERVER_FQDN, alias ? ALIAS_SENT : NULL};
+    struct buf m = {0};
+    struct srv v;
+    int rc;
+
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        char want[256];
+        if (!hosts[i]) continue;
+        rc = capture_for(hosts[i], O1, file_secret(tf_sha256), REMOTE_IPPORT, &m, NULL);
+        snprintf(want, sizeof want, KV "host=%s" KV, hosts[i]);
+        if (!t_check(rc == SASL_CONTINUE && memmem(m.p, m.len, want, strlen(want)),
+                     t_name("OAUTH10A signed for host %s: captured", hosts[i]), "client rc %s", t_rcname(rc)))
+            continue;
+        srv_begin(&v, O1, m.p, m.len);
+        t_check_rc(v.rc, SASL_OK, t_name("OAUTH10A signed for host %s (%s) -> SASL_OK", hosts[i],
+                                         i == 0 ? "the server's own name" : "alias " ALIAS " in oauth_accepted_hosts"), v.s);
+        srv_end(&v);
+    }
+    /* The host in another case: the same name (and the same signature: the
+     * base string has the host in lower case). */
+    rc = capture(O1, file_secret(tf_sha256), REMOTE_IPPORT, &m, NULL);
+    if (t_check(rc == SASL_CONTINUE && replace(&m, "host=" SERVER_FQDN, "host=SERVER.Example.COM"),
+                "OAUTH10A signed for host SERVER.Example.COM: captured", "client rc %s", t_rcname(rc))) {
+        srv_begin(&v, O1, m.p, m.len);
+        t_check_rc(v.rc, SASL_OK, "OAUTH10A signed for host SERVER.Example.COM (the server's name, another case) -> SASL_OK", v.s);
+        srv_end(&v);
+    }
+    rc = capture_for(OTHER_HOST, O1, file_secret(tf_sha256), REMOTE_IPPORT, &m, NULL);
+    if (t_check(rc == SASL_CONTINUE && m.len > 0, "OAUTH10A signed for host " OTHER_HOST ": captured",
+                "client rc %s", t_rcname(rc)))
+        refused(O1, "correctly signed for host " OTHER_HOST " (another server)", m.p, m.len, NULL,
+                "invalid_request", KV, 1, "host '" OTHER_HOST "'");
+    if (!alias) {
+        rc = capture_for(ALIAS_SENT, O1, file_secret(tf_sha256), REMOTE_IPPORT, &m, NULL);
+        if (t_check(rc == SASL_CONTINUE && m.len > 0, "OAUTH10A signed for host " ALIAS_SENT ": captured",
+                    "client rc %s", t_rcname(rc)))
+            refused(O1, "signed for " ALIAS_SENT " without oauth_accepted_hosts", m.p, m.len, NULL,
+                    "invalid_request", KV, 1, "oauth_accepted_hosts");
+    }
+    b_free(&m);
 }
 
 /* ------------------------------------------------------------ modes */
@@ -799,8 +877,8 @@ int main(int argc, char **argv)
             return 2;
         }
         issuer = argv[4];
-    } else if (mode[0] && strcmp(mode, "--stale") != 0) {
-        fprintf(stderr, "usage: %s PLUGIN_DIR FIXTURES [--stale | --slides ISSUER]\n", argv[0]);
+    } else if (mode[0] && strcmp(mode, "--stale") != 0 && strcmp(mode, "--alias") != 0) {
+        fprintf(stderr, "usage: %s PLUGIN_DIR FIXTURES [--stale | --alias | --slides ISSUER]\n", argv[0]);
         return 2;
     }
     make_files();
@@ -819,6 +897,7 @@ int main(int argc, char **argv)
         t_opt_set("oauth_token_endpoint", TOKEN_URI);
         t_opt_set("oauth10a_credentials_file", creds_file);
         if (strcmp(mode, "--stale") == 0) t_opt_set("oauth10a_max_skew", "1");
+        if (strcmp(mode, "--alias") == 0) t_opt_set("oauth_accepted_hosts", "imap.example.org " ALIAS);
     }
     snprintf(scope, sizeof scope, "%s", t_opt_get("oauth_required_scope") ? t_opt_get("oauth_required_scope") : "");
     t_server_init(1);
@@ -828,6 +907,8 @@ int main(int argc, char **argv)
         slides(issuer);
     } else if (strcmp(mode, "--stale") == 0) {
         stale();
+    } else if (strcmp(mode, "--alias") == 0) {
+        oauth10a_hosts(ALIAS);
     } else {
         tok = t_token("rs256");
         offered();
@@ -835,6 +916,7 @@ int main(int argc, char **argv)
         oauth_raw();
         oauth10a_handshakes();
         oauth10a_raw();
+        oauth10a_hosts(NULL);
         free(tok);
     }
     t_done();

@@ -15,7 +15,10 @@
 #     AUTHENTICATE OAUTH10A with HMAC-SHA256 and HMAC-SHA1 signatures computed
 #     in Python -> OK; the same message replayed -> NO, also while the first
 #     session is still open (so that another imapd process gets the replay);
-#     a stale timestamp, a wrong secret, a host not in oauth_accepted_hosts -> NO.
+#     a stale timestamp, a wrong secret, an unknown token (the same refusal as
+#     a wrong secret, the log tells them apart), a host that is neither
+#     imapd's servername nor in oauth_accepted_hosts -> NO; a signature for
+#     imapd's servername (its serverFQDN, not in oauth_accepted_hosts) -> OK.
 #
 # Usage: cyrus_oauth_mechs.sh PLUGIN_DIR FIXTURES   (from `make plugin fixtures idp`
 #        and `make -C c-tests bin/test_oauth_mechs`)
@@ -125,6 +128,11 @@ client_creds=$E2E_TMP/client-oauth1.json
 echo '{"consumer_key": "imap-client", "consumer_secret": "c/s e&cr+t", "token": "tok-alice", "token_secret": "t~s%x y="}' > "$client_creds"
 wrong_creds=$E2E_TMP/client-oauth1-wrong.json
 echo '{"consumer_key": "imap-client", "consumer_secret": "c/s e&cr+t", "token": "tok-alice", "token_secret": "wrong"}' > "$wrong_creds"
+unknown_creds=$E2E_TMP/client-oauth1-unknown.json
+echo '{"consumer_key": "imap-client", "consumer_secret": "c/s e&cr+t", "token": "tok-nobody", "token_secret": "t~s%x y="}' > "$unknown_creds"
+# imapd's serverFQDN (what libsasl2 gives the plugin as the server's name):
+# the servername that cyrus_new (lib.sh) sets.
+servername=e2e-MECHS
 
 # Nonces shared by all imapd processes: one directory the Cyrus user can write.
 nonces=$E2E_TMP/files/oauth10a-nonces
@@ -224,10 +232,20 @@ expect_syslog "OAUTH10A: the server log names the timestamp window" 'sasl-oauth:
 
 run python3 "$client" "$port" oauth10a "$wrong_creds"
 expect "OAUTH10A: a wrong token secret -> NO" 1 "$refused" "!$logged_in"
-expect_syslog "OAUTH10A: the server log says bad signature" 'sasl-oauth: .*bad OAuth signature'
+expect_syslog "OAUTH10A: the server log says bad signature" 'sasl-oauth: .*signature not accepted.*[(]bad HMAC-SHA256 signature[)]'
+
+run python3 "$client" "$port" oauth10a "$unknown_creds"
+expect "OAUTH10A: an unknown token -> NO" 1 "$refused" "!$logged_in"
+expect_syslog "OAUTH10A: the server log says unknown oauth_token (the client's text is the bad-signature one)" \
+    'sasl-oauth: .*signature not accepted [(]bad signature or unknown oauth_token[)] [(]unknown oauth_token[)]'
+
+run python3 "$client" "$port" oauth10a "$client_creds" --host "$servername"
+expect "OAUTH10A: signed for imapd's servername ($servername, not in oauth_accepted_hosts) -> OK" 0 "$logged_in"
 
 run python3 "$client" "$port" oauth10a "$client_creds" --host evil.example
-expect "OAUTH10A: signed for a host not in oauth_accepted_hosts -> NO" 1 "$refused" "!$logged_in"
-expect_syslog "OAUTH10A: the server log names oauth_accepted_hosts" 'sasl-oauth: .*oauth_accepted_hosts'
+expect "OAUTH10A: signed for a host that is neither imapd's servername nor in oauth_accepted_hosts -> NO" 1 "$refused" "!$logged_in"
+# (libsasl2 lowercases the server's name)
+expect_syslog "OAUTH10A: the server log names the host and the server's name" \
+    "sasl-oauth: .*host 'evil.example' is neither this server's name nor in oauth_accepted_hosts [(]server name '${servername,,}'[)]"
 
 finish

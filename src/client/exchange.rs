@@ -132,7 +132,7 @@ impl ClientExchange {
                     token_secret: c.token_secret.expose(),
                     method: c.method,
                 };
-                let request = signer.sign(host, port, now, &new_nonce())?;
+                let request = signer.sign(host, port, now, &new_nonce()?)?;
                 self.sent_token = true;
                 Ok(oauth10a::build_client_first(authzid, &request))
             }

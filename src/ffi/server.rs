@@ -216,16 +216,27 @@ unsafe extern "C" fn mech_avail(
     )
 }
 
+/// A string of the connection's params (`service`, `serverFQDN`): NULL or
+/// the C string given to sasl_server_new, owned by the connection.
+fn conn_text(text: *const c_char) -> Option<String> {
+    // SAFETY: `text` is NULL or a NUL-terminated string that libsasl2 keeps
+    // alive for the connection, longer than this call.
+    unsafe { text.as_ref() }.map(|p| {
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
+    })
+}
+
 /// The service name of the connection (`imap`, `smtp`…): the OAUTH challenge's realm.
 fn service(params: &sys::sasl_server_params_t) -> String {
-    // SAFETY: service is NULL or the C string given to sasl_server_new, owned by the connection.
-    unsafe { params.service.as_ref() }
-        .map(|p| {
-            unsafe { std::ffi::CStr::from_ptr(p) }
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default()
+    conn_text(params.service).unwrap_or_default()
+}
+
+/// The server's name as the application gave it to sasl_server_new (libsasl2
+/// fills in the host name when it gave none): the host OAUTH10A signatures must name.
+fn server_fqdn(params: &sys::sasl_server_params_t) -> Option<String> {
+    conn_text(params.serverFQDN).filter(|n| !n.is_empty())
 }
 
 unsafe extern "C" fn mech_new(
@@ -259,7 +270,8 @@ unsafe extern "C" fn mech_new(
                 _ => String::new(),
             };
             let conn = Box::new(ServerConn {
-                exchange: Exchange::new(mech, &realm),
+                exchange: Exchange::new(mech, &realm)
+                    .with_server_name(params.and_then(server_fqdn)),
                 runtime,
                 out: Vec::new(),
             });

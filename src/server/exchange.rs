@@ -24,6 +24,9 @@ pub struct Exchange {
     mech: Mechanism,
     /// The service name, as the OAUTH challenge's realm.
     realm: String,
+    /// The server's own name (libsasl2's serverFQDN): the host an OAUTH10A
+    /// signature must name, besides oauth_accepted_hosts.
+    server_name: Option<String>,
     state: State,
 }
 
@@ -53,10 +56,17 @@ impl Exchange {
         Exchange {
             mech,
             realm: realm.to_owned(),
+            server_name: None,
             state: State::AwaitingClient {
                 after_discovery: false,
             },
         }
+    }
+
+    /// Sets the server's own name (libsasl2's serverFQDN).
+    pub fn with_server_name(mut self, name: Option<String>) -> Self {
+        self.server_name = name;
+        self
     }
 
     pub fn step(&mut self, input: &[u8], rt: &ServerRuntime, now: i64) -> Step {
@@ -88,17 +98,9 @@ impl Exchange {
             Ok(r) => r,
             Err(e) => return Step::Failure(e),
         };
-        if let (Some(host), false) = (&request.host, rt.accepted_hosts.is_empty()) {
-            if !rt
-                .accepted_hosts
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(host))
-            {
-                let why = format!(
-                    "host '{}' is not in oauth_accepted_hosts",
-                    printable(host, 64)
-                );
-                return self.refuse(rt, now, Error::invalid_request(why));
+        if let Some(host) = &request.host {
+            if let Err(e) = self.check_host(host, rt) {
+                return self.refuse(rt, now, e);
             }
         }
         let verdict = match request.proof {
@@ -132,6 +134,43 @@ impl Exchange {
             Err(e) if matches!(e.kind, ErrorKind::Rejected(_)) => self.refuse(rt, now, e),
             Err(e) => Step::Failure(e),
         }
+    }
+
+    /// The host the client names. OAUTH10A's signature covers it, so it must
+    /// be this server's name or an alias in oauth_accepted_hosts (otherwise a
+    /// signature made for another server would be accepted here); the other
+    /// mechanisms check it only when oauth_accepted_hosts is set.
+    fn check_host(&self, host: &str, rt: &ServerRuntime) -> Result<(), Error> {
+        let listed = rt
+            .accepted_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host));
+        if self.mech != Mechanism::OAuth10a {
+            return match listed || rt.accepted_hosts.is_empty() {
+                true => Ok(()),
+                false => Err(Error::invalid_request(format!(
+                    "host '{}' is not in oauth_accepted_hosts",
+                    printable(host, 64)
+                ))),
+            };
+        }
+        let ours = self
+            .server_name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(host));
+        if ours || listed {
+            return Ok(());
+        }
+        Err(Error::invalid_request(format!(
+            "host '{}' is neither this server's name nor in oauth_accepted_hosts",
+            printable(host, 64)
+        ))
+        .with_detail(format!(
+            "server name {}",
+            self.server_name
+                .as_deref()
+                .map_or("unknown".into(), |n| format!("'{}'", printable(n, 64)))
+        )))
     }
 
     fn parse<'a>(&self, input: &'a [u8]) -> Result<Request<'a>, Error> {
@@ -271,10 +310,13 @@ mod tests {
         }
     }
 
-    const CREDS: &str =
-        r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice"}}}"#;
+    const CREDS: &str = r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice","consumer":"ck"}}}"#;
 
     fn signed_message(ts: i64, nonce: &str) -> Vec<u8> {
+        signed_for("imap.example.com", ts, nonce)
+    }
+
+    fn signed_for(host: &str, ts: i64, nonce: &str) -> Vec<u8> {
         let r = ClientSigner {
             consumer_key: "ck",
             consumer_secret: "cs",
@@ -282,7 +324,7 @@ mod tests {
             token_secret: "ts",
             method: SignatureMethod::HmacSha256,
         }
-        .sign("imap.example.com", 143, ts, nonce)
+        .sign(host, 143, ts, nonce)
         .unwrap();
         oauth10a::build_client_first(None, &r).into_bytes()
     }
@@ -434,22 +476,24 @@ mod tests {
         assert!(matches!(steps[1], Step::Failure(_)));
     }
 
+    /// An OAUTH10A exchange on the server named imap.example.com.
+    fn oauth10a() -> Exchange {
+        Exchange::new(Mechanism::OAuth10a, "imap").with_server_name(Some("imap.example.com".into()))
+    }
+
     #[test]
     fn oauth10a_success_replay_and_stale() {
         let rt = rt();
         let msg = signed_message(1000, "n1");
-        assert_eq!(
-            Exchange::new(Mechanism::OAuth10a, "imap").step(&msg, &rt, 1000),
-            ok(None)
-        );
-        let mut ex = Exchange::new(Mechanism::OAuth10a, "imap");
+        assert_eq!(oauth10a().step(&msg, &rt, 1000), ok(None));
+        let mut ex = oauth10a();
         assert!(
             matches!(ex.step(&msg, &rt, 1001), Step::Continue(c) if c.starts_with(br#"{"status":"invalid_token""#))
         );
         assert!(
             matches!(ex.step(b"\x01", &rt, 1001), Step::Failure(e) if e.reason.contains("replay"))
         );
-        let mut ex = Exchange::new(Mechanism::OAuth10a, "imap");
+        let mut ex = oauth10a();
         ex.step(&signed_message(1000, "n2"), &rt, 2000);
         assert!(
             matches!(ex.step(b"\x01", &rt, 2000), Step::Failure(e) if e.reason.contains("window"))
@@ -537,5 +581,77 @@ mod tests {
             0,
         );
         assert!(matches!(s, Step::Success(_)));
+    }
+
+    /// A correct OAUTH10A signature made for another server is refused: the
+    /// host must be the server's own name (any case) or an accepted alias.
+    #[test]
+    fn oauth10a_signature_must_name_this_server() {
+        let mut r = rt();
+        let refused = |ex: &mut Exchange, r: &ServerRuntime, msg: &[u8]| {
+            let challenge = ex.step(msg, r, 1000);
+            assert!(
+                matches!(&challenge, Step::Continue(c) if c.starts_with(br#"{"status":"invalid_request""#)),
+                "{challenge:?}"
+            );
+            match ex.step(b"\x01", r, 1000) {
+                Step::Failure(e) => e,
+                s => panic!("{s:?}"),
+            }
+        };
+        let e = refused(
+            &mut oauth10a(),
+            &r,
+            &signed_for("other.example", 1000, "h1"),
+        );
+        assert!(e.reason.contains("host 'other.example'"), "{}", e.reason);
+        assert_eq!(e.detail.as_deref(), Some("server name 'imap.example.com'"));
+        assert_eq!(
+            oauth10a().step(&signed_for("IMAP.Example.COM", 1000, "h2"), &r, 1000),
+            ok(None)
+        );
+        // No server name known and no aliases: nothing is accepted.
+        let mut unnamed = Exchange::new(Mechanism::OAuth10a, "imap");
+        let e = refused(
+            &mut unnamed,
+            &r,
+            &signed_for("imap.example.com", 1000, "h3"),
+        );
+        assert_eq!(e.detail.as_deref(), Some("server name unknown"));
+        // An alias in oauth_accepted_hosts is accepted besides the server's name.
+        r.accepted_hosts = vec!["mail.example.net".into()];
+        assert_eq!(
+            oauth10a().step(&signed_for("Mail.example.NET", 1000, "h4"), &r, 1000),
+            ok(None)
+        );
+        assert_eq!(
+            oauth10a().step(&signed_for("imap.example.com", 1000, "h5"), &r, 1000),
+            ok(None)
+        );
+        refused(
+            &mut oauth10a(),
+            &r,
+            &signed_for("other.example", 1000, "h6"),
+        );
+        // The refused signatures did not use up their nonces.
+        r.accepted_hosts = vec!["other.example".into()];
+        assert_eq!(
+            oauth10a().step(&signed_for("other.example", 1000, "h1"), &r, 1000),
+            ok(None)
+        );
+    }
+
+    /// The server's name does not restrict the bearer mechanisms' host:
+    /// without oauth_accepted_hosts it is not checked.
+    #[test]
+    fn bearer_hosts_are_checked_only_with_accepted_hosts() {
+        let mut ex = Exchange::new(Mechanism::OAuthBearer, "imap")
+            .with_server_name(Some("imap.example.com".into()));
+        let s = ex.step(
+            b"n,,\x01host=other.example\x01auth=Bearer good\x01\x01",
+            &rt(),
+            0,
+        );
+        assert_eq!(s, ok(None));
     }
 }

@@ -9,6 +9,9 @@
 //! {"consumers": {"KEY": {"secret": "…"} | {"rsa_public_key": {"kty":"RSA","n":"…","e":"…"}}},
 //!  "tokens":    {"TOKEN": {"secret": "…", "user": "alice", "consumer": "KEY"}}}
 //! ```
+//! Every token names its consumer: a token may be used only by the consumer
+//! it was issued to (an RSA-SHA1 signature does not involve the token secret,
+//! so without that binding an RSA consumer could use any token).
 
 use super::jwks::{JwkSet, PublicKey};
 use super::nonce_dir::NonceDir;
@@ -122,8 +125,15 @@ struct RawConsumer {
 struct RawToken {
     secret: Secret,
     user: String,
+    /// Required; optional here only so that its absence is reported by name.
     #[serde(default)]
     consumer: Option<String>,
+}
+
+struct Token {
+    secret: Secret,
+    user: String,
+    consumer: String,
 }
 
 #[derive(Deserialize)]
@@ -165,14 +175,43 @@ impl NonceCache {
             ));
         }
         self.seen.insert(key.clone());
-        self.order.push_back((now + 2 * window + 1, key));
+        self.order
+            .push_back((now.saturating_add(nonce_lifetime(window)), key));
         Ok(true)
     }
 }
 
+/// Seconds a nonce is remembered: a timestamp within the window either side of
+/// now can no longer pass once that long has gone by.
+fn nonce_lifetime(max_skew: i64) -> i64 {
+    max_skew.saturating_mul(2).saturating_add(1)
+}
+
+/// The timestamp window. `abs_diff` cannot overflow whatever the client sent
+/// (i64::MIN included), in debug and release builds alike.
+fn check_timestamp(timestamp: i64, now: i64, max_skew: i64) -> Result<(), Error> {
+    let off = now.abs_diff(timestamp);
+    if off > u64::try_from(max_skew).unwrap_or(0) {
+        let side = if timestamp < now { "before" } else { "after" };
+        return Err(Error::invalid_token(format!(
+            "oauth_timestamp is {off} s {side} now, outside the window (oauth10a_max_skew)"
+        ))
+        .with_detail(format!("window {max_skew} s")));
+    }
+    Ok(())
+}
+
+/// The refusal the client gets for an unknown token, a token of another
+/// consumer and a bad signature alike, so that it cannot probe which tokens
+/// exist; `why` goes to the server's log only.
+fn signature_refused(why: String) -> Error {
+    Error::invalid_token("OAuth signature not accepted (bad signature or unknown oauth_token)")
+        .with_detail(why)
+}
+
 pub struct OAuth10aVerifier {
     consumers: HashMap<String, Consumer>,
-    tokens: HashMap<String, RawToken>,
+    tokens: HashMap<String, Token>,
     max_skew: i64,
     nonces: Mutex<NonceCache>,
     /// Shared with the other server processes, when configured.
@@ -220,9 +259,28 @@ impl OAuth10aVerifier {
                 "no consumers in the OAUTH10A credentials file",
             ));
         }
+        let mut tokens = HashMap::new();
+        for (key, t) in raw.tokens {
+            let consumer = t.consumer.ok_or_else(|| {
+                Error::config(format!("token '{}' has no consumer", printable(&key, 64)))
+            })?;
+            if !consumers.contains_key(&consumer) {
+                return Err(Error::config(format!(
+                    "token '{}' names consumer '{}', which is not in the file",
+                    printable(&key, 64),
+                    printable(&consumer, 64)
+                )));
+            }
+            let token = Token {
+                secret: t.secret,
+                user: t.user,
+                consumer,
+            };
+            tokens.insert(key, token);
+        }
         Ok(OAuth10aVerifier {
             consumers,
-            tokens: raw.tokens,
+            tokens,
             max_skew,
             nonces: Mutex::new(NonceCache::default()),
             shared: None,
@@ -230,7 +288,10 @@ impl OAuth10aVerifier {
     }
 
     /// Records nonces in `dir` too, so every server process sees them.
+    /// Sweeps the directory at once: entries left by processes that have
+    /// exited go even when this one serves no OAUTH10A login.
     pub fn with_nonce_dir(mut self, dir: NonceDir) -> Self {
+        dir.sweep_if_due(super::unix_now(), nonce_lifetime(self.max_skew));
         self.shared = Some(dir);
         self
     }
@@ -269,26 +330,11 @@ impl OAuth10aVerifier {
             ))
         })?;
         let token_key = need("oauth_token")?;
-        let token = self
-            .tokens
-            .get(token_key)
-            .ok_or_else(|| Error::invalid_token("unknown oauth_token"))?;
-        if token.consumer.as_deref().is_some_and(|c| c != consumer_key) {
-            return Err(Error::invalid_token(
-                "oauth_token was not issued to this consumer",
-            ));
-        }
         let method = SignatureMethod::from_name(need("oauth_signature_method")?)?;
         let timestamp: i64 = need("oauth_timestamp")?
             .parse()
             .map_err(|_| Error::invalid_token("oauth_timestamp is not a number"))?;
-        if (now - timestamp).abs() > self.max_skew {
-            return Err(Error::invalid_token(format!(
-                "oauth_timestamp is {} s from now, outside the window (oauth10a_max_skew)",
-                now - timestamp
-            ))
-            .with_detail(format!("window {} s", self.max_skew)));
-        }
+        check_timestamp(timestamp, now, self.max_skew)?;
         let nonce = need("oauth_nonce")?;
         if nonce.len() > 128 {
             return Err(Error::invalid_token(
@@ -297,6 +343,12 @@ impl OAuth10aVerifier {
         }
         let signature = need("oauth_signature")?;
         let base = r.base_string()?;
+        // The token is looked up only now, and an unusable one still costs a
+        // signature check: whether it exists shows neither in the refusal nor
+        // in which checks ran.
+        let token = self.tokens.get(token_key);
+        let bound = token.filter(|t| t.consumer == consumer_key);
+        let token_secret = bound.map_or("", |t| t.secret.expose());
         let ok = match (method, &consumer.secret, &consumer.rsa) {
             (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
                 let sig = STANDARD.decode(signature).unwrap_or_default();
@@ -313,21 +365,28 @@ impl OAuth10aVerifier {
                     "RSA-SHA1 used by a consumer without a registered public key",
                 ))
             }
-            (m, Some(secret), _) => {
-                verify_hmac(m, &base, secret.expose(), token.secret.expose(), signature)
-            }
+            (m, Some(secret), _) => verify_hmac(m, &base, secret.expose(), token_secret, signature),
             (_, None, _) => {
                 return Err(Error::invalid_token(
                     "HMAC used by a consumer registered with a public key only",
                 ))
             }
         };
-        if !ok {
-            return Err(Error::invalid_token(format!(
-                "bad OAuth signature ({})",
-                method.name()
-            )));
-        }
+        let token = match (token, bound) {
+            (None, _) => return Err(signature_refused("unknown oauth_token".into())),
+            (Some(_), None) => {
+                return Err(signature_refused(
+                    "oauth_token was not issued to this consumer".into(),
+                ))
+            }
+            (_, Some(_)) if !ok => {
+                return Err(signature_refused(format!(
+                    "bad {} signature",
+                    method.name()
+                )))
+            }
+            (_, Some(t)) => t,
+        };
         trace.note(|| format!("ok  {} signature of consumer {consumer_key}", method.name()));
         // Remembered only after the signature passed: forgeries cannot fill the cache.
         let key = format!(
@@ -341,7 +400,7 @@ impl OAuth10aVerifier {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.clone(), now, self.max_skew)?;
         if let (true, Some(shared)) = (fresh, &self.shared) {
-            fresh = shared.insert(&key, now, 2 * self.max_skew + 1)?;
+            fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
         }
         if !fresh {
             return Err(Error::invalid_token(
@@ -398,11 +457,20 @@ impl ClientSigner<'_> {
     }
 }
 
-/// A random nonce (128 bits, hex).
-pub fn new_nonce() -> String {
+/// A random nonce (128 bits, hex). Fails closed when the system's random
+/// number generator fails: a predictable nonce is never sent.
+pub fn new_nonce() -> Result<String, Error> {
+    nonce_from(|b| ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), b))
+}
+
+fn nonce_from(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), ring::error::Unspecified>,
+) -> Result<String, Error> {
     let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    fill(&mut b).map_err(|_| {
+        Error::internal("the system's random number generator failed: no OAuth nonce")
+    })?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -476,7 +544,7 @@ mod tests {
         );
     }
 
-    const CREDS: &str = r#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"tk":{"secret":"ts","user":"alice","consumer":"ck"},"other":{"secret":"x","user":"eve","consumer":"nope"}}}"#;
+    const CREDS: &str = r#"{"consumers":{"ck":{"secret":"cs"},"ck2":{"secret":"cs2"}},"tokens":{"tk":{"secret":"ts","user":"alice","consumer":"ck"},"other":{"secret":"x","user":"eve","consumer":"ck2"}}}"#;
 
     fn verifier() -> OAuth10aVerifier {
         OAuth10aVerifier::parse(CREDS.as_bytes(), 300).unwrap()
@@ -560,8 +628,114 @@ mod tests {
         assert!(check(&v, &r, 1000).unwrap_err().reason.contains("consumer"));
         let mut r = signed(SignatureMethod::HmacSha1, 1000, "u2");
         r.params[1].1 = "other".into();
-        assert!(check(&v, &r, 1000).unwrap_err().reason.contains("consumer"));
+        let e = check(&v, &r, 1000).unwrap_err();
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("oauth_token was not issued to this consumer")
+        );
         assert!(SignatureMethod::from_name("PLAINTEXT").is_err());
+    }
+
+    /// Unknown token, another consumer's token, bad signature: one text for
+    /// the client, the difference in the log only.
+    #[test]
+    fn token_refusals_look_alike_to_the_client() {
+        let v = verifier();
+        let refusal = |r: &SignedRequest| check(&v, r, 1000).unwrap_err();
+        let mut unknown = signed(SignatureMethod::HmacSha1, 1000, "a");
+        unknown.params[1].1 = "no-such-token".into();
+        let mut foreign = signed(SignatureMethod::HmacSha1, 1000, "b");
+        foreign.params[1].1 = "other".into();
+        let mut forged = signed(SignatureMethod::HmacSha1, 1000, "c");
+        forged.params.last_mut().unwrap().1 = "AAAA".into();
+        let (unknown, foreign, forged) = (refusal(&unknown), refusal(&foreign), refusal(&forged));
+        assert_eq!(unknown.reason, forged.reason);
+        assert_eq!(foreign.reason, forged.reason);
+        assert_eq!(unknown.kind, forged.kind);
+        assert!(forged.reason.contains("signature"));
+        assert_eq!(unknown.detail.as_deref(), Some("unknown oauth_token"));
+        assert_eq!(forged.detail.as_deref(), Some("bad HMAC-SHA1 signature"));
+        // A stale timestamp is reported the same way whether the token exists or not.
+        let mut stale_unknown = signed(SignatureMethod::HmacSha1, 1, "d");
+        stale_unknown.params[1].1 = "no-such-token".into();
+        assert!(refusal(&stale_unknown).reason.contains("window"));
+    }
+
+    /// Timestamps a client may send that overflow `now - timestamp`: refused
+    /// by the window check, never a panic (debug) or a wrapped value (release).
+    #[test]
+    fn extreme_timestamps_are_outside_the_window() {
+        let v = verifier();
+        let (min, max) = (i64::MIN, i64::MAX);
+        for (i, (ts, now)) in [
+            (min, 1000),
+            (min + 1, 1000),
+            (max, 1000),
+            (-1, 1000),
+            (min, max),
+            (max, min),
+            (0, max),
+            (0, min),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = signed(SignatureMethod::HmacSha256, ts, &format!("x{i}"));
+            let e = check(&v, &r, now).unwrap_err();
+            assert!(e.reason.contains("window"), "{ts} at {now}: {}", e.reason);
+        }
+        let r = signed(SignatureMethod::HmacSha256, max, "at-max");
+        assert!(check(&v, &r, max - 1).is_ok());
+        // As text: beyond i64 (u64::MAX, 2^63) is not a number; i64::MIN is.
+        for (text, want) in [
+            ("18446744073709551615", "not a number"),
+            ("9223372036854775808", "not a number"),
+            ("-9223372036854775808", "window"),
+            ("9223372036854775807", "window"),
+            ("+9223372036854775807", "window"),
+        ] {
+            let mut r = signed(SignatureMethod::HmacSha256, 1000, "t");
+            r.params[3].1 = text.into();
+            let e = check(&v, &r, 1000).unwrap_err();
+            assert!(e.reason.contains(want), "{text}: {}", e.reason);
+        }
+        assert_eq!(nonce_lifetime(i64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn every_token_is_bound_to_a_known_consumer() {
+        let e = OAuth10aVerifier::parse(
+            br#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"x":{"secret":"s","user":"u"}}}"#,
+            300,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert_eq!(e.reason, "token 'x' has no consumer");
+        let e = OAuth10aVerifier::parse(
+            br#"{"consumers":{"ck":{"secret":"cs"}},"tokens":{"x":{"secret":"s","user":"u","consumer":"zz"}}}"#,
+            300,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.reason.contains("'zz', which is not in the file"),
+            "{}",
+            e.reason
+        );
+    }
+
+    #[test]
+    fn a_failing_random_generator_gives_no_nonce() {
+        let e = nonce_from(|_| Err(ring::error::Unspecified)).unwrap_err();
+        assert!(e.reason.contains("random"));
+        let n = nonce_from(|b| {
+            b.fill(0xab);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, "ab".repeat(16));
+        assert_eq!(new_nonce().unwrap().len(), 32);
     }
 
     #[test]
@@ -584,6 +758,29 @@ mod tests {
         let r = signed(SignatureMethod::HmacSha256, now, "shared");
         assert!(check(&a, &r, now).is_ok());
         assert!(check(&b, &r, now).unwrap_err().reason.contains("replay"));
+    }
+
+    /// Opening the shared directory sweeps it: entries left by exited
+    /// processes go though this one has served no login yet.
+    #[test]
+    fn a_shared_nonce_dir_is_swept_at_open() {
+        let d = std::env::temp_dir().join(format!("sasl-oauth-o1-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let old = |name: String| {
+            let f = std::fs::File::create(d.join(&name)).unwrap();
+            f.set_modified(an_hour_ago).unwrap();
+            name
+        };
+        let stale = old(format!("{:064x}", 1));
+        let foreign = old("z".repeat(64));
+        let fresh = format!("{:064x}", 2);
+        std::fs::File::create(d.join(&fresh)).unwrap();
+        let _v = verifier().with_nonce_dir(NonceDir::open(&d).unwrap());
+        assert!(!d.join(stale).exists());
+        assert!(d.join(foreign).exists(), "only nonce entries are removed");
+        assert!(d.join(fresh).exists());
     }
 
     #[test]
