@@ -115,10 +115,12 @@ impl TokenFile {
     /// every use refresh.
     pub fn needs_refresh(&self, now: i64, window: i64) -> bool {
         let window = match (self.obtained_at, self.expires_at) {
-            (Some(o), Some(e)) if e > o => window.min((e - o) / 2),
+            // Saturating: the numbers come from a file, possibly hostile.
+            (Some(o), Some(e)) if e > o => window.min(e.saturating_sub(o) / 2),
             _ => window,
         };
-        self.access_token.is_empty() || self.expires_at.is_some_and(|e| e - now <= window)
+        self.access_token.is_empty()
+            || self.expires_at.is_some_and(|e| e.saturating_sub(now) <= window)
     }
 
     /// Whether the file allows plain http to a non-loopback token endpoint.
@@ -603,7 +605,7 @@ impl TokenSource for FileSource {
         if f.access_token != *used {
             return Ok(true); // another process refreshed already
         }
-        if !f.refreshable() || f.obtained_at.is_some_and(|t| now - t < FRESH) {
+        if !f.refreshable() || f.obtained_at.is_some_and(|t| now.saturating_sub(t) < FRESH) {
             return Ok(false);
         }
         let f = self.locked_refresh(now, |f| f.access_token == *used)?;
@@ -646,6 +648,20 @@ mod tests {
             ..Default::default()
         };
         assert!(!no_exp.needs_refresh(i64::MAX / 2, 300));
+        // Extreme numbers from a hostile file: no overflow, a sane answer.
+        let wild = TokenFile {
+            access_token: "a".into(),
+            obtained_at: Some(i64::MIN),
+            expires_at: Some(i64::MAX),
+            ..Default::default()
+        };
+        assert!(!wild.needs_refresh(i64::MIN, 300));
+        let past = TokenFile {
+            access_token: "a".into(),
+            expires_at: Some(i64::MIN),
+            ..Default::default()
+        };
+        assert!(past.needs_refresh(i64::MAX, 300));
     }
 
     #[test]
