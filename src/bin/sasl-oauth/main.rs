@@ -5,6 +5,8 @@ mod args;
 mod check;
 mod doctor;
 mod flows;
+mod private_dir;
+mod random;
 mod timefmt;
 mod token;
 
