@@ -93,7 +93,8 @@ pub fn slower(interval: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    const BASE: &str = r#""device_code":"dc","user_code":"ABCD-EFGH","verification_uri":"https://id.test/device""#;
+    const BASE: &str =
+        r#""device_code":"dc","user_code":"ABCD-EFGH","verification_uri":"https://id.test/device""#;
 
     fn with(extra: &str) -> Result<DeviceAuthorization, Error> {
         parse(format!("{{{BASE}{extra}}}").as_bytes())
@@ -109,8 +110,8 @@ mod tests {
 
     #[test]
     fn hostile_numbers_are_clamped() {
-        let d = with(r#","interval":18446744073709551615,"expires_in":18446744073709551615"#)
-            .unwrap();
+        let d =
+            with(r#","interval":18446744073709551615,"expires_in":18446744073709551615"#).unwrap();
         assert_eq!(d.interval, Duration::from_secs(60));
         assert_eq!(d.lifetime, Duration::from_secs(3600));
         let d = with(r#","interval":0,"expires_in":0"#).unwrap();
@@ -127,11 +128,19 @@ mod tests {
 
     #[test]
     fn google_spelling_and_refusals() {
-        let d = parse(br#"{"device_code":"dc","user_code":"U","verification_url":"https://g.test/device"}"#)
-            .unwrap();
+        let d = parse(
+            br#"{"device_code":"dc","user_code":"U","verification_url":"https://g.test/device"}"#,
+        )
+        .unwrap();
         assert_eq!(d.verification_uri, "https://g.test/device");
         assert!(parse(br#"{"device_code":"","user_code":"U","verification_uri":"x"}"#).is_err());
-        let e = with(r#","interval":"\u001b]52;c;AAAA\u0007""#).err().unwrap();
-        assert!(!e.reason.contains('\x1b') && !e.reason.contains('\x07'), "{}", e.reason);
+        let e = with(r#","interval":"\u001b]52;c;AAAA\u0007""#)
+            .err()
+            .unwrap();
+        assert!(
+            !e.reason.contains('\x1b') && !e.reason.contains('\x07'),
+            "{}",
+            e.reason
+        );
     }
 }

@@ -6,15 +6,15 @@
 
 use crate::args::{wants_help, Args};
 use crate::check::describe;
+use crate::private_dir::PrivateDir;
 use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
+use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
 use sasloauth::server::{Mechanism, ServerRuntime};
 use sasloauth::validate::discovery;
 use sasloauth::validate::jwks::JwkSet;
-use crate::private_dir::PrivateDir;
-use sasloauth::error::printable;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -453,7 +453,12 @@ mod tests {
         let dir = viewer_conf(&values).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
         assert_ne!(dir.path(), old.as_path());
-        assert_eq!(mode(dir.path()) & 0o077, 0, "directory mode {:o}", mode(dir.path()));
+        assert_eq!(
+            mode(dir.path()) & 0o077,
+            0,
+            "directory mode {:o}",
+            mode(dir.path())
+        );
         let file = dir.path().join("pluginviewer.conf");
         assert_eq!(mode(&file), 0o600);
         let conf = std::fs::read_to_string(&file).unwrap();

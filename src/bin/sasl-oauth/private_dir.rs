@@ -22,7 +22,12 @@ impl PrivateDir {
             match DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => return Ok(PrivateDir { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("cannot create a directory in {}: {e}", base.display())),
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create a directory in {}: {e}",
+                        base.display()
+                    ))
+                }
             }
         }
         Err(format!(
@@ -73,13 +78,19 @@ mod tests {
         assert_eq!(mode(a.path()) & 0o077, 0, "group/other may not enter");
         let f = a.write("x.conf", b"k: v\n").unwrap();
         assert_eq!(mode(&f), 0o600);
-        assert!(a.write("x.conf", b"again").is_err(), "an existing file is reused");
+        assert!(
+            a.write("x.conf", b"again").is_err(),
+            "an existing file is reused"
+        );
         assert_eq!(std::fs::read(&f).unwrap(), b"k: v\n");
 
         let target = b.path().join("target");
         std::fs::write(&target, "keep").unwrap();
         std::os::unix::fs::symlink(&target, a.path().join("link.conf")).unwrap();
-        assert!(a.write("link.conf", b"secret").is_err(), "a symlink is followed");
+        assert!(
+            a.write("link.conf", b"secret").is_err(),
+            "a symlink is followed"
+        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
 
         let path = a.path().to_owned();
