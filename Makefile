@@ -135,7 +135,7 @@ interop: plugin fixtures idp
 # corpus in fuzz/corpus/ is minimised. A crash stops the run and leaves its
 # input in fuzz/artifacts/TARGET/ (turn it into a regression test).
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange
+FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange token_flows
 FUZZ_ENV := SASL_OAUTH_FUZZ=1 RUSTC_BOOTSTRAP=1
 fuzz: deps
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

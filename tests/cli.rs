@@ -4,8 +4,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::signature::{Ed25519KeyPair, KeyPair};
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 fn b64(b: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(b)
@@ -52,16 +53,29 @@ fn token(s: &Setup, exp: i64) -> String {
     format!("{signed}.{}", b64(s.key.sign(signed.as_bytes()).as_ref()))
 }
 
+/// `check --token-file -`, the token on standard input: kept out of `ps`.
 fn check(dir: &Path, token: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+    let (code, stdout, stderr) = check_stdin(dir, token);
+    assert!(stderr.is_empty(), "{stderr}");
+    (code, stdout)
+}
+
+fn check_stdin(dir: &Path, token: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
         .args(["check", "--config"])
         .arg(dir.join("imapd.conf"))
-        .args(["--token", token])
-        .output()
+        .args(["--token-file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
+    let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 
@@ -181,4 +195,55 @@ fn check_refuses_unknown_and_misplaced_keys_with_the_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("write sasl_oauth_issuer"));
+}
+
+#[test]
+fn check_takes_the_token_from_a_file_and_warns_about_the_argv_form() {
+    let s = setup("forms");
+    let t = token(&s, now() + 600);
+    std::fs::write(s.dir.join("token.jwt"), format!("{t}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--config"])
+        .arg(s.dir.join("imapd.conf"))
+        .arg("--token-file")
+        .arg(s.dir.join("token.jwt"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sasl-oauth"))
+        .args(["check", "--config"])
+        .arg(s.dir.join("imapd.conf"))
+        .args(["--token", &t])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --token") && stderr.contains("--token-file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&t));
+}
+
+#[test]
+fn check_prints_a_hostile_kid_without_its_control_bytes() {
+    let s = setup("kid");
+    // Unsigned as far as our keys go: the kid is printed before the signature check.
+    let header = "{\"alg\":\"EdDSA\",\"kid\":\"\\u001b]52;c;SGVsbG8=\\u0007\\u001b[2J\"}";
+    let claims = r#"{"iss":"https://id.test","aud":"imap","sub":"alice","exp":4102444800}"#;
+    let t = format!(
+        "{}.{}.{}",
+        b64(header.as_bytes()),
+        b64(claims.as_bytes()),
+        b64(&[0; 64])
+    );
+    let (code, out, stderr) = check_stdin(&s.dir, &t);
+    assert_eq!(code, 1, "{out}{stderr}");
+    assert!(out.contains("kid ?]52;c;SGVsbG8=??[2J"), "{out}");
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "control bytes reach the terminal: {out:?}"
+    );
 }

@@ -188,12 +188,12 @@ fn doctor_reports_a_missing_plugin() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// A provider for the client credentials grant: discovery and a token
-/// endpoint on 127.0.0.1, answering `n` requests. Returns the issuer.
-fn fake_provider(n: usize) -> String {
+/// An HTTP server on 127.0.0.1 answering `n` requests with
+/// `answer(base URL, request)`: a status and a JSON body. Returns its base URL.
+fn serve(n: usize, answer: impl Fn(&str, &str) -> (u16, String) + Send + 'static) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let issuer = format!("http://{}", l.local_addr().unwrap());
-    let iss = issuer.clone();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let b = base.clone();
     std::thread::spawn(move || {
         for _ in 0..n {
             let Ok((mut s, _)) = l.accept() else { return };
@@ -221,23 +221,30 @@ fn fake_provider(n: usize) -> String {
                     }
                 }
             }
-            let t = String::from_utf8_lossy(&req).into_owned();
-            let body = if t.starts_with("GET /.well-known/openid-configuration") {
-                serde_json::json!({"issuer": iss, "token_endpoint": format!("{iss}/token")})
-                    .to_string()
-            } else if t.starts_with("POST /token") && t.contains("grant_type=client_credentials") {
-                r#"{"access_token":"fake-access-token","token_type":"Bearer","expires_in":300,"scope":"mail"}"#.to_owned()
-            } else {
-                r#"{"error":"invalid_request"}"#.to_owned()
-            };
+            let (status, body) = answer(&b, &String::from_utf8_lossy(&req));
             let _ = write!(
                 s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
     });
-    issuer
+    base
+}
+
+/// A provider for the client credentials grant: discovery and a token
+/// endpoint on 127.0.0.1, answering `n` requests. Returns the issuer.
+fn fake_provider(n: usize) -> String {
+    serve(n, |iss, t| {
+        let body = if t.starts_with("GET /.well-known/openid-configuration") {
+            serde_json::json!({"issuer": iss, "token_endpoint": format!("{iss}/token")}).to_string()
+        } else if t.starts_with("POST /token") && t.contains("grant_type=client_credentials") {
+            r#"{"access_token":"fake-access-token","token_type":"Bearer","expires_in":300,"scope":"mail"}"#.to_owned()
+        } else {
+            r#"{"error":"invalid_request"}"#.to_owned()
+        };
+        (200, body)
+    })
 }
 
 fn init_client_credentials(issuer: &str, f: &Path, force: bool) -> Output {
@@ -321,6 +328,41 @@ fn token_init_refuses_a_symlink_at_output_and_leaves_its_target_alone() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A token file with an access token and a refresh token of the given lengths.
+fn short_token_file(d: &Path, access: &str, refresh: &str) -> PathBuf {
+    let f = d.join("short.json");
+    let j = serde_json::json!({
+        "access_token": access, "refresh_token": refresh, "expires_at": 4_102_444_800i64,
+        "token_endpoint": "https://id.example.test/token", "client_id": "relay",
+    });
+    std::fs::write(&f, j.to_string()).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    f
+}
+
+#[test]
+fn token_show_shows_nothing_of_a_short_token() {
+    let d = dir("short");
+    // 23 characters: nothing of it; 24: its first 6.
+    let short = "abcdefghijklmnopqrstuvw";
+    let long = "ABCDEFGHIJKLMNOPQRSTUVWX";
+    let f = short_token_file(&d, short, long);
+    for json in [false, true] {
+        let mut args = vec!["token", "show", f.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let out = run(&args);
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(!all.contains("abc"), "a part of a short token: {all}");
+        assert!(all.contains("(23 chars)"), "{all}");
+        assert!(all.contains("ABCDEF… (24 chars)"), "{all}");
+        assert!(!all.contains("ABCDEFG"), "{all}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[test]
 fn doctor_names_the_version_and_every_mistaken_key() {
     let d = dir("doctor-keys");
@@ -360,4 +402,254 @@ fn doctor_names_the_version_and_every_mistaken_key() {
         stdout.contains("sasl-oauth.conf:2: oauth_issuer: a server option"),
         "{stdout}"
     );
+}
+
+#[test]
+fn client_secret_from_standard_input_and_a_warning_for_the_argv_form() {
+    let d = dir("stdin-secret");
+    let issuer = fake_provider(4);
+    let f = d.join("cc.json");
+    let mut child = Command::new(BIN)
+        .args([
+            "token",
+            "init",
+            "--provider",
+            &issuer,
+            "--client-id",
+            "relay",
+        ])
+        .args([
+            "--client-secret-file",
+            "-",
+            "--client-credentials",
+            "--scope",
+            "mail",
+        ])
+        .arg("--output")
+        .arg(&f)
+        .env("SASL_OAUTH_CONF", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{SECRET}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(
+        j["client_secret"], SECRET,
+        "the secret without its line end"
+    );
+
+    let out = init_client_credentials(&issuer, &d.join("argv.json"), false);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --client-secret") && stderr.contains("--client-secret-file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Control bytes that would move the cursor, set the clipboard (OSC 52) or ring.
+fn has_terminal_controls(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
+}
+
+/// A device authorization provider whose every text is hostile. `answers`
+/// is what the token endpoint says to each poll.
+fn hostile_device_provider(interval: u64, expires_in: u64, poll: &'static str) -> String {
+    serve(6, move |iss, t| {
+        if t.starts_with("GET /.well-known/openid-configuration") {
+            let doc = serde_json::json!({
+                "issuer": iss, "token_endpoint": format!("{iss}/token"),
+                "device_authorization_endpoint": format!("{iss}/device"),
+            });
+            (200, doc.to_string())
+        } else if t.starts_with("POST /device") {
+            let answer = serde_json::json!({
+                "device_code": "dc", "user_code": "\u{1b}]52;c;SGVsbG8=\u{7}WDJB-MJHT",
+                "verification_uri": format!("{iss}/\u{1b}[2Jactivate"),
+                "verification_uri_complete": format!("{iss}/activate?x=\u{9b}31m"),
+                "interval": interval, "expires_in": expires_in,
+            });
+            (200, answer.to_string())
+        } else {
+            (400, poll.to_owned())
+        }
+    })
+}
+
+#[test]
+fn token_init_device_filters_the_providers_text() {
+    let d = dir("device-text");
+    let description = format!("\\u001b[31m{}\\u0007", "x".repeat(5000));
+    let poll: &'static str = Box::leak(
+        format!(
+            r#"{{"error":"invalid_grant\u001b]0;owned\u0007","error_description":"{description}"}}"#
+        )
+        .into_boxed_str(),
+    );
+    let issuer = hostile_device_provider(1, 30, poll);
+    let out = run(&[
+        "token",
+        "init",
+        "--provider",
+        &issuer,
+        "--client-id",
+        "c",
+        "--output",
+        d.join("t.json").to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("WDJB-MJHT"), "{stdout}");
+    assert!(!has_terminal_controls(&stdout), "stdout: {stdout:?}");
+    assert!(!has_terminal_controls(&stderr), "stderr: {stderr:?}");
+    assert!(stderr.contains("invalid_grant"), "{stderr}");
+    assert!(
+        stderr.len() < 1000,
+        "the 5,000-character description is printed whole"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn token_init_device_survives_hostile_numbers() {
+    let d = dir("device-numbers");
+    // expires_in 2^64-1 panicked when the deadline was computed.
+    let issuer = hostile_device_provider(1, u64::MAX, r#"{"error":"access_denied"}"#);
+    let out = run(&[
+        "token",
+        "init",
+        "--provider",
+        &issuer,
+        "--client-id",
+        "c",
+        "--output",
+        d.join("t.json").to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("denied"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // interval 2^64-1 panicked before the first poll; now it is a minute.
+    let issuer = hostile_device_provider(u64::MAX, 600, r#"{"error":"access_denied"}"#);
+    let mut child = Command::new(BIN)
+        .args([
+            "token",
+            "init",
+            "--provider",
+            &issuer,
+            "--client-id",
+            "c",
+            "--output",
+        ])
+        .arg(d.join("t.json"))
+        .env("SASL_OAUTH_CONF", "/dev/null")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = child.try_wait().unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.is_none(),
+        "exited ({status:?}) instead of waiting to poll: {}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn token_init_browser_outlasts_garbage_and_a_wrong_state() {
+    use std::io::BufRead;
+    let d = dir("browser");
+    let issuer = serve(3, |iss, t| {
+        if t.starts_with("GET /.well-known/openid-configuration") {
+            let doc = serde_json::json!({
+                "issuer": iss, "token_endpoint": format!("{iss}/token"),
+                "authorization_endpoint": format!("{iss}/auth"),
+            });
+            (200, doc.to_string())
+        } else if t.contains("grant_type=authorization_code") && t.contains("code=the-code") {
+            (
+                200,
+                r#"{"access_token":"browser-access-token","expires_in":300,"refresh_token":"rt"}"#
+                    .to_owned(),
+            )
+        } else {
+            (400, r#"{"error":"invalid_grant"}"#.to_owned())
+        }
+    });
+    let f = d.join("t.json");
+    let mut child = Command::new(BIN)
+        .args([
+            "token",
+            "init",
+            "--browser",
+            "--provider",
+            &issuer,
+            "--client-id",
+            "c",
+        ])
+        .args(["--wait", "30", "--output"])
+        .arg(&f)
+        .env("SASL_OAUTH_CONF", "/dev/null")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut state, mut redirect) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(s) = line.split("&state=").nth(1) {
+            state = s.split('&').next().unwrap().to_owned();
+        }
+        if let Some(r) = line.strip_prefix("listening for the answer on http://") {
+            redirect = r.to_owned();
+            break;
+        }
+    }
+    let addr = redirect.split('/').next().unwrap().to_owned();
+    assert!(
+        !state.is_empty() && !addr.is_empty(),
+        "state {state:?}, redirect {redirect:?}"
+    );
+    let ask = |request: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    for bad in [
+        "\x16\x03\x01\x00garbage\r\n\r\n".to_owned(),
+        "GET /callback?code=forged&state=not-the-state HTTP/1.1\r\n\r\n".to_owned(),
+        format!("GET /callback?state={state} HTTP/1.1\r\n\r\n"),
+    ] {
+        let answer = ask(&bad);
+        assert!(answer.starts_with("HTTP/1.1 40"), "{bad:?}: {answer}");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{bad:?} ended the sign-in"
+        );
+    }
+    let answer = ask(&format!(
+        "GET /callback?code=the-code&state={state} HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+    ));
+    assert!(answer.contains("Signed in"), "{answer}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(j["access_token"], "browser-access-token");
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -120,7 +120,9 @@ impl TokenFile {
             _ => window,
         };
         self.access_token.is_empty()
-            || self.expires_at.is_some_and(|e| e.saturating_sub(now) <= window)
+            || self
+                .expires_at
+                .is_some_and(|e| e.saturating_sub(now) <= window)
     }
 
     /// Whether the file allows plain http to a non-loopback token endpoint.

@@ -7,6 +7,7 @@
 //!   allows commands.
 
 pub mod command;
+pub mod device;
 pub mod endpoint;
 pub mod file;
 pub mod fixed;

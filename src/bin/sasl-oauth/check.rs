@@ -1,12 +1,12 @@
 //! `sasl-oauth check`: the plugin's exact server-side validation, with every
 //! check printed, for the administrator whose users cannot log in.
 
-use crate::args::{wants_help, Args};
+use crate::args::{self, wants_help, Args};
 use crate::lint;
 use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
-use sasloauth::error::ErrorKind;
+use sasloauth::error::{printable, ErrorKind};
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, Trace};
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     out
 }
 
-const HELP: &str = "usage: sasl-oauth check (--config FILE | --imapd-conf FILE) (--token TOKEN | --token-file FILE)
+const HELP: &str = "usage: sasl-oauth check (--config FILE | --imapd-conf FILE) (--token-file FILE | --token-file - | --token TOKEN)
 
 Validates a token exactly as the plugin's server side would, with the oauth_*
 options of FILE: a SASL option file such as /etc/sasl2/imap.conf or
@@ -60,9 +60,14 @@ each check passed, and the verdict. Every line of FILE is checked first: an
 unknown oauth_* key, a later version's option, a client option, a value that is
 not the number or yes/no expected, or a key set twice is an error (exit 2).
 Exit status 0 only when the token would be accepted; 1 when it would be refused.
+  --token-file FILE  the token, from a file; '-' reads standard input
+  --token TOKEN      the token on the command line, where every local user
+                     sees it (ps): works, with a warning
+What the token says (kid, claims) is printed with control characters as '?'.
 
-example:
-  sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt";
+examples:
+  sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt
+  printf %s \"$TOKEN\" | sasl-oauth check --config /etc/imapd.conf --token-file -";
 
 pub fn run(args: &[String]) -> Outcome {
     if wants_help(args) {
@@ -80,12 +85,9 @@ pub fn run(args: &[String]) -> Outcome {
             problems.join("\n  ")
         ));
     }
-    let token = match (a.get("token"), a.get("token-file")) {
-        (Some(t), None) => t.to_owned(),
-        (None, Some(f)) => std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?,
-        _ => return Err("check needs exactly one of --token or --token-file".into()),
-    };
-    let token = token.trim();
+    let token = args::secret(&a, "token")?
+        .ok_or("check needs --token-file FILE (or - for standard input) or --token")?;
+    let token = token.expose().trim();
     let options = config_file::load(&config_path).map_err(|e| e.reason.into_owned())?;
     let config = ServerConfig::from_lookup(|k| options.get(k).cloned())
         .map_err(|e| format!("configuration: {}", e.reason))?;
@@ -100,21 +102,23 @@ pub fn run(args: &[String]) -> Outcome {
         .as_ref()
         .ok_or("this configuration validates no bearer tokens (only OAUTH10A signatures)")?;
     let result = validator.check(token, unix_now(), &mut trace);
+    // The trace quotes the token (kid, claims) before its signature is checked.
     println!("checks");
     for line in trace.lines() {
-        println!("  {line}");
+        println!("  {}", printable(line, 300));
     }
     match result {
         Ok(identity) => {
             println!(
                 "result         ACCEPTED: authentication identity '{}'",
-                identity.authid
+                printable(&identity.authid, 300)
             );
             Ok(true)
         }
         Err(e) => {
             // The administrator sees the log line's detail (configured values) too.
-            println!("  NO  {}", e.log_text());
+            let reason = printable(&e.log_text(), 300);
+            println!("  NO  {reason}");
             let kind = match e.kind {
                 ErrorKind::Rejected(s) => s.code(),
                 ErrorKind::Unavailable => {
@@ -122,7 +126,7 @@ pub fn run(args: &[String]) -> Outcome {
                 }
                 _ => "error",
             };
-            println!("result         REFUSED ({kind}): {}", e.log_text());
+            println!("result         REFUSED ({kind}): {reason}");
             Ok(false)
         }
     }

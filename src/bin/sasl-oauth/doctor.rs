@@ -7,13 +7,16 @@
 use crate::args::{wants_help, Args};
 use crate::check::describe;
 use crate::lint;
+use crate::private_dir::PrivateDir;
 use crate::Outcome;
 use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
+use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
 use sasloauth::server::{Mechanism, ServerRuntime};
 use sasloauth::validate::discovery;
 use sasloauth::validate::jwks::JwkSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,9 +78,15 @@ fn app_config(app: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Where sasl2-bin installs saslpluginviewer (Debian), or Fedora's cyrus-sasl
+/// its pluginviewer. By absolute path: a directory early in $PATH must not
+/// choose the program that gets the configuration.
+const PLUGINVIEWERS: [&str; 2] = ["/usr/sbin/saslpluginviewer", "/usr/sbin/pluginviewer"];
+
 /// Runs saslpluginviewer; None when it is not installed.
 fn pluginviewer(dir: &Path, side: &str, conf_dir: Option<&Path>) -> Option<Result<String, String>> {
-    let mut cmd = Command::new("saslpluginviewer");
+    let program = PLUGINVIEWERS.iter().find(|p| Path::new(p).is_file())?;
+    let mut cmd = Command::new(program);
     cmd.arg("-p").arg(dir).arg(side);
     if let Some(c) = conf_dir {
         cmd.env("SASL_CONF_PATH", c);
@@ -230,7 +239,8 @@ pub fn run(args: &[String]) -> Outcome {
                 Some(false) => "FAIL",
                 None => "    ",
             };
-            println!("{mark} {:<24}{}", c.name, c.detail);
+            // Details quote the provider's answers and files: filtered for the terminal.
+            println!("{mark} {:<24}{}", c.name, printable(&c.detail, 1000));
         }
         println!(
             "{}",
@@ -310,12 +320,12 @@ fn check_config(
     }
     // libsasl2's own view with these options (saslpluginviewer's application name is pluginviewer).
     if present {
-        let tmp = std::env::temp_dir().join(format!("sasl-oauth-doctor-{}", std::process::id()));
-        let conf: String = values.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-        if std::fs::create_dir_all(&tmp).is_ok()
-            && std::fs::write(tmp.join("pluginviewer.conf"), conf).is_ok()
-        {
-            if let Some(Ok(out)) = pluginviewer(dir, "-s", Some(&tmp)) {
+        let tmp = viewer_conf(&values);
+        if let Err(e) = &tmp {
+            say("server side in libsasl2", Some(false), e.clone());
+        }
+        if let Ok(tmp) = &tmp {
+            if let Some(Ok(out)) = pluginviewer(dir, "-s", Some(tmp.path())) {
                 let avail = available(&out);
                 let ours: Vec<&String> = avail
                     .iter()
@@ -330,9 +340,29 @@ fn check_config(
                 });
             }
         }
-        let _ = std::fs::remove_dir_all(&tmp);
     }
     check_network(&config, say);
+}
+
+/// The options saslpluginviewer needs to show the server side as the
+/// application would: `mech_list` and this plugin's own keys. Other keys of
+/// the file (an LDAP bind password, say) are none of its business.
+fn viewer_keys(key: &str) -> bool {
+    key == "mech_list" || key.starts_with("oauth_") || key.starts_with("oauth10a_")
+}
+
+/// `pluginviewer.conf` (saslpluginviewer's application name is pluginviewer)
+/// in a private directory, removed when the result is dropped.
+fn viewer_conf(values: &HashMap<String, String>) -> Result<PrivateDir, String> {
+    let mut keys: Vec<&String> = values.keys().filter(|k| viewer_keys(k)).collect();
+    keys.sort();
+    let conf: String = keys
+        .into_iter()
+        .map(|k| format!("{k}: {}\n", values[k]))
+        .collect();
+    let dir = PrivateDir::new("sasl-oauth-doctor")?;
+    dir.write("pluginviewer.conf", conf.as_bytes())?;
+    Ok(dir)
 }
 
 fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Option<bool>, String)) {
@@ -398,5 +428,58 @@ fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Optio
             ),
             Err(e) => say("signing keys", Some(false), e.reason.into_owned()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn viewer_conf_is_private_has_only_our_keys_and_follows_no_planted_symlink() {
+        // The directory an earlier version used, planted by another user.
+        let old = std::env::temp_dir().join(format!("sasl-oauth-doctor-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::create_dir_all(&old).unwrap();
+        let target = old.join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&target, old.join("pluginviewer.conf")).unwrap();
+
+        let values: HashMap<String, String> = [
+            ("mech_list", "OAUTHBEARER XOAUTH2"),
+            ("oauth_issuer", "https://id.test"),
+            ("oauth10a_credentials_file", "/etc/sasl2/oauth10a.json"),
+            ("ldap_password", "hunter2-ldap"),
+            ("sql_passwd", "hunter2-sql"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let dir = viewer_conf(&values).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_ne!(dir.path(), old.as_path());
+        assert_eq!(
+            mode(dir.path()) & 0o077,
+            0,
+            "directory mode {:o}",
+            mode(dir.path())
+        );
+        let file = dir.path().join("pluginviewer.conf");
+        assert_eq!(mode(&file), 0o600);
+        let conf = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            conf,
+            "mech_list: OAUTHBEARER XOAUTH2\noauth10a_credentials_file: /etc/sasl2/oauth10a.json\noauth_issuer: https://id.test\n"
+        );
+        let path = dir.path().to_owned();
+        drop(dir);
+        assert!(!path.exists(), "the private directory is left behind");
+        let _ = std::fs::remove_dir_all(&old);
     }
 }

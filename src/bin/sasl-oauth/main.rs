@@ -6,9 +6,12 @@ mod check;
 mod doctor;
 mod flows;
 mod lint;
+mod private_dir;
+mod random;
 mod timefmt;
 mod token;
 
+use sasloauth::error::printable;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: sasl-oauth COMMAND [OPTIONS]
@@ -54,7 +57,9 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("sasl-oauth: {e}");
+            // Messages may quote a provider or a token: filtered, line by line.
+            let lines: Vec<String> = e.lines().map(|l| printable(l, 1000)).collect();
+            eprintln!("sasl-oauth: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }

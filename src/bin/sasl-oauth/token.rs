@@ -1,11 +1,12 @@
 //! `sasl-oauth token init|show|refresh`: token files for the client side.
 
-use crate::args::{wants_help, Args};
+use crate::args::{self, wants_help, Args};
 use crate::flows::{self, Client, Endpoints};
 use crate::timefmt;
 use crate::Outcome;
 use sasloauth::client::config::ClientConfig;
 use sasloauth::client::providers;
+use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
 use sasloauth::secret::Secret;
 use sasloauth::token::endpoint::{ClientAuth, ClientIdentity};
@@ -21,7 +22,7 @@ pub const USAGE: &str = "usage: sasl-oauth token (init|show|refresh) …  (each 
 
 const INIT_HELP: &str =
     "usage: sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID --output FILE
-           [--client-secret S | --client-secret-file F] [--tenant T] [--scope S]
+           [--client-secret-file F | --client-secret S] [--tenant T] [--scope S]
            [--resource R] [--user NAME] [--browser | --client-credentials]
            [--force] [--ca-file PEM] [--timeout MS] [--wait SECONDS]
 
@@ -31,7 +32,10 @@ Gets a first token file for the plugin's client side (file:/path passwords).
   --browser             authorization code with PKCE: prints an address to open
                         in a browser on this machine; listens on 127.0.0.1
   --client-credentials  the application's own token (Microsoft 365 app-only
-                        IMAP/POP/SMTP), with --client-secret
+                        IMAP/POP/SMTP), with a client secret
+  --client-secret-file F  the client secret, from a file ('-': standard input);
+                        --client-secret S works too, with a warning: every
+                        local user sees it (ps)
 Providers: google, microsoft (--tenant ID or domain; default common),
 microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
 The file is written with mode 0600, atomically; an existing file is kept
@@ -153,17 +157,7 @@ pub fn init(args: &[String]) -> Outcome {
     }
     let provider = a.require("provider")?;
     let client_id = a.require("client-id")?;
-    let secret = match (a.get("client-secret"), a.get("client-secret-file")) {
-        (Some(s), None) => Some(Secret::from(s)),
-        (None, Some(f)) => Some(Secret::new(
-            std::fs::read_to_string(f)
-                .map_err(|e| format!("{f}: {e}"))?
-                .trim_end_matches(['\n', '\r'])
-                .to_owned(),
-        )),
-        (None, None) => None,
-        _ => return Err("give only one of --client-secret and --client-secret-file".into()),
-    };
+    let secret = args::secret(&a, "client-secret")?;
     let auth = match a.get("token-auth-method") {
         None | Some("client_secret_basic") => ClientAuth::Basic,
         Some("client_secret_post") => ClientAuth::Post,
@@ -257,11 +251,19 @@ pub fn init(args: &[String]) -> Outcome {
     Ok(true)
 }
 
-/// The first characters of a secret, for recognising it without revealing it.
+/// Below this length, even 6 characters are too large a part of a secret.
+const SHORTEST_SHOWN: usize = 24;
+
+/// The first characters of a long secret, for recognising it without
+/// revealing it; of a short one, only its length.
 fn shorten(s: &Secret) -> String {
     let v = s.expose();
-    let head: String = v.chars().take(6).collect();
-    format!("{head}… ({} chars)", v.chars().count())
+    let n = v.chars().count();
+    if n < SHORTEST_SHOWN {
+        return format!("({n} chars)");
+    }
+    let head = printable(&v.chars().take(6).collect::<String>(), 6);
+    format!("{head}… ({n} chars)")
 }
 
 pub fn show(args: &[String]) -> Outcome {
@@ -292,7 +294,8 @@ pub fn show(args: &[String]) -> Outcome {
         println!("{j:#}");
         return Ok(usable);
     }
-    let row = |k: &str, v: String| println!("{k:<14}{v}");
+    // The file's texts came from the provider: filtered for the terminal.
+    let row = |k: &str, v: String| println!("{k:<14}{}", printable(&v, 300));
     row("file", format!("{} (mode {mode})", path.display()));
     row(
         "provider",
