@@ -1,4 +1,4 @@
-/* sasl-oauth: OAuth 2.0 SASL mechanisms (OAUTHBEARER, XOAUTH2) for Cyrus SASL.
+/* sasl-oauth: OAuth SASL mechanisms (OAUTHBEARER, XOAUTH2, OAUTH10A, OAUTH) for Cyrus SASL.
  * The plugin's entry points, as libsasl2 2.1.28 calls them. */
 
 #ifndef SASL_OAUTH_H
