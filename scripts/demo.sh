@@ -10,7 +10,7 @@
 #   KEYS_DIR    where to put the throw-away key set (default: the temporary
 #               directory); an existing set there (from `testkit fixtures`) is reused
 # Environment: TESTKIT  command that runs the test kit
-#              (default: cargo run -q --example testkit --)
+#              (default: cargo run -q -p testkit --)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +34,7 @@ keys=${2:-$E2E_TMP/keys}
 if [ -n "${TESTKIT:-}" ]; then
     read -r -a testkit <<< "$TESTKIT"
 else
-    testkit=(cargo run -q --manifest-path "$repo/Cargo.toml" --example testkit --)
+    testkit=(cargo run -q --manifest-path "$repo/Cargo.toml" -p testkit --)
 fi
 
 step=0
