@@ -45,9 +45,13 @@ check-header: deps
 	$(CARGO) test -q --test header
 	$(MAKE) -C c-tests typecheck
 
+# Every shell script, by shellcheck (warnings and errors; sourced files followed).
+SHELL_SCRIPTS := $(wildcard c-tests/e2e/*.sh scripts/*.sh tests/idp/*.sh c-tests/*.sh) .ci/run
+
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	shellcheck -S warning -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 
 unit: deps
 	$(CARGO) test

@@ -462,3 +462,17 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
             print("# challenge (undecodable): %s" % e)
 ' "$RUN_LOG"
 }
+
+# assert_no_crash_in_syslog DAEMON: the check that no DAEMON process died of
+# a signal or panicked, by the captured syslog (syslog_start); a skip when
+# the server log was not captured.
+assert_no_crash_in_syslog() {
+    local name="no $1 died of a signal or panicked"
+    if [ -z "${E2E_SYSLOG:-}" ]; then
+        skip "$name" "server log not captured"
+    elif grep -Eqi 'signaled to death|signal [0-9]+|panic|segfault' "$E2E_SYSLOG"; then
+        not_ok "$name" "see the syslog" "$E2E_SYSLOG"
+    else
+        ok "$name"
+    fi
+}

@@ -200,7 +200,7 @@ stray_files() {
 # that leaves the provider (the loopback callback). Log: out/browse.log.
 browse() {
     local url=$1 user=$2 deny=${3:-} jar page log=$E2E_TMP/out/browse.log
-    local loc=$url status prompt i
+    local loc=$url status prompt _
     jar=$(mktemp "$E2E_TMP/jar.XXXXXX")
     page=$(mktemp "$E2E_TMP/page.XXXXXX")
     _req() {
@@ -210,7 +210,7 @@ browse() {
         loc=${r#* }
         echo "$* -> $status $loc" >> "$log"
     }
-    for i in $(seq 15); do
+    for _ in $(seq 15); do
         case $loc in
             "$ISSUER"/interaction/*)
                 local here=$loc
