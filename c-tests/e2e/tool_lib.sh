@@ -120,9 +120,9 @@ wait_line() {
 }
 
 bg_wait() {
-    local name=$1 secs=$2 i p keep=()
+    local name=$1 secs=$2 _ p keep=()
     _bg_vars "$name"
-    for i in $(seq $((secs * 10))); do
+    for _ in $(seq $((secs * 10))); do
         is_running "$BG_PID" || break
         sleep 0.1
     done
