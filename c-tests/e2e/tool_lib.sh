@@ -109,9 +109,9 @@ bg_start() {
 }
 
 wait_line() {
-    local name=$1 re=$2 secs=$3 i
+    local name=$1 re=$2 secs=$3 _
     _bg_vars "$name"
-    for i in $(seq $((secs * 10))); do
+    for _ in $(seq $((secs * 10))); do
         grep -Eq -- "$re" "$BG_OUT" && return 0
         is_running "$BG_PID" || break
         sleep 0.1
