@@ -153,7 +153,7 @@ fi
 echo "      The client only learns \"invalid_token\"; the reason is in the server's log."
 if [ -n "$E2E_SYSLOG" ]; then
     echo "      The server's log lines for this attempt (captured from imapd's private /dev/log):"
-    for i in $(seq 30); do
+    for _ in $(seq 30); do
         grep -q 'badlogin:' <(tail -n "+$((RUN_SYSLOG_MARK + 1))" "$E2E_SYSLOG") && break
         sleep 0.1
     done

@@ -43,12 +43,12 @@ tool_require() {
 }
 
 tool_idp_start() {
-    local i out=$E2E_TMP/idp.out err=$E2E_TMP/idp.err
+    local _ out=$E2E_TMP/idp.out err=$E2E_TMP/idp.err
     : > "$out"
     node "$TOOL_IDP_DIR/server.mjs" --port 0 --host 127.0.0.1 "$@" > "$out" 2>> "$err" &
     IDP_PID=$!
     E2E_PIDS+=("$IDP_PID")
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         grep -q '^ready ' "$out" && break
         kill -0 "$IDP_PID" 2> /dev/null || break
         sleep 0.1
