@@ -11,13 +11,10 @@
 //! tokens. Prints a table, and lines `V <name>|<median ns>|<min ns>` that
 //! scripts/bench.sh reads.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use sasloauth::config::ServerConfig;
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, TokenValidator};
-use serde_json::Value;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,18 +29,9 @@ fn die(msg: String) -> ! {
     std::process::exit(2)
 }
 
-fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path)
-        .unwrap_or_else(|e| die(format!("{}: {e} (run `make fixtures`)", path.display())))
-}
-
-fn b64(v: &Value, field: &str) -> Vec<u8> {
-    let s = v[field]
-        .as_str()
-        .unwrap_or_else(|| die(format!("JWK field {field} missing")));
-    URL_SAFE_NO_PAD
-        .decode(s)
-        .unwrap_or_else(|e| die(format!("JWK field {field}: {e}")))
+/// A fixture file's failure, with the fix.
+fn or_die<T>(r: testkit::Result<T>) -> T {
+    r.unwrap_or_else(|e| die(format!("{e} (run `make fixtures`)")))
 }
 
 /// The signing input and the decoded signature of a compact JWS.
@@ -51,9 +39,7 @@ fn parts(token: &str) -> (Vec<u8>, Vec<u8>) {
     let (signed, sig) = token
         .rsplit_once('.')
         .unwrap_or_else(|| die("token is not a JWS".into()));
-    let sig = URL_SAFE_NO_PAD
-        .decode(sig)
-        .unwrap_or_else(|e| die(format!("signature: {e}")));
+    let sig = testkit::b64_decode(sig).unwrap_or_else(|e| die(format!("signature: {e}")));
     (signed.as_bytes().to_vec(), sig)
 }
 
@@ -99,29 +85,15 @@ fn main() {
     let dir = std::env::var_os("SASL_OAUTH_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("build/fixtures"));
-    let jwks: Value = serde_json::from_slice(&read(&dir.join("jwks.json")))
-        .unwrap_or_else(|e| die(format!("jwks.json: {e}")));
-    let key = |kid: &str| -> Value {
-        jwks["keys"]
-            .as_array()
-            .and_then(|ks| ks.iter().find(|k| k["kid"] == kid))
-            .cloned()
-            .unwrap_or_else(|| die(format!("no key {kid} in jwks.json")))
-    };
-    let token = |name: &str| -> String {
-        String::from_utf8(read(&dir.join("tokens").join(format!("{name}.jwt"))))
-            .unwrap_or_else(|_| die(format!("{name}.jwt is not UTF-8")))
-            .trim()
-            .to_owned()
-    };
+    let fixtures = or_die(testkit::FixtureDir::open(&dir));
+    let token = |name: &str| or_die(fixtures.token(name));
+    let jwk = |kid: &str, field: &str| or_die(fixtures.jwk_bytes(kid, field));
 
-    let rsa = key("rsa-1");
-    let (n, e) = (b64(&rsa, "n"), b64(&rsa, "e"));
-    let ec = key("ec-1");
+    let (n, e) = (jwk("rsa-1", "n"), jwk("rsa-1", "e"));
     let mut point = vec![4u8];
-    point.extend(b64(&ec, "x"));
-    point.extend(b64(&ec, "y"));
-    let ed = b64(&key("ed-1"), "x");
+    point.extend(jwk("ec-1", "x"));
+    point.extend(jwk("ec-1", "y"));
+    let ed = jwk("ed-1", "x");
 
     println!("ring signature verification (one call of ring's public API per token, key as the JWKS gives it)");
     let (rs_msg, rs_sig) = parts(&token("rs256"));
@@ -166,7 +138,7 @@ fn main() {
 
     // The plugin's validation, built as its server side builds it at init
     // from the options (server.conf), once with the cache and once without.
-    let conf = String::from_utf8(read(&dir.join("server.conf"))).unwrap_or_default();
+    let conf = or_die(fixtures.server_conf());
     let runtime = |cache_ttl: Option<&str>| -> Box<dyn TokenValidator> {
         let lookup = |k: &str| -> Option<String> {
             if k == "oauth_cache_ttl" {

@@ -7,7 +7,7 @@
 #
 # memcheck: bin/stress (thousands of exchanges of all four mechanisms, success
 # and failure paths, our client and server plugins), then the other harness
-# programs (test_handshake, test_vectors, test_hostile, test_hostile2,
+# programs (test_handshake, test_vectors, test_refusals, test_forged_tokens,
 # test_oauth_mechs, test_threads with few iterations, and test_panic against
 # HOOKS_DIR, the test-hooks build, when given), each under
 #   valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect
@@ -109,14 +109,14 @@ vg() {
 }
 
 if [ "$mode" = memcheck ]; then
-    for p in stress test_handshake test_vectors test_hostile test_hostile2 test_oauth_mechs test_threads; do
+    for p in stress test_handshake test_vectors test_refusals test_forged_tokens test_oauth_mechs test_threads; do
         [ -x "$bin/$p" ] || { not_ok "$bin/$p is built (make -C c-tests all)"; summary; }
     done
     vg stress stress "$plugin" "$fixtures" "${STRESS_ITERATIONS:-500}"
     vg test_handshake test_handshake "$plugin" "$fixtures"
     vg test_vectors test_vectors "$plugin" "$fixtures"
-    vg test_hostile test_hostile "$plugin" "$fixtures"
-    vg test_hostile2 test_hostile2 "$plugin" "$fixtures"
+    vg test_refusals test_refusals "$plugin" "$fixtures"
+    vg test_forged_tokens test_forged_tokens "$plugin" "$fixtures"
     vg test_oauth_mechs test_oauth_mechs "$plugin" "$fixtures"
     vg test_threads test_threads "$plugin" "$fixtures" --iterations 100
     if [ -n "$hooks" ]; then

@@ -83,7 +83,7 @@ def not_ok(name, why=""):
 
 # ---------------------------------------------------------------- needles
 # The suite's own client and consumer secrets (tests/idp/server.mjs, the e2e
-# scripts, test_oauth_mechs.c, stress.c, test_hostile2.c), and tokens that
+# scripts, test_oauth_mechs.c, stress.c, test_forged_tokens.c), and tokens that
 # are not JWT fixtures (the RFC 7628 / slides example, the panic hook's).
 KNOWN = [
     "test-secret", "post-secret", "rs-secret", "rs-post-secret",

@@ -42,15 +42,17 @@ grep -q '^name = "verify"' Cargo.toml ||
 
 # ---- build: release plugin, the testkit (mints tokens), the C benchmark
 say "building the release plugin, the testkit and the C benchmark"
-$CARGO build -q --release --lib --example testkit
+$CARGO build -q --release --lib
+$CARGO build -q --release -p testkit
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-TESTKIT=$TARGET/release/examples/testkit
+TESTKIT=$TARGET/release/testkit
 PLUGIN=$TARGET/release/libsasloauth.so
 make -s -C c-tests/bench
 BENCH=$OUT/bin/sasl_bench
 if [ ! -f "$FIX/server.conf" ]; then
   say "no fixtures: making them"
-  $CARGO run -q --release --example testkit -- fixtures "$FIX"
+  "$TESTKIT" fixtures "$FIX"
+  cp "$TESTKIT" "$FIX/testkit"
 fi
 
 # ---- a private plugin directory: the system's ANONYMOUS, PLAIN, sasldb and ours

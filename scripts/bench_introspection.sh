@@ -22,6 +22,7 @@ BENCH=$OUT/bin/sasl_bench
 E2E_PIDS=()
 # shellcheck source=../c-tests/e2e/idp_lib.sh
 . "$ROOT/c-tests/e2e/idp_lib.sh"
+# shellcheck disable=SC2154 # p is the trap's own loop variable
 trap 'for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 idp_start --access-ttl 3600 > /dev/null
 

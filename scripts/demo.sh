@@ -10,7 +10,7 @@
 #   KEYS_DIR    where to put the throw-away key set (default: the temporary
 #               directory); an existing set there (from `testkit fixtures`) is reused
 # Environment: TESTKIT  command that runs the test kit
-#              (default: cargo run -q --example testkit --)
+#              (default: cargo run -q -p testkit --)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +34,7 @@ keys=${2:-$E2E_TMP/keys}
 if [ -n "${TESTKIT:-}" ]; then
     read -r -a testkit <<< "$TESTKIT"
 else
-    testkit=(cargo run -q --manifest-path "$repo/Cargo.toml" --example testkit --)
+    testkit=(cargo run -q --manifest-path "$repo/Cargo.toml" -p testkit --)
 fi
 
 step=0
@@ -153,7 +153,7 @@ fi
 echo "      The client only learns \"invalid_token\"; the reason is in the server's log."
 if [ -n "$E2E_SYSLOG" ]; then
     echo "      The server's log lines for this attempt (captured from imapd's private /dev/log):"
-    for i in $(seq 30); do
+    for _ in $(seq 30); do
         grep -q 'badlogin:' <(tail -n "+$((RUN_SYSLOG_MARK + 1))" "$E2E_SYSLOG") && break
         sleep 0.1
     done

@@ -5,13 +5,13 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config libclang-dev openssl   # build: cc, bindgen's libclang, test keys
-  libssl-dev                                         # the hostile corpus signs its own JWTs in C
   libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
   postfix                                            # relay tests (private instances only)
   slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
   dovecot-core dovecot-pop3d dovecot-submissiond     # interop: a server we did not write (never dovecot-imapd: it conflicts with cyrus-imapd)
   curl python3 valgrind                              # real clients; memory checks
+  shellcheck                                         # make lint: every shell script
 )
 # The test identity provider (npm oidc-provider) needs Node.js 20 or later;
 # this machine kind ships it. Debian's own nodejs is only a fallback.

@@ -31,12 +31,7 @@ fi
 plugin_dir=$(cd "$1" && pwd)
 TIMEOUT_MS=2000
 
-e2e_init
-trap 'rc=$?; set +e; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
-finish() {
-    if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi
-    e2e_finish
-}
+idp_e2e_init
 idp_require || finish
 plugins=$(plugin_copy "$plugin_dir")
 syslog_start
@@ -72,13 +67,6 @@ url_x="imap://127.0.0.1:$(cyrus_port XOAUTH2)/"
 url_cold="imap://127.0.0.1:$(cyrus_port COLD)/"
 logged_in='^< A[0-9]+ OK \[CAPABILITY'
 refused='^< A[0-9]+ NO '
-
-tok() { # KIND [OPTIONS...]: a fresh token in TOKEN, or a failed check and the end
-    if ! TOKEN=$(idp_token "$@" 2>> "$E2E_TMP/out/tokens.log"); then
-        not_ok "the provider issues a '$*' token" "get-token.sh failed" "$E2E_TMP/out/tokens.log"
-        finish
-    fi
-}
 
 # ---------------------------------------------------------------- logins
 
@@ -199,14 +187,6 @@ for name in IDP COLD; do
     run imap_greeting "$(cyrus_port "$name")"
     expect "$name: imapd still answers after the outage" 0 '^\* OK'
 done
-if [ -n "$E2E_SYSLOG" ]; then
-    if grep -Eqi 'signaled to death|signal [0-9]+|panic|segfault' "$E2E_SYSLOG"; then
-        not_ok "no imapd died of a signal or panicked" "see the syslog" "$E2E_SYSLOG"
-    else
-        ok "no imapd died of a signal or panicked"
-    fi
-else
-    skip "no imapd died of a signal or panicked" "server log not captured"
-fi
+assert_no_crash_in_syslog imapd
 
 finish

@@ -28,6 +28,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# shellcheck source=idp_lib.sh
+. "$here/idp_lib.sh"
 
 if [ $# -ne 2 ]; then
     echo "usage: $0 PLUGIN_DIR FIXTURES" >&2
@@ -47,16 +49,6 @@ e2e_init
 
 # ---------------------------------------------------------------- the provider
 
-idp_dump() {
-    if [ -s "$E2E_TMP/idp.err" ]; then
-        echo "# == identity provider stderr (last 40 lines)"
-        tail -n 40 "$E2E_TMP/idp.err" | sed 's/^/#   /'
-    fi
-}
-finish() {
-    if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi
-    e2e_finish
-}
 
 if ! command -v node >/dev/null; then
     not_ok "node is installed (for the test identity provider)"

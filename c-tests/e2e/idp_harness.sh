@@ -37,15 +37,7 @@ plugin_dir=$(cd "$1" && pwd)
 # A hang is a failure: no part may run longer than this.
 PART_TIMEOUT=${PART_TIMEOUT:-60}
 
-e2e_init
-# A set-up step failed (e2e_cleanup then prints the summary): the provider's
-# log first; the exit status is kept for e2e_cleanup.
-trap 'rc=$?; set +e; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
-# finish: the provider's log when something failed, then the summary line.
-finish() {
-    if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi
-    e2e_finish
-}
+idp_e2e_init
 if [ ! -f "$plugin_dir/libsasloauth.so" ]; then
     not_ok "the plugin is built" "no $plugin_dir/libsasloauth.so: run 'make plugin'"
     finish

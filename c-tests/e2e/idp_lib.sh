@@ -55,14 +55,15 @@ idp_require() {
 # idp_start [FLAGS...]: node server.mjs --port 0 FLAGS; waits for its ready line
 # (at most 15 s). Its stderr goes to TMP/idp.err (shown by idp_dump).
 idp_start() {
-    local tmp i
+    local tmp _
     tmp=$(_idp_tmp)
+    # shellcheck disable=SC2034 # read by the sourcing scripts
     IDP_LOG_DIR=$tmp
     : > "$tmp/idp.out"
     node "$IDP_DIR/server.mjs" --port 0 --host 127.0.0.1 "$@" > "$tmp/idp.out" 2>> "$tmp/idp.err" &
     IDP_PID=$!
     if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$IDP_PID"); fi
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         grep -q '^ready ' "$tmp/idp.out" && break
         kill -0 "$IDP_PID" 2>/dev/null || break
         sleep 0.1
@@ -73,14 +74,15 @@ idp_start() {
         sed 's/^/#   /' "$tmp/idp.err" >&2
         return 1
     fi
+    # shellcheck disable=SC2034 # read by the sourcing scripts
     IDP_PORT=${IDP_ISSUER##*:}
 }
 
 idp_stop() {
     [ -n "$IDP_PID" ] || return 0
     kill -TERM "$IDP_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 50); do
+    local _
+    for _ in $(seq 50); do
         kill -0 "$IDP_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -140,4 +142,29 @@ import base64, json, sys
 h = sys.argv[1].split(".")[0]
 print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4))).get(sys.argv[2], ""))
 EOF
+}
+
+# idp_e2e_init: lib.sh's e2e_init for a script that runs the provider; when
+# a set-up step fails (the script exits before finish; e2e_cleanup then
+# prints the summary and keeps the exit status) the provider's log first.
+idp_e2e_init() {
+    e2e_init
+    # shellcheck disable=SC2154 # rc is set inside the trap
+    trap 'rc=$?; set +e; trap "" PIPE; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
+}
+
+# finish: the provider's log when a check failed, then the summary line.
+finish() {
+    if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi
+    e2e_finish
+}
+
+# tok KIND [OPTIONS...]: a fresh token from the test provider in TOKEN, or a
+# failed check and the end of the script.
+tok() {
+    # shellcheck disable=SC2034 # TOKEN is the result, read by the caller
+    if ! TOKEN=$(idp_token "$@" 2>> "$E2E_TMP/out/tokens.log"); then
+        not_ok "the provider issues a '$*' token" "get-token.sh failed" "$E2E_TMP/out/tokens.log"
+        finish
+    fi
 }

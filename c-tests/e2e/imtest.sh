@@ -27,12 +27,7 @@ fi
 plugin_dir=$(cd "$1" && pwd)
 IMTEST=$CYRUS_BIN/imtest
 
-e2e_init
-trap 'rc=$?; set +e; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
-finish() {
-    if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi
-    e2e_finish
-}
+idp_e2e_init
 if [ ! -x "$IMTEST" ]; then
     not_ok "imtest is installed" "no $IMTEST (Debian package cyrus-clients)"
     finish
@@ -59,13 +54,6 @@ cyrus_conf XOAUTH2 "sasl_mech_list: XOAUTH2" "${oauth_lines[@]}"
 cyrus_start XOAUTH2 "$plugins"
 p_bearer=$(cyrus_port BEARER)
 p_xoauth2=$(cyrus_port XOAUTH2)
-
-tok() { # KIND [OPTIONS...]: a fresh token in TOKEN, or a failed check and the end
-    if ! TOKEN=$(idp_token "$@" 2>> "$E2E_TMP/out/tokens.log"); then
-        not_ok "the provider issues a '$*' token" "get-token.sh failed" "$E2E_TMP/out/tokens.log"
-        finish
-    fi
-}
 
 # imtest_run PORT MECH [IMTEST FLAGS...] < stdin: imtest against 127.0.0.1,
 # our client plugin only (SASL_PATH), bounded in time.

@@ -33,9 +33,7 @@ fi
 plugin_dir=$(cd "$1" && pwd)
 IMTEST=$CYRUS_BIN/imtest
 
-e2e_init
-# shellcheck disable=SC2154 # rc is set inside the trap
-trap 'rc=$?; set +e; trap "" PIPE; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
+idp_e2e_init
 idp_require || e2e_finish
 plugins=$(plugin_copy "$plugin_dir")
 syslog_start
@@ -163,12 +161,6 @@ for name in BEARER XOAUTH2; do
     run imap_greeting "$(cyrus_port "$name")"
     expect "Cyrus $name: imapd still answers after every client" 0 '^\* OK'
 done
-if [ -n "$E2E_SYSLOG" ]; then
-    if grep -Eqi 'signaled to death|panic|segfault' "$E2E_SYSLOG"; then
-        not_ok "no imapd died of a signal or panicked" "see the syslog" "$E2E_SYSLOG"
-    else
-        ok "no imapd died of a signal or panicked"
-    fi
-fi
+assert_no_crash_in_syslog imapd
 
 e2e_finish

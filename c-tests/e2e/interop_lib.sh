@@ -90,16 +90,6 @@ EOF
     echo "$so"
 }
 
-# tok KIND [OPTIONS...]: a fresh token from the test provider in TOKEN, or a
-# failed check and the end of the script.
-tok() {
-    # shellcheck disable=SC2034 # TOKEN is the result, read by the caller
-    if ! TOKEN=$(idp_token "$@" 2>> "$E2E_TMP/out/tokens.log"); then
-        not_ok "the provider issues a '$*' token" "get-token.sh failed" "$E2E_TMP/out/tokens.log"
-        e2e_finish
-    fi
-}
-
 # decode_smtp_challenges: after `run curl … smtp://…`, curl -v shows the
 # server's SASL challenges as "< 334 base64"; append them decoded.
 decode_smtp_challenges() {

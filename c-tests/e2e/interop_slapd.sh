@@ -33,9 +33,7 @@ fi
 plugin_dir=$(cd "$1" && pwd)
 SLAPD=${SLAPD:-/usr/sbin/slapd}
 
-e2e_init
-# shellcheck disable=SC2154 # rc is set inside the trap
-trap 'rc=$?; set +e; trap "" PIPE; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
+idp_e2e_init
 if [ ! -x "$SLAPD" ] || ! command -v ldapwhoami > /dev/null; then
     not_ok "slapd and ldapwhoami are installed" "apt-get install slapd ldap-utils (scripts/deps.sh)"
     e2e_finish

@@ -69,9 +69,9 @@ e2e_keep_logs() {
 
 # stop_pid PID: TERM, wait up to 5 s, then KILL. Only for processes we started.
 stop_pid() {
-    local pid=$1 i
+    local pid=$1 _
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         is_running "$pid" || break
         sleep 0.1
     done
@@ -195,12 +195,12 @@ expect() {
 # expect_syslog NAME ERE: a server log line written since the last run matches.
 # Lines reach the catcher asynchronously, so wait a little for them.
 expect_syslog() {
-    local name=$1 re=$2 i new="$E2E_TMP/out/syslog-$E2E_RUNS.log"
+    local name=$1 re=$2 _ new="$E2E_TMP/out/syslog-$E2E_RUNS.log"
     if [ -z "$E2E_SYSLOG" ]; then
         skip "$name" "server log not captured (needs root and unshare -m)"
         return 0
     fi
-    for i in $(seq 30); do
+    for _ in $(seq 30); do
         tail -n "+$((RUN_SYSLOG_MARK + 1))" "$E2E_SYSLOG" > "$new"
         if grep -Eq -- "$re" "$new"; then ok "$name"; return 0; fi
         sleep 0.1
@@ -300,12 +300,12 @@ syslog_capture_possible() {
 syslog_start() {
     E2E_SYSLOG=""
     syslog_capture_possible || return 0
-    local sock="$E2E_TMP/log.sock" i
+    local sock="$E2E_TMP/log.sock" _
     : > "$E2E_TMP/syslog.log"
     python3 "$E2E_LIB_DIR/syslog_catcher.py" "$sock" "$E2E_TMP/syslog.log" \
         2>> "$E2E_TMP/syslog-catcher.err" &
     E2E_PIDS+=("$!")
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         [ -S "$sock" ] && break
         sleep 0.1
     done
@@ -378,7 +378,7 @@ cyrus_port() { cat "$E2E_TMP/$1/port"; }
 # the IMAP greeting. SASL_PATH is where libsasl2 looks for plugins: imapd.conf
 # has no option for it, but imapd (started by master) honours $SASL_PATH.
 cyrus_start() {
-    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid i
+    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid _
     port=$(free_port)
     echo "$port" > "$dir/port"
     cat > "$dir/cyrus.conf" <<EOF
@@ -403,7 +403,7 @@ EOF
     pid=$!
     echo "$pid" > "$dir/pid"
     E2E_INSTANCES+=("$name")
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "# Cyrus master for $name exited at start" >&2
             return 1
@@ -461,4 +461,18 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         except Exception as e:
             print("# challenge (undecodable): %s" % e)
 ' "$RUN_LOG"
+}
+
+# assert_no_crash_in_syslog DAEMON: the check that no DAEMON process died of
+# a signal or panicked, by the captured syslog (syslog_start); a skip when
+# the server log was not captured.
+assert_no_crash_in_syslog() {
+    local name="no $1 died of a signal or panicked"
+    if [ -z "${E2E_SYSLOG:-}" ]; then
+        skip "$name" "server log not captured"
+    elif grep -Eqi 'signaled to death|signal [0-9]+|panic|segfault' "$E2E_SYSLOG"; then
+        not_ok "$name" "see the syslog" "$E2E_SYSLOG"
+    else
+        ok "$name"
+    fi
 }

@@ -118,3 +118,75 @@ log_has() {
     if pf_wait_log "$2" "$3" "${4:-20}"; then ok "$1"
     else not_ok "$1" "no line of $2's maillog matches /$3/" "$E2E_TMP/$2/maillog"; fi
 }
+
+# pf_cleanup: the EXIT trap of a script with Postfix instances: stop them
+# however the script ends (the provider's log first after an early exit),
+# then lib.sh's cleanup, which reads the exit status from $?.
+pf_cleanup() {
+    local status=$?
+    set +e
+    trap '' PIPE # a closed stdout must not stop the cleanup half-way
+    pf_stop_all
+    if [ -z "$E2E_DONE" ] && declare -F idp_dump > /dev/null; then idp_dump; fi
+    (exit "$status")
+    e2e_cleanup
+}
+
+# pf_master NAME CHROOT [EXTRA_LINES]: master.cf with the services mail
+# needs, the smtp client chrooted if CHROOT is y, plus EXTRA_LINES (an smtpd
+# listener, more smtp transports).
+pf_master() {
+    local chroot=$2 f="$E2E_TMP/$1/etc/master.cf"
+    {
+        echo "# service type  private unpriv  chroot  wakeup  maxproc command"
+        if [ -n "${3:-}" ]; then printf '%s\n' "$3"; fi
+        cat <<EOF
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       $chroot       -       -       smtp
+relay     unix  -       -       $chroot       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    } > "$f"
+}
+
+# smtp_probe PORT [MAIL]: EHLO (and with MAIL, an unauthenticated RCPT).
+smtp_probe() {
+    python3 - "$@" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+code, text = s.ehlo("probe.e2e.invalid")
+print("ehlo %d %s" % (code, text.decode().replace("\n", " | ")))
+if len(sys.argv) > 2:
+    s.mail("probe@e2e.invalid")
+    code, text = s.rcpt(sys.argv[2])
+    print("rcpt %d %s" % (code, text.decode()))
+s.quit()
+EOF
+}
+
+# delivered NAME SUBJECT: the check NAME that the message reached bob's
+# Maildir on instance B.
+delivered() {
+    local _
+    for _ in $(seq 100); do
+        if grep -rqs -- "Subject: $2" "$E2E_TMP/B/mail/bob/"; then ok "$1"; return 0; fi
+        sleep 0.1
+    done
+    not_ok "$1" "no message with Subject: $2 in bob's Maildir" "$E2E_TMP/B/maillog"
+}

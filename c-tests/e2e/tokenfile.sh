@@ -346,10 +346,10 @@ is_value "refused again after the refresh: exactly one /token request (no loop)"
 # ------------------------------------------------------ cmd: secrets
 
 idp_token jwt > "$E2E_TMP/cmd-token"
-cmd="cmd:cat $E2E_TMP/cmd-token"
-tf "cmd: secret without allow_cmd" "$cmd" --expect fail --detail allow_cmd \
+cmd_source="cmd:cat $E2E_TMP/cmd-token"
+tf "cmd: secret without allow_cmd" "$cmd_source" --expect fail --detail allow_cmd \
     --no-leak "$(cat "$E2E_TMP/cmd-token")"
-TF_CONF=$conf_cmd tf "cmd: secret with allow_cmd: yes" "$cmd" --no-leak "$(cat "$E2E_TMP/cmd-token")"
+TF_CONF=$conf_cmd tf "cmd: secret with allow_cmd: yes" "$cmd_source" --no-leak "$(cat "$E2E_TMP/cmd-token")"
 TF_CONF=$conf_cmd tf "cmd: a failing command" "cmd:exit 3" --expect fail --detail failed
 
 # ------------------------------------------------------ chroot

@@ -43,12 +43,12 @@ tool_require() {
 }
 
 tool_idp_start() {
-    local i out=$E2E_TMP/idp.out err=$E2E_TMP/idp.err
+    local _ out=$E2E_TMP/idp.out err=$E2E_TMP/idp.err
     : > "$out"
     node "$TOOL_IDP_DIR/server.mjs" --port 0 --host 127.0.0.1 "$@" > "$out" 2>> "$err" &
     IDP_PID=$!
     E2E_PIDS+=("$IDP_PID")
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         grep -q '^ready ' "$out" && break
         kill -0 "$IDP_PID" 2> /dev/null || break
         sleep 0.1
@@ -109,9 +109,9 @@ bg_start() {
 }
 
 wait_line() {
-    local name=$1 re=$2 secs=$3 i
+    local name=$1 re=$2 secs=$3 _
     _bg_vars "$name"
-    for i in $(seq $((secs * 10))); do
+    for _ in $(seq $((secs * 10))); do
         grep -Eq -- "$re" "$BG_OUT" && return 0
         is_running "$BG_PID" || break
         sleep 0.1
@@ -120,9 +120,9 @@ wait_line() {
 }
 
 bg_wait() {
-    local name=$1 secs=$2 i p keep=()
+    local name=$1 secs=$2 _ p keep=()
     _bg_vars "$name"
-    for i in $(seq $((secs * 10))); do
+    for _ in $(seq $((secs * 10))); do
         is_running "$BG_PID" || break
         sleep 0.1
     done
@@ -200,7 +200,7 @@ stray_files() {
 # that leaves the provider (the loopback callback). Log: out/browse.log.
 browse() {
     local url=$1 user=$2 deny=${3:-} jar page log=$E2E_TMP/out/browse.log
-    local loc=$url status prompt i
+    local loc=$url status prompt _
     jar=$(mktemp "$E2E_TMP/jar.XXXXXX")
     page=$(mktemp "$E2E_TMP/page.XXXXXX")
     _req() {
@@ -210,7 +210,7 @@ browse() {
         loc=${r#* }
         echo "$* -> $status $loc" >> "$log"
     }
-    for i in $(seq 15); do
+    for _ in $(seq 15); do
         case $loc in
             "$ISSUER"/interaction/*)
                 local here=$loc

@@ -43,7 +43,7 @@ case $KIND in
   device-approve) [ $# -ge 2 ] || usage; ARG=$1; USER_NAME=$2; shift 2 ;;
 esac
 
-CLIENT=sasl-oauth-test SECRET=test-secret SECRET_SET= AUTH= SCOPE= SCOPE_SET= RESOURCE= RESOURCE_SET= JSON= CONSENT=1 DENY=
+CLIENT=sasl-oauth-test SECRET=test-secret SECRET_SET='' AUTH='' SCOPE='' SCOPE_SET='' RESOURCE='' RESOURCE_SET='' JSON='' CONSENT=1 DENY=''
 while [ $# -gt 0 ]; do
   case $1 in
     --client) CLIENT=$2; [ -n "$SECRET_SET" ] || SECRET=; shift 2 ;;
@@ -134,8 +134,8 @@ http() {
 # a redirect leaves the provider's interaction pages; sets LOCATION.
 interact() {
   LOCATION=$1
-  local i prompt page
-  for i in $(seq 1 12); do
+  local _ prompt page
+  for _ in $(seq 1 12); do
     case $LOCATION in
       "$ISSUER"/interaction/*)
         page=$LOCATION

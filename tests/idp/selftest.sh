@@ -43,8 +43,8 @@ start() {
   : >"$TMP/out"
   node "$HERE/server.mjs" --port 0 --state "$STATE" "$@" >"$TMP/out" 2>>"$TMP/err" &
   PID=$!
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     grep -q '^ready ' "$TMP/out" && break
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.1

@@ -1,39 +1,21 @@
 //! `sasl-oauth check` as an administrator runs it: a SASL option file, a
 //! token, a verdict with its reason and an exit status.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn b64(b: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use testkit::{b64, now, Ed25519Key};
 
 struct Setup {
     dir: std::path::PathBuf,
-    key: Ed25519KeyPair,
+    key: Ed25519Key,
 }
 
 fn setup(name: &str) -> Setup {
     let dir = std::env::temp_dir().join(format!("sasl-oauth-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pk8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    let key = Ed25519KeyPair::from_pkcs8(pk8.as_ref()).unwrap();
-    let jwks = format!(
-        r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"{}"}}]}}"#,
-        b64(key.public_key().as_ref())
-    );
-    std::fs::write(dir.join("jwks.json"), jwks).unwrap();
+    let key = Ed25519Key::generate("k1");
+    std::fs::write(dir.join("jwks.json"), key.jwks()).unwrap();
     // imapd.conf spelling, to show the sasl_ prefix is understood.
     let conf = format!(
         "# imapd.conf\nsasl_oauth_issuer: https://id.test\nsasl_oauth_audience: imap\nsasl_oauth_jwks_file: {}\n",
@@ -44,13 +26,9 @@ fn setup(name: &str) -> Setup {
 }
 
 fn token(s: &Setup, exp: i64) -> String {
-    let claims = format!(r#"{{"iss":"https://id.test","aud":"imap","sub":"alice","exp":{exp}}}"#);
-    let signed = format!(
-        "{}.{}",
-        b64(br#"{"alg":"EdDSA","kid":"k1"}"#),
-        b64(claims.as_bytes())
-    );
-    format!("{signed}.{}", b64(s.key.sign(signed.as_bytes()).as_ref()))
+    s.key.sign(&format!(
+        r#"{{"iss":"https://id.test","aud":"imap","sub":"alice","exp":{exp}}}"#
+    ))
 }
 
 /// `check --token-file -`, the token on standard input: kept out of `ps`.

@@ -1,0 +1,429 @@
+//! The one fixture source of sasl-oauth's tests: throw-away signing keys, a
+//! JWKS, a server configuration and JWTs (good and hostile). Rust tests and
+//! benches use this library; the C harness and the e2e scripts use it through
+//! the `testkit` command line (src/main.rs). Nothing here is part of the plugin.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const ISSUER: &str = "https://issuer.example.test";
+pub const AUDIENCE: &str = "sasl-oauth-test";
+pub const SCOPE: &str = "openid mail";
+pub const REQUIRED_SCOPE: &str = "mail";
+
+/// Every failure is a one-line message for the test's output.
+pub type Result<T> = std::result::Result<T, String>;
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn b64_decode(text: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| format!("base64url: {e}"))
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `base64url(header).base64url(claims).base64url(sign(signing input))`: the
+/// compact JWS of any bytes (hostile ones too), signed by `sign`.
+pub fn jws(header: &[u8], claims: &[u8], sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let signed = format!("{}.{}", b64(header), b64(claims));
+    let sig = sign(signed.as_bytes());
+    format!("{signed}.{}", b64(&sig))
+}
+
+/// The keys a fixture directory holds (`keys/`), by the name the `sign`
+/// command and the C harness use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyName {
+    /// keys/rsa.der, RS256, kid rsa-1 in the JWKS.
+    Rsa,
+    /// keys/ed.pk8.der, EdDSA, kid ed-1 in the JWKS.
+    Ed,
+    /// keys/evil.pk8.der, EdDSA: an attacker's key, in no JWKS.
+    Evil,
+}
+
+impl KeyName {
+    pub fn parse(name: &str) -> Result<KeyName> {
+        match name {
+            "rsa" => Ok(KeyName::Rsa),
+            "ed" => Ok(KeyName::Ed),
+            "evil" => Ok(KeyName::Evil),
+            other => Err(format!("unknown key {other:?} (rsa, ed, evil)")),
+        }
+    }
+}
+
+pub struct Keys {
+    rsa: RsaKeyPair,
+    rsa_other: RsaKeyPair,
+    ec: EcdsaKeyPair,
+    ed: Ed25519KeyPair,
+    evil: Ed25519KeyPair,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write(path: &Path, data: &[u8]) -> Result<()> {
+    std::fs::write(path, data).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// ring cannot generate RSA keys; openssl can (it writes PKCS#1 DER).
+fn openssl_rsa(path: &Path) -> Result<()> {
+    let ok = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-outform",
+            "DER",
+            "-out",
+        ])
+        .arg(path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err("openssl genpkey failed (is openssl installed?)".into())
+    }
+}
+
+fn ed25519_pkcs8(rng: &SystemRandom) -> Result<Vec<u8>> {
+    Ed25519KeyPair::generate_pkcs8(rng)
+        .map(|k| k.as_ref().to_vec())
+        .map_err(|e| format!("Ed25519 key: {e}"))
+}
+
+fn ed25519_from(dir: &Path, file: &str) -> Result<Ed25519KeyPair> {
+    Ed25519KeyPair::from_pkcs8(&read(&dir.join(file))?).map_err(|e| format!("{file}: {e}"))
+}
+
+impl Keys {
+    /// Writes a new key set into `dir`.
+    pub fn generate(dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let rng = SystemRandom::new();
+        openssl_rsa(&dir.join("rsa.der"))?;
+        openssl_rsa(&dir.join("rsa-other.der"))?;
+        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|e| format!("P-256 key: {e}"))?;
+        write(&dir.join("ec.pk8.der"), ec.as_ref())?;
+        write(&dir.join("ed.pk8.der"), &ed25519_pkcs8(&rng)?)?;
+        write(&dir.join("evil.pk8.der"), &ed25519_pkcs8(&rng)?)
+    }
+
+    pub fn load(dir: &Path) -> Result<Keys> {
+        let rng = SystemRandom::new();
+        let rsa =
+            |f: &str| RsaKeyPair::from_der(&read(&dir.join(f))?).map_err(|e| format!("{f}: {e}"));
+        Ok(Keys {
+            rsa: rsa("rsa.der")?,
+            rsa_other: rsa("rsa-other.der")?,
+            ec: EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &read(&dir.join("ec.pk8.der"))?,
+                &rng,
+            )
+            .map_err(|e| format!("ec.pk8.der: {e}"))?,
+            ed: ed25519_from(dir, "ed.pk8.der")?,
+            evil: ed25519_from(dir, "evil.pk8.der")?,
+        })
+    }
+
+    /// The public keys the server trusts (not rsa-other, not evil).
+    pub fn jwks(&self) -> Value {
+        let point = self.ec.public_key().as_ref();
+        json!({"keys": [
+            rsa_jwk(&self.rsa, "rsa-1"),
+            {"kty": "EC", "crv": "P-256", "kid": "ec-1", "use": "sig", "x": b64(&point[1..33]), "y": b64(&point[33..])},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "use": "sig", "x": b64(self.ed.public_key().as_ref())},
+        ]})
+    }
+
+    /// The signature of `input` with a named key (RS256 for rsa, EdDSA for the others).
+    pub fn signature(&self, key: KeyName, input: &[u8]) -> Vec<u8> {
+        match key {
+            KeyName::Rsa => rsa_sign(&self.rsa, &signature::RSA_PKCS1_SHA256, input),
+            KeyName::Ed => self.ed.sign(input).as_ref().to_vec(),
+            KeyName::Evil => self.evil.sign(input).as_ref().to_vec(),
+        }
+    }
+
+    /// The raw public key (a JWK's `x`, base64url) of an Ed25519 key.
+    pub fn public_x(&self, key: KeyName) -> Result<String> {
+        match key {
+            KeyName::Ed => Ok(b64(self.ed.public_key().as_ref())),
+            KeyName::Evil => Ok(b64(self.evil.public_key().as_ref())),
+            KeyName::Rsa => Err("rsa has no x".into()),
+        }
+    }
+
+    /// Signs `header.claims` with the key the header's alg names (kid
+    /// rsa-unknown: a key outside the JWKS).
+    pub fn sign(&self, header: &Value, claims: &Value) -> Result<String> {
+        let other = header["kid"] == "rsa-unknown";
+        let rng = SystemRandom::new();
+        let alg = header["alg"].as_str().unwrap_or("").to_owned();
+        let (h, c) = (header.to_string(), claims.to_string());
+        let mut failure = None;
+        let token = jws(h.as_bytes(), c.as_bytes(), |signed| match alg.as_str() {
+            "RS256" => rsa_sign(
+                if other { &self.rsa_other } else { &self.rsa },
+                &signature::RSA_PKCS1_SHA256,
+                signed,
+            ),
+            "PS256" => rsa_sign(&self.rsa, &signature::RSA_PSS_SHA256, signed),
+            "ES256" => match self.ec.sign(&rng, signed) {
+                Ok(sig) => sig.as_ref().to_vec(),
+                Err(e) => {
+                    failure = Some(format!("ES256: {e}"));
+                    Vec::new()
+                }
+            },
+            "EdDSA" => self.ed.sign(signed).as_ref().to_vec(),
+            "HS256" => {
+                // The classic confusion attack: HMAC keyed with the server's RSA public key.
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.rsa.public().as_ref());
+                ring::hmac::sign(&key, signed).as_ref().to_vec()
+            }
+            "none" => Vec::new(),
+            other => {
+                failure = Some(format!("unknown alg {other}"));
+                Vec::new()
+            }
+        });
+        failure.map_or(Ok(token), Err)
+    }
+}
+
+fn rsa_sign(kp: &RsaKeyPair, alg: &'static dyn signature::RsaEncoding, input: &[u8]) -> Vec<u8> {
+    let mut sig = vec![0; kp.public().modulus_len()];
+    kp.sign(alg, &SystemRandom::new(), input, &mut sig)
+        .expect("an RSA signature of a 2048-bit fixture key");
+    sig
+}
+
+fn rsa_jwk(kp: &RsaKeyPair, kid: &str) -> Value {
+    let c = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(kp.public());
+    json!({"kty": "RSA", "kid": kid, "use": "sig", "n": b64(&c.n), "e": b64(&c.e)})
+}
+
+pub fn kid_for(alg: &str) -> &'static str {
+    match alg {
+        "ES256" => "ec-1",
+        "EdDSA" => "ed-1",
+        _ => "rsa-1",
+    }
+}
+
+/// The claims of a good fixture token for `sub`, valid for an hour.
+pub fn default_claims(sub: &str) -> Value {
+    let t = now();
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "scope": SCOPE, "iat": t, "exp": t + 3600,
+           "client_id": "sasl-oauth-testkit", "jti": format!("{sub}-{t}")})
+}
+
+/// The header of a good fixture token signed with `alg`.
+pub fn header(alg: &str) -> Value {
+    json!({"alg": alg, "kid": kid_for(alg), "typ": "at+jwt"})
+}
+
+/// Writes `dir`: keys/, jwks.json, server.conf and tokens/NAME.jwt (good
+/// tokens for each algorithm and one per refusal the server must give).
+/// Returns the directory, made absolute.
+pub fn write_fixtures(dir: &Path) -> Result<PathBuf> {
+    let keys_dir = dir.join("keys");
+    Keys::generate(&keys_dir)?;
+    let k = Keys::load(&keys_dir)?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let jwks = serde_json::to_vec_pretty(&k.jwks()).map_err(|e| e.to_string())?;
+    write(&dir.join("jwks.json"), &jwks)?;
+    let conf = format!(
+        "oauth_issuer: {ISSUER}\noauth_audience: {AUDIENCE}\noauth_jwks_file: {}\noauth_required_scope: {REQUIRED_SCOPE}\n",
+        dir.join("jwks.json").display()
+    );
+    write(&dir.join("server.conf"), conf.as_bytes())?;
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).map_err(|e| format!("{}: {e}", tokens.display()))?;
+    for (name, token) in fixture_tokens(&k)? {
+        write(
+            &tokens.join(format!("{}.jwt", name.to_ascii_lowercase())),
+            token.as_bytes(),
+        )?;
+    }
+    Ok(dir)
+}
+
+fn fixture_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
+    let t = now();
+    let with = |f: &dyn Fn(&mut Value, &mut Value)| {
+        let (mut h, mut c) = (header("RS256"), default_claims("alice"));
+        f(&mut h, &mut c);
+        k.sign(&h, &c)
+    };
+    let mut out: Vec<(&str, String)> = vec![];
+    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+        out.push((alg, k.sign(&header(alg), &default_claims("alice"))?));
+    }
+    out.push(("bob", k.sign(&header("RS256"), &default_claims("bob"))?));
+    out.push((
+        "expired",
+        with(&|_, c| {
+            c["exp"] = json!(t - 3600);
+            c["iat"] = json!(t - 7200);
+        })?,
+    ));
+    out.push(("notyet", with(&|_, c| c["nbf"] = json!(t + 3600))?));
+    out.push((
+        "wrong-iss",
+        with(&|_, c| c["iss"] = json!("https://evil.example.test"))?,
+    ));
+    out.push((
+        "wrong-aud",
+        with(&|_, c| c["aud"] = json!("other-service"))?,
+    ));
+    out.push(("no-scope", with(&|_, c| c["scope"] = json!("openid"))?));
+    out.push((
+        "alg-none",
+        with(&|h, _| *h = json!({"alg": "none", "typ": "at+jwt"}))?,
+    ));
+    out.push(("hs256-rsakey", with(&|h, _| h["alg"] = json!("HS256"))?));
+    out.push((
+        "unknown-kid",
+        with(&|h, _| h["kid"] = json!("rsa-unknown"))?,
+    ));
+    out.push(("wrong-typ", with(&|h, _| h["typ"] = json!("secevent+jwt"))?));
+    let good = k.sign(&header("RS256"), &default_claims("alice"))?;
+    let (signed, sig) = good.rsplit_once('.').ok_or("a JWS without dots")?;
+    let mut sig = b64_decode(sig)?;
+    sig[7] ^= 0x01;
+    out.push(("bad-sig", format!("{signed}.{}", b64(&sig))));
+    Ok(out)
+}
+
+/// A fixture directory written by `write_fixtures` (`make fixtures`), read
+/// back: its tokens and the keys of its JWKS.
+pub struct FixtureDir {
+    pub dir: PathBuf,
+    jwks: Value,
+}
+
+impl FixtureDir {
+    pub fn open(dir: &Path) -> Result<FixtureDir> {
+        let jwks = serde_json::from_slice(&read(&dir.join("jwks.json"))?)
+            .map_err(|e| format!("jwks.json: {e}"))?;
+        Ok(FixtureDir {
+            dir: dir.to_path_buf(),
+            jwks,
+        })
+    }
+
+    /// tokens/NAME.jwt, trimmed.
+    pub fn token(&self, name: &str) -> Result<String> {
+        let bytes = read(&self.dir.join("tokens").join(format!("{name}.jwt")))?;
+        String::from_utf8(bytes)
+            .map(|t| t.trim().to_owned())
+            .map_err(|_| format!("{name}.jwt is not UTF-8"))
+    }
+
+    /// The JWK of `kid`.
+    pub fn jwk(&self, kid: &str) -> Result<&Value> {
+        self.jwks["keys"]
+            .as_array()
+            .and_then(|ks| ks.iter().find(|k| k["kid"] == kid))
+            .ok_or_else(|| format!("no key {kid} in jwks.json"))
+    }
+
+    /// A base64url member of the JWK of `kid`, decoded.
+    pub fn jwk_bytes(&self, kid: &str, field: &str) -> Result<Vec<u8>> {
+        let text = self.jwk(kid)?[field]
+            .as_str()
+            .ok_or_else(|| format!("JWK {kid}: field {field} missing"))?;
+        b64_decode(text).map_err(|e| format!("JWK {kid} field {field}: {e}"))
+    }
+
+    pub fn server_conf(&self) -> Result<String> {
+        String::from_utf8(read(&self.dir.join("server.conf"))?)
+            .map_err(|_| "server.conf is not UTF-8".into())
+    }
+}
+
+/// A fresh Ed25519 key for a test that writes its own JWKS.
+pub struct Ed25519Key {
+    key: Ed25519KeyPair,
+    kid: String,
+}
+
+impl Ed25519Key {
+    pub fn generate(kid: &str) -> Ed25519Key {
+        let pk8 = ed25519_pkcs8(&SystemRandom::new()).expect("an Ed25519 key");
+        Ed25519Key {
+            key: Ed25519KeyPair::from_pkcs8(&pk8).expect("ring reads the key it wrote"),
+            kid: kid.to_owned(),
+        }
+    }
+
+    /// A JWKS holding this key alone.
+    pub fn jwks(&self) -> String {
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": self.kid,
+                         "x": b64(self.key.public_key().as_ref())}]})
+        .to_string()
+    }
+
+    /// A JWT of `claims` (JSON text), header `{"alg":"EdDSA","kid":KID}`.
+    pub fn sign(&self, claims: &str) -> String {
+        let header = json!({"alg": "EdDSA", "kid": self.kid}).to_string();
+        jws(header.as_bytes(), claims.as_bytes(), |input| {
+            self.key.sign(input).as_ref().to_vec()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_of_a_fresh_key_verifies_with_its_jwks_key() {
+        let k = Ed25519Key::generate("k1");
+        let token = k.sign(r#"{"sub":"alice"}"#);
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let jwks: Value = serde_json::from_str(&k.jwks()).unwrap();
+        let x = b64_decode(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+        let verified = signature::UnparsedPublicKey::new(&signature::ED25519, &x)
+            .verify(signed.as_bytes(), &b64_decode(sig).unwrap());
+        assert!(verified.is_ok());
+        assert!(signature::UnparsedPublicKey::new(&signature::ED25519, &x)
+            .verify(b"other", &b64_decode(sig).unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn key_names_are_the_three_the_c_harness_uses() {
+        assert_eq!(KeyName::parse("rsa"), Ok(KeyName::Rsa));
+        assert_eq!(KeyName::parse("ed"), Ok(KeyName::Ed));
+        assert_eq!(KeyName::parse("evil"), Ok(KeyName::Evil));
+        assert!(KeyName::parse("ec").is_err());
+    }
+}
