@@ -18,25 +18,7 @@ use crate::validate::router::Router;
 use crate::validate::{unix_now, TokenValidator};
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mechanism {
-    OAuthBearer,
-    XOAuth2,
-    OAuth10a,
-    /// The original KITTEN draft's HTTP-style mechanism.
-    OAuth,
-}
-
-impl Mechanism {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::OAuthBearer => "OAUTHBEARER",
-            Mechanism::XOAuth2 => "XOAUTH2",
-            Mechanism::OAuth10a => "OAUTH10A",
-            Mechanism::OAuth => "OAUTH",
-        }
-    }
-}
+pub use crate::protocol::Mechanism;
 
 /// What error challenges name: scope, discovery document, and for the draft
 /// OAUTH mechanism the authorization and token endpoints.

@@ -299,12 +299,7 @@ fn check_config(
     let mech_list: Option<Vec<String>> = values
         .get("mech_list")
         .map(|m| m.split_whitespace().map(str::to_uppercase).collect());
-    for mech in [
-        Mechanism::OAuthBearer,
-        Mechanism::XOAuth2,
-        Mechanism::OAuth10a,
-        Mechanism::OAuth,
-    ] {
+    for mech in Mechanism::ALL {
         let name = mech.name();
         let detail = match (runtime.offers(mech), &mech_list) {
             (false, _) if mech == Mechanism::OAuth10a => {
@@ -329,9 +324,7 @@ fn check_config(
                 let avail = available(&out);
                 let ours: Vec<&String> = avail
                     .iter()
-                    .filter(|m| {
-                        ["OAUTHBEARER", "XOAUTH2", "OAUTH10A", "OAUTH"].contains(&m.as_str())
-                    })
+                    .filter(|m| Mechanism::ALL.iter().any(|ours| ours.name() == m.as_str()))
                     .collect();
                 let ok = !ours.is_empty();
                 say("server side in libsasl2", Some(ok), match ok {
