@@ -14,7 +14,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use sasloauth::config::ServerConfig;
+use sasloauth::server::config::ServerConfig;
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, TokenValidator};
 use serde_json::Value;

@@ -7,7 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod client;
-pub mod config;
+pub mod client_auth;
 pub mod config_file;
 pub mod error;
 pub mod http;

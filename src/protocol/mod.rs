@@ -8,6 +8,7 @@ pub mod http_oauth;
 pub mod kv;
 pub mod mechanism;
 pub mod oauth10a;
+pub mod oauth10a_signature;
 pub mod oauthbearer;
 pub mod xoauth2;
 

@@ -272,8 +272,9 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::oauth10a_signature::{ClientSigner, SignatureMethod};
     use crate::server::ChallengeInfo;
-    use crate::validate::oauth10a::{ClientSigner, OAuth10aVerifier, SignatureMethod};
+    use crate::validate::oauth10a::OAuth10aVerifier;
     use crate::validate::{Identity, TokenValidator, Trace};
 
     /// Accepts one fixed token; refuses "short" with insufficient scope.

@@ -2,9 +2,9 @@
 //! FFI shim with the client's bytes, returning what to answer. No I/O of its
 //! own: tokens are checked by the validators it is given.
 
+pub mod config;
 pub mod exchange;
 
-use crate::config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
 use crate::http::HttpClient;
 use crate::validate::cache::CachedValidator;
@@ -16,6 +16,7 @@ use crate::validate::nonce_dir::NonceDir;
 use crate::validate::oauth10a::OAuth10aVerifier;
 use crate::validate::router::Router;
 use crate::validate::{unix_now, TokenValidator};
+use config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use std::sync::Arc;
 
 pub use crate::protocol::Mechanism;

@@ -7,22 +7,12 @@
 use super::discovery::{Discovery, INTROSPECTION_ENDPOINT};
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
+use crate::client_auth::{ClientAuth, ClientIdentity};
 use crate::error::{printable, Error, ErrorKind};
 use crate::http::HttpClient;
 use crate::secret::Secret;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// How we authenticate to the introspection endpoint (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// HTTP Basic with the form-encoded id and secret (the default).
-    Basic,
-    /// client_id and client_secret in the form body.
-    Post,
-}
 
 pub enum Endpoint {
     Url(String),
@@ -48,26 +38,6 @@ pub struct IntrospectionValidator {
     pub auth: ClientAuth,
     pub policy: IntrospectionPolicy,
     pub http: Arc<HttpClient>,
-}
-
-/// application/x-www-form-urlencoded, as RFC 6749 §2.3.1 wants for Basic credentials.
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-pub fn basic_auth(id: &str, secret: &str) -> Secret {
-    let pair = format!("{}:{}", form_encode(id), form_encode(secret));
-    Secret::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())))
 }
 
 /// Checks an introspection response (pure: for tests and fuzzing).
@@ -166,19 +136,15 @@ impl TokenValidator for IntrospectionValidator {
     fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
         let url = self.url(now)?;
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let basic;
-        let authorization = match self.auth {
-            ClientAuth::Basic => {
-                basic = basic_auth(&self.client_id, self.client_secret.expose());
-                Some(basic.expose())
-            }
-            ClientAuth::Post => {
-                form.push(("client_id", &self.client_id));
-                form.push(("client_secret", self.client_secret.expose()));
-                None
-            }
+        let client = ClientIdentity {
+            id: &self.client_id,
+            secret: Some(&self.client_secret),
+            auth: self.auth,
         };
-        let response = self.http.post_form(&url, &form, authorization)?;
+        let basic = client.authenticate(&mut form);
+        let response = self
+            .http
+            .post_form(&url, &form, basic.as_ref().map(Secret::expose))?;
         match response.status {
             200 => {}
             401 | 403 => {
@@ -351,13 +317,5 @@ mod tests {
     #[test]
     fn duplicate_active_is_refused() {
         assert!(j(r#"{"active":false,"active":true,"username":"a","scope":"mail"}"#).is_err());
-    }
-
-    #[test]
-    fn basic_credentials_are_form_encoded() {
-        assert_eq!(
-            basic_auth("id", "s:e cret").expose(),
-            format!("Basic {}", STANDARD.encode("id:s%3Ae+cret"))
-        );
     }
 }

@@ -4,9 +4,9 @@
 use crate::args::{self, wants_help, Args};
 use crate::lint;
 use crate::Outcome;
-use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
+use sasloauth::server::config::{KeysFrom, ServerConfig};
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, Trace};
 use std::path::PathBuf;

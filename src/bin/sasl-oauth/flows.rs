@@ -64,24 +64,9 @@ pub fn device(http: &HttpClient, e: &Endpoints, c: &Client) -> Result<Granted, S
         .ok_or("this provider offers no device authorization endpoint: use --browser")?;
     let form = with_scope_and_resource(Vec::new(), c);
     let mut f = form.clone();
-    let basic;
-    let auth = match (c.identity.secret, c.identity.auth) {
-        (Some(s), endpoint::ClientAuth::Basic) => {
-            basic = sasloauth::validate::introspect::basic_auth(c.identity.id, s.expose());
-            Some(basic.expose())
-        }
-        (Some(s), endpoint::ClientAuth::Post) => {
-            f.push(("client_id", c.identity.id));
-            f.push(("client_secret", s.expose()));
-            None
-        }
-        (None, _) => {
-            f.push(("client_id", c.identity.id));
-            None
-        }
-    };
+    let basic = c.identity.authenticate(&mut f);
     let r = http
-        .post_form(url, &f, auth)
+        .post_form(url, &f, basic.as_ref().map(Secret::expose))
         .map_err(|e| e.reason.into_owned())?;
     if r.status != 200 {
         return Err(format!(

@@ -2,10 +2,10 @@
 //! getopt) and validated as a whole: the first bad key is reported by name.
 //! Files it names (client secret) are read here, at plugin init.
 
+use crate::client_auth::ClientAuth;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
-use crate::validate::introspect::ClientAuth;
 use crate::validate::jwt::JwtPolicy;
 use crate::validate::keys::Freshness;
 use std::path::PathBuf;
