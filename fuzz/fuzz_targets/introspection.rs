@@ -2,7 +2,7 @@
 //! RFC 7662 introspection responses and discovery documents.
 use libfuzzer_sys::fuzz_target;
 use sasloauth::validate::introspect::{judge, IntrospectionPolicy};
-use sasloauth::validate::{discovery, Trace};
+use sasloauth::validate::{discovery, NoTrace, Trace};
 
 fuzz_target!(|data: &[u8]| {
     let policy = IntrospectionPolicy {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         clock_skew: 60,
         audience_required: true,
     };
-    if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut Trace::off()) {
+    if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut NoTrace) {
         // Fail closed: acceptance needs active true and a login name.
         assert!(!id.authid.is_empty());
         let text = String::from_utf8_lossy(data);

@@ -724,7 +724,8 @@ mod tests {
         )
         .unwrap();
         fs::write(dir.join(".token.json.998.tmp"), b"{\"access_tok").unwrap();
-        let rt = Arc::new(ClientRuntime::new(crate::token::config::ClientConfig::defaults()).unwrap());
+        let rt =
+            Arc::new(ClientRuntime::new(crate::token::config::ClientConfig::defaults()).unwrap());
         let src = FileSource::new(p.clone(), rt);
         let f = src.recover_crashed_write(read(&p).unwrap());
         assert_eq!(f.access_token.expose(), "new");

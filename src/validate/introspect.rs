@@ -45,7 +45,7 @@ pub fn judge(
     body: &[u8],
     policy: &IntrospectionPolicy,
     now: i64,
-    trace: &mut Trace,
+    trace: &mut dyn Trace,
 ) -> Result<Identity, Error> {
     let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
         Error::new(
@@ -133,7 +133,7 @@ impl IntrospectionValidator {
 }
 
 impl TokenValidator for IntrospectionValidator {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         let url = self.url(now)?;
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
         let client = ClientIdentity {
@@ -173,6 +173,7 @@ impl TokenValidator for IntrospectionValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::NoTrace;
 
     fn policy() -> IntrospectionPolicy {
         IntrospectionPolicy {
@@ -186,7 +187,7 @@ mod tests {
     }
 
     fn j(body: &str) -> Result<Identity, Error> {
-        judge(body.as_bytes(), &policy(), 1000, &mut Trace::off())
+        judge(body.as_bytes(), &policy(), 1000, &mut NoTrace)
     }
 
     #[test]
@@ -215,7 +216,7 @@ mod tests {
             audience_required: false,
             ..policy()
         };
-        let judge_with = |body: &str| judge(body.as_bytes(), &p, 1000, &mut Trace::off());
+        let judge_with = |body: &str| judge(body.as_bytes(), &p, 1000, &mut NoTrace);
         assert!(judge_with(r#"{"active":true,"username":"a","scope":"mail"}"#).is_ok());
         assert!(
             judge_with(r#"{"active":true,"username":"a","scope":"mail","aud":"smtp"}"#).is_err()
@@ -232,7 +233,7 @@ mod tests {
             br#"{"active":true,"username":"a","scope":"mail"}"#,
             &p,
             1000,
-            &mut Trace::off()
+            &mut NoTrace
         )
         .is_ok());
     }

@@ -109,7 +109,7 @@ impl JwtValidator {
         &self,
         token: &str,
         now: i64,
-        trace: &mut Trace,
+        trace: &mut dyn Trace,
     ) -> Result<serde_json::Map<String, Value>, Error> {
         let jws = split(token)?;
         let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
@@ -207,7 +207,7 @@ impl JwtValidator {
 }
 
 impl TokenValidator for JwtValidator {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         let c = self.verify(token, now, trace)?;
         let p = &self.policy;
         claims::check_issuer(&c, &p.issuer)?;

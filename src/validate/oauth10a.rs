@@ -231,7 +231,7 @@ impl OAuth10aVerifier {
         &self,
         r: &SignedRequest,
         now: i64,
-        trace: &mut Trace,
+        trace: &mut dyn Trace,
     ) -> Result<Identity, Error> {
         let need = |name: &str| {
             r.param(name)
@@ -336,6 +336,7 @@ impl OAuth10aVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::NoTrace;
     use crate::protocol::oauth10a::{base_string, base_uri};
     use crate::protocol::oauth10a_signature::{sign, ClientSigner};
 
@@ -424,7 +425,7 @@ mod tests {
     }
 
     fn check(v: &OAuth10aVerifier, r: &SignedRequest, now: i64) -> Result<Identity, Error> {
-        v.verify(r, now, &mut Trace::off())
+        v.verify(r, now, &mut NoTrace)
     }
 
     #[test]

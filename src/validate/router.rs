@@ -13,7 +13,7 @@ pub struct Router {
 }
 
 impl TokenValidator for Router {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         // Test builds only: prove that a panic never crosses the C boundary.
         #[cfg(feature = "test-hooks")]
         if token == "sasl-oauth-test-panic" {

@@ -8,7 +8,7 @@ use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
 use sasloauth::server::config::{KeysFrom, ServerConfig};
 use sasloauth::server::ServerRuntime;
-use sasloauth::validate::{unix_now, Trace};
+use sasloauth::validate::unix_now;
 use std::path::PathBuf;
 
 /// The configuration as the plugin will use it, one item a line.
@@ -96,7 +96,7 @@ pub fn run(args: &[String]) -> Outcome {
         println!("  {what:<12} {value}");
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
-    let mut trace = Trace::on();
+    let mut trace = crate::trace::Lines::default();
     let validator = runtime
         .validator
         .as_ref()
