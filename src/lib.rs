@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod options;
 pub mod protocol;
+pub mod runtime;
 pub mod secret;
 pub mod secure_env;
 pub mod server;

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use sasloauth::protocol::{check_message, oauth10a};
 use sasloauth::validate::oauth10a::OAuth10aVerifier;
-use sasloauth::validate::{NoTrace, Trace};
+use sasloauth::validate::NoTrace;
 use std::sync::OnceLock;
 
 fn verifier() -> &'static OAuth10aVerifier {

@@ -275,7 +275,7 @@ mod tests {
     use crate::protocol::oauth10a_signature::{ClientSigner, SignatureMethod};
     use crate::server::ChallengeInfo;
     use crate::validate::oauth10a::OAuth10aVerifier;
-    use crate::validate::{Identity, NoTrace, TokenValidator, Trace};
+    use crate::validate::{Identity, TokenValidator, Trace};
 
     /// Accepts one fixed token; refuses "short" with insufficient scope.
     struct Fixed;

@@ -5,6 +5,7 @@
 //! configuration says an answer without `aud` will do.
 
 use super::discovery::{Discovery, INTROSPECTION_ENDPOINT};
+use super::policy::ClaimsPolicy;
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::client_auth::{ClientAuth, ClientIdentity};
@@ -22,11 +23,7 @@ pub enum Endpoint {
 /// What an active token must satisfy.
 #[derive(Debug, Clone)]
 pub struct IntrospectionPolicy {
-    pub issuer: Option<String>,
-    pub audiences: Vec<String>,
-    pub username_claim: String,
-    pub required_scopes: Vec<String>,
-    pub clock_skew: i64,
+    pub claims: Arc<ClaimsPolicy>,
     /// oauth_introspection_audience: an answer without `aud` is refused.
     pub audience_required: bool,
 }
@@ -47,6 +44,7 @@ pub fn judge(
     now: i64,
     trace: &mut dyn Trace,
 ) -> Result<Identity, Error> {
+    let rules = &*policy.claims;
     let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,
@@ -69,7 +67,7 @@ pub fn judge(
     }
     let exp = claims::numeric_date(&r, "exp")?;
     if let Some(exp) = exp {
-        if now > exp.saturating_add(policy.clock_skew) {
+        if now > exp.saturating_add(rules.clock_skew) {
             return Err(Error::invalid_token(format!(
                 "token expired {} s ago (exp {exp})",
                 now - exp
@@ -78,21 +76,21 @@ pub fn judge(
         trace.note(|| format!("ok  exp in {} s", exp - now));
     }
     if let Some(nbf) = claims::numeric_date(&r, "nbf")? {
-        if now.saturating_add(policy.clock_skew) < nbf {
+        if now.saturating_add(rules.clock_skew) < nbf {
             return Err(Error::invalid_token(format!(
                 "token not yet valid: nbf is {} s in the future",
                 nbf - now
             )));
         }
     }
-    if let (Some(issuer), true) = (&policy.issuer, r.contains_key("iss")) {
+    if let (Some(issuer), true) = (&rules.issuer, r.contains_key("iss")) {
         claims::check_issuer(&r, issuer)?;
         trace.note(|| format!("ok  iss is {issuer}"));
     }
-    if !policy.audiences.is_empty() {
+    if !rules.audiences.is_empty() {
         if r.contains_key("aud") {
-            claims::check_audience(&r, &policy.audiences)?;
-            trace.note(|| format!("ok  aud names one of: {}", policy.audiences.join(" ")));
+            claims::check_audience(&r, &rules.audiences)?;
+            trace.note(|| format!("ok  aud names one of: {}", rules.audiences.join(" ")));
         } else if policy.audience_required {
             // Fail closed: an answer that names no audience may be for another service.
             return Err(Error::invalid_token(
@@ -106,15 +104,15 @@ pub fn judge(
         }
     }
     // Fail closed: a required scope is missing unless the provider lists it.
-    claims::check_scopes(&r, &policy.required_scopes)?;
-    if !policy.required_scopes.is_empty() {
-        trace.note(|| format!("ok  scope includes: {}", policy.required_scopes.join(" ")));
+    claims::check_scopes(&r, &rules.required_scopes)?;
+    if !rules.required_scopes.is_empty() {
+        trace.note(|| format!("ok  scope includes: {}", rules.required_scopes.join(" ")));
     }
-    let authid = claims::username(&r, &policy.username_claim)?;
+    let authid = claims::username(&r, &rules.username_claim)?;
     trace.note(|| {
         format!(
             "ok  identity from field '{}': {authid}",
-            policy.username_claim
+            rules.username_claim
         )
     });
     Ok(Identity {
@@ -177,11 +175,13 @@ mod tests {
 
     fn policy() -> IntrospectionPolicy {
         IntrospectionPolicy {
-            issuer: Some("https://id.test".into()),
-            audiences: vec!["imap".into()],
-            username_claim: "username".into(),
-            required_scopes: vec!["mail".into()],
-            clock_skew: 60,
+            claims: Arc::new(ClaimsPolicy {
+                issuer: Some("https://id.test".into()),
+                audiences: vec!["imap".into()],
+                username_claim: "username".into(),
+                required_scopes: vec!["mail".into()],
+                clock_skew: 60,
+            }),
             audience_required: true,
         }
     }
@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn without_configured_audiences_aud_is_not_needed() {
         let p = IntrospectionPolicy {
-            audiences: vec![],
+            claims: Arc::new(ClaimsPolicy {
+                audiences: vec![],
+                ..(*policy().claims).clone()
+            }),
             ..policy()
         };
         assert!(judge(

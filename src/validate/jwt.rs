@@ -5,12 +5,14 @@
 use super::alg::Algorithm;
 use super::jwks::JwkSet;
 use super::keys::KeyStore;
+use super::policy::ClaimsPolicy;
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Keys tried for a token that names no `kid`.
 const MAX_KEYS_WITHOUT_KID: usize = 8;
@@ -18,12 +20,8 @@ const MAX_KEYS_WITHOUT_KID: usize = 8;
 /// What a token must satisfy, from the server configuration.
 #[derive(Debug, Clone)]
 pub struct JwtPolicy {
-    pub issuer: String,
-    pub audiences: Vec<String>,
+    pub claims: Arc<ClaimsPolicy>,
     pub algorithms: Vec<Algorithm>,
-    pub username_claim: String,
-    pub required_scopes: Vec<String>,
-    pub clock_skew: i64,
 }
 
 pub struct JwtValidator {
@@ -209,9 +207,14 @@ impl JwtValidator {
 impl TokenValidator for JwtValidator {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         let c = self.verify(token, now, trace)?;
-        let p = &self.policy;
-        claims::check_issuer(&c, &p.issuer)?;
-        trace.note(|| format!("ok  iss is {}", p.issuer));
+        let p = &*self.policy.claims;
+        // Configuration requires an issuer with JWTs; without one, nothing passes.
+        let issuer = p
+            .issuer
+            .as_deref()
+            .ok_or_else(|| Error::config("oauth_issuer: not set (required for JWT validation)"))?;
+        claims::check_issuer(&c, issuer)?;
+        trace.note(|| format!("ok  iss is {issuer}"));
         claims::check_audience(&c, &p.audiences)?;
         trace.note(|| format!("ok  aud names one of: {}", p.audiences.join(" ")));
         claims::check_times(&c, now, p.clock_skew)?;
@@ -306,12 +309,14 @@ mod tests {
         std::fs::write(&path, k.jwks_json.as_bytes()).unwrap();
         JwtValidator::new(
             JwtPolicy {
-                issuer: "https://issuer.test".into(),
-                audiences: vec!["imap".into()],
+                claims: Arc::new(ClaimsPolicy {
+                    issuer: Some("https://issuer.test".into()),
+                    audiences: vec!["imap".into()],
+                    username_claim: "sub".into(),
+                    required_scopes: vec!["mail".into()],
+                    clock_skew: 60,
+                }),
                 algorithms: super::super::alg::ALL.to_vec(),
-                username_claim: "sub".into(),
-                required_scopes: vec!["mail".into()],
-                clock_skew: 60,
             },
             KeyStore::from_file(path, NOW).unwrap(),
         )

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod nonce_dir;
 pub mod notice;
 pub mod oauth10a;
+pub mod policy;
 pub mod router;
 pub mod strict_json;
 

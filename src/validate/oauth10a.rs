@@ -27,7 +27,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 
-pub const DEFAULT_MAX_SKEW: i64 = 300;
 /// Nonces remembered at most; beyond that (all still in their window) logins
 /// are refused rather than replays let through.
 const MAX_NONCES: usize = 100_000;
@@ -336,9 +335,9 @@ impl OAuth10aVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::NoTrace;
     use crate::protocol::oauth10a::{base_string, base_uri};
     use crate::protocol::oauth10a_signature::{sign, ClientSigner};
+    use crate::validate::NoTrace;
 
     fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()

@@ -23,7 +23,8 @@ impl TokenValidator for Router {
             (Some(jwt), None) => jwt.check(token, now, trace),
             (None, Some(intro)) => intro.check(token, now, trace),
             (Some(jwt), Some(intro)) => {
-                let ours = unverified_issuer(token).is_some_and(|iss| iss == jwt.policy().issuer);
+                let ours = unverified_issuer(token)
+                    .is_some_and(|iss| Some(iss.as_str()) == jwt.policy().claims.issuer.as_deref());
                 if ours {
                     trace.note(|| "ok  a JWT from our issuer: verified locally".into());
                     jwt.check(token, now, trace)

@@ -359,12 +359,12 @@ fn viewer_conf(values: &HashMap<String, String>) -> Result<PrivateDir, String> {
 }
 
 fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Option<bool>, String)) {
-    let http = match HttpClient::new(config.ca_file.as_deref(), config.timeout) {
+    let http = match HttpClient::new(config.http.ca_file.as_deref(), config.http.timeout) {
         Ok(h) => h,
         Err(e) => return say("TLS trust anchors", Some(false), e.reason.into_owned()),
     };
     let mut jwks_uri = None;
-    if let Some(issuer) = &config.issuer {
+    if let Some(issuer) = &config.claims.issuer {
         let url = discovery::url_for(issuer);
         match http.get(&url).and_then(|d| discovery::parse(&d, issuer)) {
             Ok(e) => {
