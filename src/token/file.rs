@@ -122,7 +122,7 @@ impl TokenFile {
         match &self.allow_http {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => super::config::yes(s)
+            Some(Value::String(s)) => crate::options::parse_yes_no(s)
                 .ok_or_else(|| Error::param("token file: allow_http must be yes or no")),
             Some(_) => Err(Error::param("token file: allow_http must be yes or no")),
         }
