@@ -99,7 +99,12 @@ fn violations(src: &Path) -> Vec<String> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
     files.sort();
-    assert!(files.len() > 20, "found only {} files in {}", files.len(), src.display());
+    assert!(
+        files.len() > 20,
+        "found only {} files in {}",
+        files.len(),
+        src.display()
+    );
     let mut out = Vec::new();
     for file in files {
         let top = top_module(src, &file);
@@ -118,7 +123,11 @@ fn violations(src: &Path) -> Vec<String> {
 fn lower_floors_never_import_higher_ones() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = violations(&src);
-    assert!(found.is_empty(), "imports that point up:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "imports that point up:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

@@ -311,20 +311,22 @@ impl FileSource {
             .push(line);
     }
 
-    /// The grant request for `f`, with defaults from the client configuration and presets.
-    fn refresh(&self, mut f: TokenFile, now: i64) -> Result<TokenFile, Error> {
+    /// The file's token endpoint, else the configuration's, else the preset's;
+    /// plain http only where allowed.
+    fn endpoint(
+        &self,
+        f: &TokenFile,
+        preset: Option<&providers::Provider>,
+    ) -> Result<String, Error> {
         let cfg = &self.rt.config;
-        let provider = f.provider.as_deref();
-        let tenant = f
-            .tenant
-            .clone()
-            .or_else(|| cfg.get(provider, "tenant").map(str::to_owned));
-        let preset = provider.and_then(|p| providers::preset(p, tenant.as_deref()));
         let endpoint = f
             .token_endpoint
             .clone()
-            .or_else(|| cfg.get(provider, "token_endpoint").map(str::to_owned))
-            .or_else(|| preset.as_ref().map(|p| p.token_endpoint.clone()))
+            .or_else(|| {
+                cfg.get(f.provider.as_deref(), "token_endpoint")
+                    .map(str::to_owned)
+            })
+            .or_else(|| preset.map(|p| p.token_endpoint.clone()))
             .ok_or_else(|| {
                 Error::param(format!(
                     "token file {}: no token_endpoint and no known provider",
@@ -342,6 +344,19 @@ impl FileSource {
                 format!("token file {}: {}", self.path.display(), e.reason),
             )
         })?;
+        Ok(endpoint)
+    }
+
+    /// The grant request for `f`, with defaults from the client configuration and presets.
+    fn refresh(&self, mut f: TokenFile, now: i64) -> Result<TokenFile, Error> {
+        let cfg = &self.rt.config;
+        let provider = f.provider.as_deref();
+        let tenant = f
+            .tenant
+            .clone()
+            .or_else(|| cfg.get(provider, "tenant").map(str::to_owned));
+        let preset = provider.and_then(|p| providers::preset(p, tenant.as_deref()));
+        let endpoint = self.endpoint(&f, preset.as_ref())?;
         let client_id = f
             .client_id
             .clone()
@@ -353,14 +368,12 @@ impl FileSource {
             Some(s) => Some(s.clone()),
             None => cfg.client_secret(provider)?,
         };
-        let auth = match f
+        let auth = f
             .token_auth_method
             .as_deref()
             .or_else(|| cfg.get(provider, "token_auth_method"))
-        {
-            Some("client_secret_post") => ClientAuth::Post,
-            _ => ClientAuth::Basic,
-        };
+            .and_then(ClientAuth::from_method)
+            .unwrap_or_default();
         let scope = match f.grant() {
             Grant::RefreshToken => f.scope.clone(),
             Grant::ClientCredentials => f

@@ -37,20 +37,8 @@ pub struct IntrospectionValidator {
     pub http: Arc<HttpClient>,
 }
 
-/// Checks an introspection response (pure: for tests and fuzzing).
-pub fn judge(
-    body: &[u8],
-    policy: &IntrospectionPolicy,
-    now: i64,
-    trace: &mut dyn Trace,
-) -> Result<Identity, Error> {
-    let rules = &*policy.claims;
-    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "introspection response is not a JSON object with unique keys",
-        )
-    })?;
+/// `active` must be true.
+fn check_active(r: &Map<String, Value>, trace: &mut dyn Trace) -> Result<(), Error> {
     match r.get("active") {
         Some(Value::Bool(true)) => trace.note(|| "ok  active: true".into()),
         Some(Value::Bool(false)) => {
@@ -65,6 +53,50 @@ pub fn judge(
             ))
         }
     }
+    Ok(())
+}
+
+/// `aud` names one of our audiences; an answer without it only when allowed.
+fn check_audience(
+    r: &Map<String, Value>,
+    policy: &IntrospectionPolicy,
+    trace: &mut dyn Trace,
+) -> Result<(), Error> {
+    let rules = &*policy.claims;
+    if !rules.audiences.is_empty() {
+        if r.contains_key("aud") {
+            claims::check_audience(r, &rules.audiences)?;
+            trace.note(|| format!("ok  aud names one of: {}", rules.audiences.join(" ")));
+        } else if policy.audience_required {
+            // Fail closed: an answer that names no audience may be for another service.
+            return Err(Error::invalid_token(
+                "introspection answer has no audience (aud); \
+                 oauth_introspection_audience: optional accepts that",
+            ));
+        } else {
+            trace.note(|| {
+                "ok  no aud in the answer (oauth_introspection_audience: optional)".into()
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks an introspection response (pure: for tests and fuzzing).
+pub fn judge(
+    body: &[u8],
+    policy: &IntrospectionPolicy,
+    now: i64,
+    trace: &mut dyn Trace,
+) -> Result<Identity, Error> {
+    let rules = &*policy.claims;
+    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "introspection response is not a JSON object with unique keys",
+        )
+    })?;
+    check_active(&r, trace)?;
     let exp = claims::numeric_date(&r, "exp")?;
     if let Some(exp) = exp {
         if now > exp.saturating_add(rules.clock_skew) {
@@ -87,22 +119,7 @@ pub fn judge(
         claims::check_issuer(&r, issuer)?;
         trace.note(|| format!("ok  iss is {issuer}"));
     }
-    if !rules.audiences.is_empty() {
-        if r.contains_key("aud") {
-            claims::check_audience(&r, &rules.audiences)?;
-            trace.note(|| format!("ok  aud names one of: {}", rules.audiences.join(" ")));
-        } else if policy.audience_required {
-            // Fail closed: an answer that names no audience may be for another service.
-            return Err(Error::invalid_token(
-                "introspection answer has no audience (aud); \
-                 oauth_introspection_audience: optional accepts that",
-            ));
-        } else {
-            trace.note(|| {
-                "ok  no aud in the answer (oauth_introspection_audience: optional)".into()
-            });
-        }
-    }
+    check_audience(&r, policy, trace)?;
     // Fail closed: a required scope is missing unless the provider lists it.
     claims::check_scopes(&r, &rules.required_scopes)?;
     if !rules.required_scopes.is_empty() {

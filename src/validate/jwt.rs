@@ -113,6 +113,35 @@ impl JwtValidator {
         let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
             Error::invalid_token("JWT header is not a JSON object with unique keys")
         })?;
+        let (alg, kid) = self.check_header(&header)?;
+        trace.note(|| {
+            let typ = header
+                .get("typ")
+                .and_then(Value::as_str)
+                .unwrap_or("(none)");
+            format!(
+                "ok  header: alg {} allowed, typ {typ}, kid {}",
+                alg.name(),
+                kid.unwrap_or("(none)")
+            )
+        });
+        self.check_signature(&jws, alg, kid, now)?;
+        trace.note(|| {
+            format!(
+                "ok  signature verified with a key from {}",
+                self.keys.describe()
+            )
+        });
+        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
+            Error::invalid_token("JWT claims are not a JSON object with unique keys")
+        })
+    }
+
+    /// The algorithm (one of ours) and the kid, if the header is acceptable.
+    fn check_header<'h>(
+        &self,
+        header: &'h serde_json::Map<String, Value>,
+    ) -> Result<(Algorithm, Option<&'h str>), Error> {
         let alg_name = header
             .get("alg")
             .and_then(Value::as_str)
@@ -137,17 +166,17 @@ impl JwtValidator {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(Error::invalid_token("JWT kid is not a string")),
         };
-        trace.note(|| {
-            let typ = header
-                .get("typ")
-                .and_then(Value::as_str)
-                .unwrap_or("(none)");
-            format!(
-                "ok  header: alg {} allowed, typ {typ}, kid {}",
-                alg.name(),
-                kid.unwrap_or("(none)")
-            )
-        });
+        Ok((alg, kid))
+    }
+
+    /// The signature verifies with one of our keys for `kid` and `alg`.
+    fn check_signature(
+        &self,
+        jws: &Compact<'_>,
+        alg: Algorithm,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
         let signature = decode(jws.signature, "signature")?;
         let mut keys = self.keys.keys(now)?;
         let unknown = |set: &JwkSet| kid.is_some_and(|k| !set.has_kid(k));
@@ -192,15 +221,7 @@ impl JwtValidator {
                     .unwrap_or_else(|| "none".into())
             )));
         }
-        trace.note(|| {
-            format!(
-                "ok  signature verified with a key from {}",
-                self.keys.describe()
-            )
-        });
-        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
-            Error::invalid_token("JWT claims are not a JSON object with unique keys")
-        })
+        Ok(())
     }
 }
 

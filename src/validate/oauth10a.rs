@@ -127,6 +127,40 @@ fn signature_refused(why: String) -> Error {
         .with_detail(why)
 }
 
+/// Whether `signature` is the consumer's over `base`; a method the consumer
+/// cannot use is refused outright.
+fn signature_ok(
+    consumer: &Consumer,
+    method: SignatureMethod,
+    base: &str,
+    token_secret: &str,
+    signature: &str,
+) -> Result<bool, Error> {
+    Ok(match (method, &consumer.secret, &consumer.rsa) {
+        (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
+            let sig = STANDARD.decode(signature).unwrap_or_default();
+            ring::signature::RsaPublicKeyComponents { n, e }
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                    base.as_bytes(),
+                    &sig,
+                )
+                .is_ok()
+        }
+        (SignatureMethod::RsaSha1, _, _) => {
+            return Err(Error::invalid_token(
+                "RSA-SHA1 used by a consumer without a registered public key",
+            ))
+        }
+        (m, Some(secret), _) => verify_hmac(m, base, secret.expose(), token_secret, signature),
+        (_, None, _) => {
+            return Err(Error::invalid_token(
+                "HMAC used by a consumer registered with a public key only",
+            ))
+        }
+    })
+}
+
 pub struct OAuth10aVerifier {
     consumers: HashMap<String, Consumer>,
     tokens: HashMap<String, Token>,
@@ -225,6 +259,36 @@ impl OAuth10aVerifier {
             .map_err(|e| Error::config(format!("{}: {}", path.display(), e.reason)))
     }
 
+    /// Records the nonce; a nonce seen before within the window is a replay.
+    fn remember_nonce(
+        &self,
+        consumer_key: &str,
+        token_key: &str,
+        timestamp: i64,
+        nonce: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        let key = format!(
+            "{}\u{0}{}\u{0}{timestamp}\u{0}{nonce}",
+            encode(consumer_key),
+            encode(token_key)
+        );
+        let mut fresh = self
+            .nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), now, self.max_skew)?;
+        if let (true, Some(shared)) = (fresh, &self.shared) {
+            fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
+        }
+        if !fresh {
+            return Err(Error::invalid_token(
+                "oauth_nonce already used within the window (replay)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the signed request; the identity is the user of its token.
     pub fn verify(
         &self,
@@ -267,29 +331,7 @@ impl OAuth10aVerifier {
         let token = self.tokens.get(token_key);
         let bound = token.filter(|t| t.consumer == consumer_key);
         let token_secret = bound.map_or("", |t| t.secret.expose());
-        let ok = match (method, &consumer.secret, &consumer.rsa) {
-            (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
-                let sig = STANDARD.decode(signature).unwrap_or_default();
-                ring::signature::RsaPublicKeyComponents { n, e }
-                    .verify(
-                        &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                        base.as_bytes(),
-                        &sig,
-                    )
-                    .is_ok()
-            }
-            (SignatureMethod::RsaSha1, _, _) => {
-                return Err(Error::invalid_token(
-                    "RSA-SHA1 used by a consumer without a registered public key",
-                ))
-            }
-            (m, Some(secret), _) => verify_hmac(m, &base, secret.expose(), token_secret, signature),
-            (_, None, _) => {
-                return Err(Error::invalid_token(
-                    "HMAC used by a consumer registered with a public key only",
-                ))
-            }
-        };
+        let ok = signature_ok(consumer, method, &base, token_secret, signature)?;
         let token = match (token, bound) {
             (None, _) => return Err(signature_refused("unknown oauth_token".into())),
             (Some(_), None) => {
@@ -307,24 +349,7 @@ impl OAuth10aVerifier {
         };
         trace.note(|| format!("ok  {} signature of consumer {consumer_key}", method.name()));
         // Remembered only after the signature passed: forgeries cannot fill the cache.
-        let key = format!(
-            "{}\u{0}{}\u{0}{timestamp}\u{0}{nonce}",
-            encode(consumer_key),
-            encode(token_key)
-        );
-        let mut fresh = self
-            .nonces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), now, self.max_skew)?;
-        if let (true, Some(shared)) = (fresh, &self.shared) {
-            fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
-        }
-        if !fresh {
-            return Err(Error::invalid_token(
-                "oauth_nonce already used within the window (replay)",
-            ));
-        }
+        self.remember_nonce(consumer_key, token_key, timestamp, nonce, now)?;
         Ok(Identity {
             authid: token.user.clone(),
             expires_at: None,
