@@ -349,7 +349,7 @@ fn check_libsasl2_view(
     dir: &Path,
     say: &mut impl FnMut(&'static str, Option<bool>, String),
 ) {
-    let tmp = viewer_conf(&values);
+    let tmp = viewer_conf(values);
     if let Err(e) = &tmp {
         say("server side in libsasl2", Some(false), e.clone());
     }
