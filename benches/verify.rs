@@ -12,7 +12,7 @@
 //! scripts/bench.sh reads.
 
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use sasloauth::config::ServerConfig;
+use sasloauth::server::config::ServerConfig;
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::{unix_now, TokenValidator};
 use std::hint::black_box;

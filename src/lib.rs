@@ -7,12 +7,13 @@
 #![deny(unsafe_code)]
 
 pub mod client;
-pub mod config;
+pub mod client_auth;
 pub mod config_file;
 pub mod error;
 pub mod http;
 pub mod options;
 pub mod protocol;
+pub mod runtime;
 pub mod secret;
 pub mod secure_env;
 pub mod server;

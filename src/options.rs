@@ -4,6 +4,9 @@
 //! configuration whose restriction would otherwise be silently dropped —
 //! libsasl2 hands a plugin getopt(name), never the list of keys that are set.
 
+mod lookup;
+
+pub use lookup::{bad, parse_yes_no, Lookup};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -27,6 +30,16 @@ pub enum Kind {
     YesNo,
 }
 
+/// The values a number key takes, and its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+    pub default: i64,
+    /// `seconds` or `milliseconds`, as messages name it.
+    pub unit: &'static str,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Opt {
     pub name: &'static str,
@@ -38,6 +51,8 @@ pub struct Opt {
     pub per_provider: bool,
     pub doc: &'static str,
     pub default: &'static str,
+    /// Number keys only.
+    pub range: Option<Range>,
 }
 
 const fn s(
@@ -55,6 +70,7 @@ const fn s(
         per_provider: false,
         doc,
         default,
+        range: None,
     }
 }
 
@@ -74,8 +90,37 @@ const fn c(
         per_provider,
         doc,
         default,
+        range: None,
     }
 }
+
+/// A number key: its default is the range's.
+const fn number(mut o: Opt, min: i64, max: i64, unit: &'static str) -> Opt {
+    let default = match o.default.as_bytes() {
+        [] => 0,
+        d => parse_digits(d),
+    };
+    o.range = Some(Range {
+        min,
+        max,
+        default,
+        unit,
+    });
+    o
+}
+
+/// The whole number a table default spells (digits only, checked by a test).
+const fn parse_digits(d: &[u8]) -> i64 {
+    let (mut i, mut n) = (0, 0i64);
+    while i < d.len() {
+        n = n * 10 + (d[i] - b'0') as i64;
+        i += 1;
+    }
+    n
+}
+
+const S: &str = "seconds";
+const MS: &str = "milliseconds";
 
 use Kind::{Number, Text, YesNo};
 
@@ -96,21 +141,21 @@ pub const OPTIONS: &[Opt] = &[
     s("oauth_scope", "0.1.0", Text, "scope named in error challenges", "the required scope"),
     s("oauth_openid_configuration", "0.1.0", Text, "URL named in OAUTHBEARER error challenges", "<issuer>/.well-known/openid-configuration"),
     s("oauth_accepted_hosts", "0.1.0", Text, "hosts a client's host field must be one of", "not checked"),
-    s("oauth_clock_skew", "0.1.0", Number, "seconds of leeway for exp, nbf, iat (0 to 3600)", "60"),
-    s("oauth_cache_ttl", "0.1.0", Number, "seconds an accepted result is reused (0: off)", "300"),
-    s("oauth_timeout", "0.1.0", Number, "milliseconds a call to the identity provider may take", "3000"),
+    number(s("oauth_clock_skew", "0.1.0", Number, "seconds of leeway for exp, nbf, iat (0 to 3600)", "60"), 0, 3600, S),
+    number(s("oauth_cache_ttl", "0.1.0", Number, "seconds an accepted result is reused (0: off)", "300"), 0, 86_400, S),
+    number(s("oauth_timeout", "0.1.0", Number, "milliseconds a call to the identity provider may take", "3000"), 100, 60_000, MS),
     s("oauth_ca_file", "0.1.0", Text, "extra trust anchors (PEM) for the provider's TLS", "none"),
     s("oauth_authorization_endpoint", "0.1.0", Text, "named in the OAUTH mechanism's challenge", "from discovery"),
     s("oauth_token_endpoint", "0.1.0", Text, "named in the OAUTH mechanism's challenge", "from discovery"),
     s("oauth10a_credentials_file", "0.1.0", Text, "OAUTH10A consumer and token credentials", "none (OAUTH10A off)"),
-    s("oauth10a_max_skew", "0.1.0", Number, "seconds an OAUTH10A timestamp may be off", "300"),
+    number(s("oauth10a_max_skew", "0.1.0", Number, "seconds an OAUTH10A timestamp may be off", "300"), 0, 3600, S),
     s("oauth10a_nonce_dir", "0.1.0", Text, "directory where server processes share OAUTH10A nonces", "none (per process)"),
     s("oauth_allow_http", "0.2.0", YesNo, "allow plain http to identity provider URLs on non-loopback hosts", "no"),
-    s("oauth_jwks_max_age", "0.2.0", Number, "seconds a fetched key set is used before it is fetched again (min 5)", "3600"),
-    s("oauth_jwks_max_stale", "0.2.0", Number, "seconds the last good key set may still be used while refetches fail", "86400"),
+    number(s("oauth_jwks_max_age", "0.2.0", Number, "seconds a fetched key set is used before it is fetched again (min 5)", "3600"), 5, 604_800, S),
+    number(s("oauth_jwks_max_stale", "0.2.0", Number, "seconds the last good key set may still be used while refetches fail", "86400"), 0, 2_592_000, S),
     s("oauth_introspection_audience", "0.2.0", Text, "required: an introspection answer must name one of oauth_audience; optional", "required"),
-    c("refresh_window", "0.1.0", Number, false, "seconds before expiry at which a token file is refreshed", "300"),
-    c("timeout", "0.1.0", Number, false, "milliseconds a call to the token endpoint may take", "10000"),
+    number(c("refresh_window", "0.1.0", Number, false, "seconds before expiry at which a token file is refreshed", "300"), 0, 86_400, S),
+    number(c("timeout", "0.1.0", Number, false, "milliseconds a call to the token endpoint may take", "10000"), 100, 120_000, MS),
     c("allow_cmd", "0.1.0", YesNo, false, "whether cmd: passwords may run a command", "no"),
     c("ca_file", "0.1.0", Text, false, "extra trust anchors (PEM) for the token endpoint", "none"),
     c("proxy", "0.1.0", Text, false, "HTTP proxy for the token endpoint", "none"),

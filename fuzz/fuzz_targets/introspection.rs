@@ -2,18 +2,21 @@
 //! RFC 7662 introspection responses and discovery documents.
 use libfuzzer_sys::fuzz_target;
 use sasloauth::validate::introspect::{judge, IntrospectionPolicy};
-use sasloauth::validate::{discovery, Trace};
+use sasloauth::validate::policy::ClaimsPolicy;
+use sasloauth::validate::{discovery, NoTrace};
 
 fuzz_target!(|data: &[u8]| {
     let policy = IntrospectionPolicy {
-        issuer: Some("https://issuer.test".into()),
-        audiences: vec!["imap".into()],
-        username_claim: "username".into(),
-        required_scopes: vec!["mail".into()],
-        clock_skew: 60,
+        claims: std::sync::Arc::new(ClaimsPolicy {
+            issuer: Some("https://issuer.test".into()),
+            audiences: vec!["imap".into()],
+            username_claim: "username".into(),
+            required_scopes: vec!["mail".into()],
+            clock_skew: 60,
+        }),
         audience_required: true,
     };
-    if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut Trace::off()) {
+    if let Ok(id) = judge(data, &policy, 1_800_000_000, &mut NoTrace) {
         // Fail closed: acceptance needs active true and a login name.
         assert!(!id.authid.is_empty());
         let text = String::from_utf8_lossy(data);

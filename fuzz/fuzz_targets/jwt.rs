@@ -6,6 +6,7 @@ use sasloauth::validate::alg;
 use sasloauth::validate::jwks::JwkSet;
 use sasloauth::validate::jwt::{unverified_issuer, JwtPolicy, JwtValidator};
 use sasloauth::validate::keys::KeyStore;
+use sasloauth::validate::policy::ClaimsPolicy;
 use sasloauth::validate::TokenValidator;
 use std::sync::OnceLock;
 
@@ -17,12 +18,14 @@ fn validator() -> &'static JwtValidator {
         let path = std::env::temp_dir().join(format!("fuzz-jwks-{}.json", std::process::id()));
         std::fs::write(&path, JWKS).unwrap();
         let policy = JwtPolicy {
-            issuer: "https://issuer.test".into(),
-            audiences: vec!["imap".into()],
+            claims: std::sync::Arc::new(ClaimsPolicy {
+                issuer: Some("https://issuer.test".into()),
+                audiences: vec!["imap".into()],
+                username_claim: "sub".into(),
+                required_scopes: vec!["mail".into()],
+                clock_skew: 60,
+            }),
             algorithms: alg::ALL.to_vec(),
-            username_claim: "sub".into(),
-            required_scopes: vec!["mail".into()],
-            clock_skew: 60,
         };
         JwtValidator::new(policy, KeyStore::from_file(path, 0).unwrap())
     })

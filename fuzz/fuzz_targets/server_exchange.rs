@@ -13,7 +13,7 @@ const GOOD: &str = "good-token";
 
 struct OneToken;
 impl TokenValidator for OneToken {
-    fn check(&self, token: &str, _now: i64, _t: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, _now: i64, _t: &mut dyn Trace) -> Result<Identity, Error> {
         if token == GOOD {
             Ok(Identity { authid: "alice".into(), expires_at: None })
         } else {

@@ -4,8 +4,8 @@
 
 use super::{ClientStep, Credentials, Mechanism, Target};
 use crate::error::{printable, Error, ErrorKind, OAuthStatus};
+use crate::protocol::oauth10a_signature::{new_nonce, ClientSigner};
 use crate::protocol::{http_oauth, oauth10a, oauthbearer, xoauth2};
-use crate::validate::oauth10a::{new_nonce, ClientSigner};
 use zeroize::Zeroizing;
 
 enum State {
@@ -401,7 +401,7 @@ mod tests {
             consumer_secret: "cs".into(),
             token: "tk".into(),
             token_secret: "ts".into(),
-            method: crate::validate::oauth10a::SignatureMethod::HmacSha256,
+            method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
         });
         let mut c = ClientExchange::new(Mechanism::OAuth10a);
         assert!(

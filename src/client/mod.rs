@@ -2,12 +2,15 @@
 //! credentials, answers the server's error challenge as the RFC requires, and
 //! reports the server's reason. No I/O of its own.
 
-pub mod config;
 pub mod exchange;
-pub mod providers;
 
+/// The client's configuration file and provider presets live with the token
+/// sources that use them.
+pub use crate::token::{config, providers};
+
+pub use crate::protocol::oauth10a_signature::OAuth1Credentials;
+pub use crate::protocol::Mechanism;
 use crate::secret::Secret;
-pub use crate::server::Mechanism;
 
 /// What the application gave through its callbacks or prompts.
 #[derive(Debug, Default)]
@@ -17,16 +20,6 @@ pub struct Credentials {
     pub token: Secret,
     /// OAUTH10A signing credentials, from a token file.
     pub oauth1: Option<OAuth1Credentials>,
-}
-
-/// OAuth 1.0a credentials (RFC 5849 §1.1) for OAUTH10A.
-#[derive(Debug, Clone)]
-pub struct OAuth1Credentials {
-    pub consumer_key: String,
-    pub consumer_secret: Secret,
-    pub token: String,
-    pub token_secret: Secret,
-    pub method: crate::validate::oauth10a::SignatureMethod,
 }
 
 /// Where the client is connecting, when libsasl2 knows.

@@ -3,26 +3,16 @@
 //! linked with -z nodelete, so not even sasl_done unmaps them).
 
 use super::sys;
-use crate::server::Mechanism;
+use crate::protocol::Mechanism;
 use std::os::raw::c_void;
 use std::sync::OnceLock;
 
 /// The mechanisms, in the order of the tables; a table entry's glob_context
 /// points at its element, so a callback knows its mechanism.
-pub static MECHANISMS: [Mechanism; 4] = [
-    Mechanism::OAuthBearer,
-    Mechanism::XOAuth2,
-    Mechanism::OAuth10a,
-    Mechanism::OAuth,
-];
+pub static MECHANISMS: [Mechanism; 4] = Mechanism::ALL;
 
 pub fn mech_name(m: Mechanism) -> &'static std::ffi::CStr {
-    match m {
-        Mechanism::OAuthBearer => c"OAUTHBEARER",
-        Mechanism::XOAuth2 => c"XOAUTH2",
-        Mechanism::OAuth10a => c"OAUTH10A",
-        Mechanism::OAuth => c"OAUTH",
-    }
+    m.c_name()
 }
 
 /// `glob_context` value for a mechanism: a pointer into the static array.

@@ -6,11 +6,14 @@ pub mod framing;
 pub mod gs2;
 pub mod http_oauth;
 pub mod kv;
+pub mod mechanism;
 pub mod oauth10a;
+pub mod oauth10a_signature;
 pub mod oauthbearer;
 pub mod xoauth2;
 
 use crate::error::Error;
+pub use mechanism::Mechanism;
 
 /// Largest message a server accepts (SPEC §6).
 pub const MAX_MESSAGE: usize = 64 * 1024;

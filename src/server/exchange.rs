@@ -8,7 +8,7 @@ use crate::error::{printable, Error, ErrorKind, OAuthStatus};
 use crate::protocol::bearer::Credential;
 use crate::protocol::oauth10a::SignedRequest;
 use crate::protocol::{self, http_oauth, oauth10a, oauthbearer, xoauth2};
-use crate::validate::Trace;
+use crate::validate::NoTrace;
 use std::borrow::Cow;
 
 enum State {
@@ -122,7 +122,7 @@ impl Exchange {
                 )),
             },
             Proof::Signed(r) => match &rt.oauth10a {
-                Some(v) => v.verify(&r, now, &mut Trace::off()),
+                Some(v) => v.verify(&r, now, &mut NoTrace),
                 None => Err(Error::config("oauth10a_credentials_file is not configured")),
             },
         };
@@ -272,14 +272,15 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::oauth10a_signature::{ClientSigner, SignatureMethod};
     use crate::server::ChallengeInfo;
-    use crate::validate::oauth10a::{ClientSigner, OAuth10aVerifier, SignatureMethod};
+    use crate::validate::oauth10a::OAuth10aVerifier;
     use crate::validate::{Identity, TokenValidator, Trace};
 
     /// Accepts one fixed token; refuses "short" with insufficient scope.
     struct Fixed;
     impl TokenValidator for Fixed {
-        fn check(&self, token: &str, _now: i64, _t: &mut Trace) -> Result<Identity, Error> {
+        fn check(&self, token: &str, _now: i64, _t: &mut dyn Trace) -> Result<Identity, Error> {
             match token {
                 "good" => Ok(Identity {
                     authid: "alice".into(),

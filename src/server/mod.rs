@@ -1,42 +1,20 @@
 //! The server side: one state machine for the four mechanisms, driven by the
 //! FFI shim with the client's bytes, returning what to answer. No I/O of its
-//! own: tokens are checked by the validators it is given.
+//! own: tokens are checked by the validators it is given, and endpoints are
+//! found by the `EndpointFinder` it is given; both are built from the
+//! configuration by the composition root, crate::runtime
+//! (`ServerRuntime::from_config`).
 
+pub mod config;
 pub mod exchange;
 
-use crate::config::{KeysFrom, ServerConfig, CACHE_ENTRIES};
 use crate::error::Error;
-use crate::http::HttpClient;
-use crate::validate::cache::CachedValidator;
-use crate::validate::discovery::{Discovery, AUTHORIZATION_ENDPOINT, TOKEN_ENDPOINT};
-use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
-use crate::validate::jwt::JwtValidator;
-use crate::validate::keys::{KeySource, KeyStore};
-use crate::validate::nonce_dir::NonceDir;
+use crate::validate::discovery::{Pick, AUTHORIZATION_ENDPOINT, TOKEN_ENDPOINT};
 use crate::validate::oauth10a::OAuth10aVerifier;
-use crate::validate::router::Router;
-use crate::validate::{unix_now, TokenValidator};
+use crate::validate::TokenValidator;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mechanism {
-    OAuthBearer,
-    XOAuth2,
-    OAuth10a,
-    /// The original KITTEN draft's HTTP-style mechanism.
-    OAuth,
-}
-
-impl Mechanism {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::OAuthBearer => "OAUTHBEARER",
-            Mechanism::XOAuth2 => "XOAUTH2",
-            Mechanism::OAuth10a => "OAUTH10A",
-            Mechanism::OAuth => "OAUTH",
-        }
-    }
-}
+pub use crate::protocol::Mechanism;
 
 /// What error challenges name: scope, discovery document, and for the draft
 /// OAUTH mechanism the authorization and token endpoints.
@@ -47,7 +25,14 @@ pub struct ChallengeInfo {
     pub authorization_uri: Option<String>,
     pub token_uri: Option<String>,
     /// Where to find the endpoints that are not configured.
-    pub discovery: Option<Arc<Discovery>>,
+    pub discovery: Option<Arc<dyn EndpointFinder>>,
+}
+
+/// Finds an endpoint the configuration does not name (the issuer's discovery
+/// document, fetched and cached by whoever implements it).
+pub trait EndpointFinder: Send + Sync {
+    /// The endpoint `pick` names, when it can be had at `now`.
+    fn endpoint(&self, now: i64, pick: Pick) -> Result<String, Error>;
 }
 
 impl ChallengeInfo {
@@ -92,45 +77,6 @@ pub struct ServerRuntime {
 }
 
 impl ServerRuntime {
-    /// Reads every file (key set, trust anchors, credentials) and builds the
-    /// validators. Runs at init, before any chroot; the network is used only
-    /// later, lazily.
-    pub fn from_config(config: &ServerConfig) -> Result<ServerRuntime, Error> {
-        let (router, discovery) = router(config, unix_now())?;
-        let validator: Option<Box<dyn TokenValidator>> = match router {
-            Some(r) => Some(Box::new(CachedValidator::new(
-                r,
-                CACHE_ENTRIES,
-                config.cache_ttl,
-            ))),
-            None => None,
-        };
-        let oauth10a = match &config.oauth10a {
-            Some((path, skew)) => {
-                let v = OAuth10aVerifier::load(path, *skew).map_err(|e| {
-                    Error::config(format!("oauth10a_credentials_file: {}", e.reason))
-                })?;
-                Some(match &config.oauth10a_nonce_dir {
-                    Some(dir) => v.with_nonce_dir(NonceDir::open(dir)?),
-                    None => v,
-                })
-            }
-            None => None,
-        };
-        Ok(ServerRuntime {
-            validator,
-            oauth10a,
-            challenge: ChallengeInfo {
-                scope: config.challenge_scope.clone(),
-                openid_configuration: config.openid_configuration.clone(),
-                authorization_uri: config.authorization_endpoint.clone(),
-                token_uri: config.token_endpoint.clone(),
-                discovery,
-            },
-            accepted_hosts: config.accepted_hosts.clone(),
-        })
-    }
-
     /// Whether `mech` can be offered with this configuration.
     pub fn offers(&self, mech: Mechanism) -> bool {
         match mech {
@@ -138,74 +84,4 @@ impl ServerRuntime {
             _ => self.validator.is_some(),
         }
     }
-}
-
-/// The bearer-token validators, and the discovery client they share.
-type Built = (Option<Router>, Option<Arc<Discovery>>);
-
-fn router(config: &ServerConfig, now: i64) -> Result<Built, Error> {
-    if config.jwt.is_none() && config.introspection.is_none() {
-        return Ok((None, None));
-    }
-    let http = match config.uses_network() {
-        true => Some(Arc::new(HttpClient::new(
-            config.ca_file.as_deref(),
-            config.timeout,
-        )?)),
-        false => None,
-    };
-    let discovery = match (&config.issuer, &http) {
-        (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(
-            issuer,
-            http.clone(),
-            config.allow_http,
-        ))),
-        _ => None,
-    };
-    let needs =
-        |what: &str| Error::internal(format!("{what} configured without its prerequisites"));
-    let jwt = match &config.jwt {
-        None => None,
-        Some(j) => {
-            let keys = match &j.keys {
-                KeysFrom::File(path) => KeyStore::from_file(path.clone(), now)
-                    .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?,
-                KeysFrom::Url(url) => KeyStore::remote(
-                    KeySource::Url(url.clone()),
-                    http.clone().ok_or_else(|| needs("oauth_jwks_url"))?,
-                    config.jwks_freshness,
-                ),
-                KeysFrom::Discovery => KeyStore::remote(
-                    KeySource::Discovered(discovery.clone().ok_or_else(|| needs("discovery"))?),
-                    http.clone().ok_or_else(|| needs("discovery"))?,
-                    config.jwks_freshness,
-                ),
-            };
-            Some(JwtValidator::new(j.policy.clone(), keys))
-        }
-    };
-    let introspection = match &config.introspection {
-        None => None,
-        Some(i) => Some(IntrospectionValidator {
-            endpoint: match &i.url {
-                Some(url) => Endpoint::Url(url.clone()),
-                None => {
-                    Endpoint::Discovered(discovery.clone().ok_or_else(|| needs("introspection"))?)
-                }
-            },
-            client_id: i.client_id.clone(),
-            client_secret: i.client_secret.clone(),
-            auth: i.auth,
-            policy: IntrospectionPolicy {
-                issuer: config.issuer.clone(),
-                audiences: config.audiences.clone(),
-                username_claim: config.username_claim.clone(),
-                required_scopes: config.required_scopes.clone(),
-                clock_skew: config.clock_skew,
-                audience_required: config.introspection_audience_required,
-            },
-            http: http.clone().ok_or_else(|| needs("introspection"))?,
-        }),
-    };
-    Ok((Some(Router { jwt, introspection }), discovery))
 }

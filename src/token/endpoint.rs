@@ -3,21 +3,20 @@
 //! is pure, for tests and fuzzing; errors name the HTTP status and the
 //! OAuth `error`/`error_description`, never a secret.
 
-use super::file::Grant;
 use crate::error::{printable, Error, ErrorKind, OAuthStatus};
 use crate::http::HttpClient;
 use crate::secret::Secret;
-use crate::validate::introspect::basic_auth;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClientAuth {
-    /// HTTP Basic (RFC 6749 §2.3.1: every server must support it).
+pub use crate::client_auth::{ClientAuth, ClientIdentity};
+
+/// The grant a token is renewed with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
     #[default]
-    Basic,
-    /// client_id and client_secret in the form.
-    Post,
+    RefreshToken,
+    ClientCredentials,
 }
 
 /// Everything a grant request needs.
@@ -154,13 +153,6 @@ pub fn parse_answer(endpoint: &str, status: u16, body: &[u8], now: i64) -> Resul
     }
 }
 
-/// Who the client is at the token endpoint.
-pub struct ClientIdentity<'a> {
-    pub id: &'a str,
-    pub secret: Option<&'a Secret>,
-    pub auth: ClientAuth,
-}
-
 /// POSTs a grant form to a token endpoint, authenticating as `client`.
 pub fn post<'a>(
     http: &HttpClient,
@@ -169,24 +161,8 @@ pub fn post<'a>(
     client: &'a ClientIdentity<'a>,
     now: i64,
 ) -> Result<Answer, Error> {
-    let basic;
-    let authorization = match (client.secret, client.auth) {
-        (Some(secret), ClientAuth::Basic) => {
-            basic = basic_auth(client.id, secret.expose());
-            Some(basic.expose())
-        }
-        (Some(secret), ClientAuth::Post) => {
-            form.push(("client_id", client.id));
-            form.push(("client_secret", secret.expose()));
-            None
-        }
-        // A public client identifies itself in the form (RFC 6749 §3.2.1).
-        (None, _) => {
-            form.push(("client_id", client.id));
-            None
-        }
-    };
-    let answer = http.post_form(endpoint, &form, authorization)?;
+    let basic = client.authenticate(&mut form);
+    let answer = http.post_form(endpoint, &form, basic.as_ref().map(Secret::expose))?;
     parse_answer(endpoint, answer.status, &answer.body, now)
 }
 

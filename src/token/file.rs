@@ -9,13 +9,13 @@
 //! directory. A crash at any point leaves the old or the new file, whole.
 //! A failed refresh leaves the file untouched.
 
+pub use super::endpoint::Grant;
 use super::endpoint::{self, ClientAuth, GrantRequest};
+use super::providers;
 use super::{ClientRuntime, TokenSource};
-use crate::client::providers;
-use crate::client::OAuth1Credentials;
 use crate::error::{printable, Error, ErrorKind};
+use crate::protocol::oauth10a_signature::{OAuth1Credentials, SignatureMethod};
 use crate::secret::Secret;
-use crate::validate::oauth10a::SignatureMethod;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fs::{self, File, OpenOptions};
@@ -29,14 +29,6 @@ const MAX_FILE: u64 = 256 * 1024;
 /// A token the server refuses within this many seconds of being obtained is
 /// not refreshed again: the problem is not its age, and we must not loop.
 const FRESH: i64 = 60;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Grant {
-    #[default]
-    RefreshToken,
-    ClientCredentials,
-}
 
 /// The file format (README, "Client side"). Unknown fields are kept when the file is rewritten.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -130,7 +122,7 @@ impl TokenFile {
         match &self.allow_http {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => crate::client::config::yes(s)
+            Some(Value::String(s)) => crate::options::parse_yes_no(s)
                 .ok_or_else(|| Error::param("token file: allow_http must be yes or no")),
             Some(_) => Err(Error::param("token file: allow_http must be yes or no")),
         }
@@ -319,20 +311,22 @@ impl FileSource {
             .push(line);
     }
 
-    /// The grant request for `f`, with defaults from the client configuration and presets.
-    fn refresh(&self, mut f: TokenFile, now: i64) -> Result<TokenFile, Error> {
+    /// The file's token endpoint, else the configuration's, else the preset's;
+    /// plain http only where allowed.
+    fn endpoint(
+        &self,
+        f: &TokenFile,
+        preset: Option<&providers::Provider>,
+    ) -> Result<String, Error> {
         let cfg = &self.rt.config;
-        let provider = f.provider.as_deref();
-        let tenant = f
-            .tenant
-            .clone()
-            .or_else(|| cfg.get(provider, "tenant").map(str::to_owned));
-        let preset = provider.and_then(|p| providers::preset(p, tenant.as_deref()));
         let endpoint = f
             .token_endpoint
             .clone()
-            .or_else(|| cfg.get(provider, "token_endpoint").map(str::to_owned))
-            .or_else(|| preset.as_ref().map(|p| p.token_endpoint.clone()))
+            .or_else(|| {
+                cfg.get(f.provider.as_deref(), "token_endpoint")
+                    .map(str::to_owned)
+            })
+            .or_else(|| preset.map(|p| p.token_endpoint.clone()))
             .ok_or_else(|| {
                 Error::param(format!(
                     "token file {}: no token_endpoint and no known provider",
@@ -350,6 +344,19 @@ impl FileSource {
                 format!("token file {}: {}", self.path.display(), e.reason),
             )
         })?;
+        Ok(endpoint)
+    }
+
+    /// The grant request for `f`, with defaults from the client configuration and presets.
+    fn refresh(&self, mut f: TokenFile, now: i64) -> Result<TokenFile, Error> {
+        let cfg = &self.rt.config;
+        let provider = f.provider.as_deref();
+        let tenant = f
+            .tenant
+            .clone()
+            .or_else(|| cfg.get(provider, "tenant").map(str::to_owned));
+        let preset = provider.and_then(|p| providers::preset(p, tenant.as_deref()));
+        let endpoint = self.endpoint(&f, preset.as_ref())?;
         let client_id = f
             .client_id
             .clone()
@@ -361,14 +368,12 @@ impl FileSource {
             Some(s) => Some(s.clone()),
             None => cfg.client_secret(provider)?,
         };
-        let auth = match f
+        let auth = f
             .token_auth_method
             .as_deref()
             .or_else(|| cfg.get(provider, "token_auth_method"))
-        {
-            Some("client_secret_post") => ClientAuth::Post,
-            _ => ClientAuth::Basic,
-        };
+            .and_then(ClientAuth::from_method)
+            .unwrap_or_default();
         let scope = match f.grant() {
             Grant::RefreshToken => f.scope.clone(),
             Grant::ClientCredentials => f
@@ -733,7 +738,7 @@ mod tests {
         .unwrap();
         fs::write(dir.join(".token.json.998.tmp"), b"{\"access_tok").unwrap();
         let rt =
-            Arc::new(ClientRuntime::new(crate::client::config::ClientConfig::defaults()).unwrap());
+            Arc::new(ClientRuntime::new(crate::token::config::ClientConfig::defaults()).unwrap());
         let src = FileSource::new(p.clone(), rt);
         let f = src.recover_crashed_write(read(&p).unwrap());
         assert_eq!(f.access_token.expose(), "new");
@@ -746,7 +751,7 @@ mod tests {
     /// (the refresh itself fails: nothing listens on port 1).
     #[test]
     fn the_provider_keys_read_are_the_tables() {
-        use crate::client::config::{tests::assert_reads_match_table, ClientConfig, ASKED};
+        use crate::token::config::{tests::assert_reads_match_table, ClientConfig, ASKED};
         let f = TokenFile {
             access_token: Secret::from("a"),
             refresh_token: Some(Secret::from("r")),
@@ -789,7 +794,7 @@ mod tests {
 
     fn runtime(conf: &str) -> Arc<ClientRuntime> {
         let values = crate::config_file::parse(conf);
-        let c = crate::client::config::ClientConfig::from_values(values, None).unwrap();
+        let c = crate::token::config::ClientConfig::from_values(values, None).unwrap();
         Arc::new(ClientRuntime::new(c).unwrap())
     }
 

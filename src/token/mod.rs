@@ -7,16 +7,18 @@
 //!   allows commands.
 
 pub mod command;
+pub mod config;
 pub mod device;
 pub mod endpoint;
 pub mod file;
 pub mod fixed;
+pub mod providers;
 
-use crate::client::config::ClientConfig;
-use crate::client::OAuth1Credentials;
 use crate::error::Error;
 use crate::http::HttpClient;
+use crate::protocol::oauth10a_signature::OAuth1Credentials;
 use crate::secret::Secret;
+use config::ClientConfig;
 use std::sync::Arc;
 
 pub trait TokenSource: Send {
@@ -86,7 +88,7 @@ pub fn from_secret(
                 .config
                 .path
                 .as_deref()
-                .unwrap_or(std::path::Path::new(crate::client::config::DEFAULT_PATH));
+                .unwrap_or(std::path::Path::new(config::DEFAULT_PATH));
             return Err(Error::param(format!(
                 "cmd: secrets are disabled: set 'allow_cmd: yes' in the client configuration ({})",
                 file.display()

@@ -154,7 +154,7 @@ fn key(token: &str) -> Key {
 }
 
 impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         if !self.enabled() {
             return self.inner.check(token, now, trace);
         }
@@ -186,7 +186,7 @@ mod tests {
     /// Accepts tokens starting with "ok", expiring at the number after the colon.
     struct Counting(AtomicUsize);
     impl TokenValidator for Counting {
-        fn check(&self, token: &str, _now: i64, _t: &mut Trace) -> Result<Identity, Error> {
+        fn check(&self, token: &str, _now: i64, _t: &mut dyn Trace) -> Result<Identity, Error> {
             self.0.fetch_add(1, Ordering::SeqCst);
             let exp = token.split(':').nth(1).and_then(|e| e.parse().ok());
             if token.starts_with("ok") {

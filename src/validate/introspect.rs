@@ -5,24 +5,15 @@
 //! configuration says an answer without `aud` will do.
 
 use super::discovery::{Discovery, INTROSPECTION_ENDPOINT};
+use super::policy::ClaimsPolicy;
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
+use crate::client_auth::{ClientAuth, ClientIdentity};
 use crate::error::{printable, Error, ErrorKind};
 use crate::http::HttpClient;
 use crate::secret::Secret;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// How we authenticate to the introspection endpoint (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// HTTP Basic with the form-encoded id and secret (the default).
-    Basic,
-    /// client_id and client_secret in the form body.
-    Post,
-}
 
 pub enum Endpoint {
     Url(String),
@@ -32,11 +23,7 @@ pub enum Endpoint {
 /// What an active token must satisfy.
 #[derive(Debug, Clone)]
 pub struct IntrospectionPolicy {
-    pub issuer: Option<String>,
-    pub audiences: Vec<String>,
-    pub username_claim: String,
-    pub required_scopes: Vec<String>,
-    pub clock_skew: i64,
+    pub claims: Arc<ClaimsPolicy>,
     /// oauth_introspection_audience: an answer without `aud` is refused.
     pub audience_required: bool,
 }
@@ -50,39 +37,8 @@ pub struct IntrospectionValidator {
     pub http: Arc<HttpClient>,
 }
 
-/// application/x-www-form-urlencoded, as RFC 6749 §2.3.1 wants for Basic credentials.
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-pub fn basic_auth(id: &str, secret: &str) -> Secret {
-    let pair = format!("{}:{}", form_encode(id), form_encode(secret));
-    Secret::new(format!("Basic {}", STANDARD.encode(pair.as_bytes())))
-}
-
-/// Checks an introspection response (pure: for tests and fuzzing).
-pub fn judge(
-    body: &[u8],
-    policy: &IntrospectionPolicy,
-    now: i64,
-    trace: &mut Trace,
-) -> Result<Identity, Error> {
-    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "introspection response is not a JSON object with unique keys",
-        )
-    })?;
+/// `active` must be true.
+fn check_active(r: &Map<String, Value>, trace: &mut dyn Trace) -> Result<(), Error> {
     match r.get("active") {
         Some(Value::Bool(true)) => trace.note(|| "ok  active: true".into()),
         Some(Value::Bool(false)) => {
@@ -97,32 +53,20 @@ pub fn judge(
             ))
         }
     }
-    let exp = claims::numeric_date(&r, "exp")?;
-    if let Some(exp) = exp {
-        if now > exp.saturating_add(policy.clock_skew) {
-            return Err(Error::invalid_token(format!(
-                "token expired {} s ago (exp {exp})",
-                now - exp
-            )));
-        }
-        trace.note(|| format!("ok  exp in {} s", exp - now));
-    }
-    if let Some(nbf) = claims::numeric_date(&r, "nbf")? {
-        if now.saturating_add(policy.clock_skew) < nbf {
-            return Err(Error::invalid_token(format!(
-                "token not yet valid: nbf is {} s in the future",
-                nbf - now
-            )));
-        }
-    }
-    if let (Some(issuer), true) = (&policy.issuer, r.contains_key("iss")) {
-        claims::check_issuer(&r, issuer)?;
-        trace.note(|| format!("ok  iss is {issuer}"));
-    }
-    if !policy.audiences.is_empty() {
+    Ok(())
+}
+
+/// `aud` names one of our audiences; an answer without it only when allowed.
+fn check_audience(
+    r: &Map<String, Value>,
+    policy: &IntrospectionPolicy,
+    trace: &mut dyn Trace,
+) -> Result<(), Error> {
+    let rules = &*policy.claims;
+    if !rules.audiences.is_empty() {
         if r.contains_key("aud") {
-            claims::check_audience(&r, &policy.audiences)?;
-            trace.note(|| format!("ok  aud names one of: {}", policy.audiences.join(" ")));
+            claims::check_audience(r, &rules.audiences)?;
+            trace.note(|| format!("ok  aud names one of: {}", rules.audiences.join(" ")));
         } else if policy.audience_required {
             // Fail closed: an answer that names no audience may be for another service.
             return Err(Error::invalid_token(
@@ -135,16 +79,57 @@ pub fn judge(
             });
         }
     }
-    // Fail closed: a required scope is missing unless the provider lists it.
-    claims::check_scopes(&r, &policy.required_scopes)?;
-    if !policy.required_scopes.is_empty() {
-        trace.note(|| format!("ok  scope includes: {}", policy.required_scopes.join(" ")));
+    Ok(())
+}
+
+/// Checks an introspection response (pure: for tests and fuzzing).
+pub fn judge(
+    body: &[u8],
+    policy: &IntrospectionPolicy,
+    now: i64,
+    trace: &mut dyn Trace,
+) -> Result<Identity, Error> {
+    let rules = &*policy.claims;
+    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
+            "introspection response is not a JSON object with unique keys",
+        )
+    })?;
+    check_active(&r, trace)?;
+    let exp = claims::numeric_date(&r, "exp")?;
+    if let Some(exp) = exp {
+        if now > exp.saturating_add(rules.clock_skew) {
+            return Err(Error::invalid_token(format!(
+                "token expired {} s ago (exp {exp})",
+                now - exp
+            )));
+        }
+        trace.note(|| format!("ok  exp in {} s", exp - now));
     }
-    let authid = claims::username(&r, &policy.username_claim)?;
+    if let Some(nbf) = claims::numeric_date(&r, "nbf")? {
+        if now.saturating_add(rules.clock_skew) < nbf {
+            return Err(Error::invalid_token(format!(
+                "token not yet valid: nbf is {} s in the future",
+                nbf - now
+            )));
+        }
+    }
+    if let (Some(issuer), true) = (&rules.issuer, r.contains_key("iss")) {
+        claims::check_issuer(&r, issuer)?;
+        trace.note(|| format!("ok  iss is {issuer}"));
+    }
+    check_audience(&r, policy, trace)?;
+    // Fail closed: a required scope is missing unless the provider lists it.
+    claims::check_scopes(&r, &rules.required_scopes)?;
+    if !rules.required_scopes.is_empty() {
+        trace.note(|| format!("ok  scope includes: {}", rules.required_scopes.join(" ")));
+    }
+    let authid = claims::username(&r, &rules.username_claim)?;
     trace.note(|| {
         format!(
             "ok  identity from field '{}': {authid}",
-            policy.username_claim
+            rules.username_claim
         )
     });
     Ok(Identity {
@@ -163,22 +148,18 @@ impl IntrospectionValidator {
 }
 
 impl TokenValidator for IntrospectionValidator {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         let url = self.url(now)?;
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let basic;
-        let authorization = match self.auth {
-            ClientAuth::Basic => {
-                basic = basic_auth(&self.client_id, self.client_secret.expose());
-                Some(basic.expose())
-            }
-            ClientAuth::Post => {
-                form.push(("client_id", &self.client_id));
-                form.push(("client_secret", self.client_secret.expose()));
-                None
-            }
+        let client = ClientIdentity {
+            id: &self.client_id,
+            secret: Some(&self.client_secret),
+            auth: self.auth,
         };
-        let response = self.http.post_form(&url, &form, authorization)?;
+        let basic = client.authenticate(&mut form);
+        let response = self
+            .http
+            .post_form(&url, &form, basic.as_ref().map(Secret::expose))?;
         match response.status {
             200 => {}
             401 | 403 => {
@@ -207,20 +188,23 @@ impl TokenValidator for IntrospectionValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::NoTrace;
 
     fn policy() -> IntrospectionPolicy {
         IntrospectionPolicy {
-            issuer: Some("https://id.test".into()),
-            audiences: vec!["imap".into()],
-            username_claim: "username".into(),
-            required_scopes: vec!["mail".into()],
-            clock_skew: 60,
+            claims: Arc::new(ClaimsPolicy {
+                issuer: Some("https://id.test".into()),
+                audiences: vec!["imap".into()],
+                username_claim: "username".into(),
+                required_scopes: vec!["mail".into()],
+                clock_skew: 60,
+            }),
             audience_required: true,
         }
     }
 
     fn j(body: &str) -> Result<Identity, Error> {
-        judge(body.as_bytes(), &policy(), 1000, &mut Trace::off())
+        judge(body.as_bytes(), &policy(), 1000, &mut NoTrace)
     }
 
     #[test]
@@ -249,7 +233,7 @@ mod tests {
             audience_required: false,
             ..policy()
         };
-        let judge_with = |body: &str| judge(body.as_bytes(), &p, 1000, &mut Trace::off());
+        let judge_with = |body: &str| judge(body.as_bytes(), &p, 1000, &mut NoTrace);
         assert!(judge_with(r#"{"active":true,"username":"a","scope":"mail"}"#).is_ok());
         assert!(
             judge_with(r#"{"active":true,"username":"a","scope":"mail","aud":"smtp"}"#).is_err()
@@ -259,14 +243,17 @@ mod tests {
     #[test]
     fn without_configured_audiences_aud_is_not_needed() {
         let p = IntrospectionPolicy {
-            audiences: vec![],
+            claims: Arc::new(ClaimsPolicy {
+                audiences: vec![],
+                ..(*policy().claims).clone()
+            }),
             ..policy()
         };
         assert!(judge(
             br#"{"active":true,"username":"a","scope":"mail"}"#,
             &p,
             1000,
-            &mut Trace::off()
+            &mut NoTrace
         )
         .is_ok());
     }
@@ -351,13 +338,5 @@ mod tests {
     #[test]
     fn duplicate_active_is_refused() {
         assert!(j(r#"{"active":false,"active":true,"username":"a","scope":"mail"}"#).is_err());
-    }
-
-    #[test]
-    fn basic_credentials_are_form_encoded() {
-        assert_eq!(
-            basic_auth("id", "s:e cret").expose(),
-            format!("Basic {}", STANDARD.encode("id:s%3Ae+cret"))
-        );
     }
 }

@@ -5,12 +5,14 @@
 use super::alg::Algorithm;
 use super::jwks::JwkSet;
 use super::keys::KeyStore;
+use super::policy::ClaimsPolicy;
 use super::strict_json::parse_object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Keys tried for a token that names no `kid`.
 const MAX_KEYS_WITHOUT_KID: usize = 8;
@@ -18,12 +20,8 @@ const MAX_KEYS_WITHOUT_KID: usize = 8;
 /// What a token must satisfy, from the server configuration.
 #[derive(Debug, Clone)]
 pub struct JwtPolicy {
-    pub issuer: String,
-    pub audiences: Vec<String>,
+    pub claims: Arc<ClaimsPolicy>,
     pub algorithms: Vec<Algorithm>,
-    pub username_claim: String,
-    pub required_scopes: Vec<String>,
-    pub clock_skew: i64,
 }
 
 pub struct JwtValidator {
@@ -109,12 +107,41 @@ impl JwtValidator {
         &self,
         token: &str,
         now: i64,
-        trace: &mut Trace,
+        trace: &mut dyn Trace,
     ) -> Result<serde_json::Map<String, Value>, Error> {
         let jws = split(token)?;
         let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
             Error::invalid_token("JWT header is not a JSON object with unique keys")
         })?;
+        let (alg, kid) = self.check_header(&header)?;
+        trace.note(|| {
+            let typ = header
+                .get("typ")
+                .and_then(Value::as_str)
+                .unwrap_or("(none)");
+            format!(
+                "ok  header: alg {} allowed, typ {typ}, kid {}",
+                alg.name(),
+                kid.unwrap_or("(none)")
+            )
+        });
+        self.check_signature(&jws, alg, kid, now)?;
+        trace.note(|| {
+            format!(
+                "ok  signature verified with a key from {}",
+                self.keys.describe()
+            )
+        });
+        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
+            Error::invalid_token("JWT claims are not a JSON object with unique keys")
+        })
+    }
+
+    /// The algorithm (one of ours) and the kid, if the header is acceptable.
+    fn check_header<'h>(
+        &self,
+        header: &'h serde_json::Map<String, Value>,
+    ) -> Result<(Algorithm, Option<&'h str>), Error> {
         let alg_name = header
             .get("alg")
             .and_then(Value::as_str)
@@ -139,17 +166,17 @@ impl JwtValidator {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(Error::invalid_token("JWT kid is not a string")),
         };
-        trace.note(|| {
-            let typ = header
-                .get("typ")
-                .and_then(Value::as_str)
-                .unwrap_or("(none)");
-            format!(
-                "ok  header: alg {} allowed, typ {typ}, kid {}",
-                alg.name(),
-                kid.unwrap_or("(none)")
-            )
-        });
+        Ok((alg, kid))
+    }
+
+    /// The signature verifies with one of our keys for `kid` and `alg`.
+    fn check_signature(
+        &self,
+        jws: &Compact<'_>,
+        alg: Algorithm,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
         let signature = decode(jws.signature, "signature")?;
         let mut keys = self.keys.keys(now)?;
         let unknown = |set: &JwkSet| kid.is_some_and(|k| !set.has_kid(k));
@@ -194,24 +221,21 @@ impl JwtValidator {
                     .unwrap_or_else(|| "none".into())
             )));
         }
-        trace.note(|| {
-            format!(
-                "ok  signature verified with a key from {}",
-                self.keys.describe()
-            )
-        });
-        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
-            Error::invalid_token("JWT claims are not a JSON object with unique keys")
-        })
+        Ok(())
     }
 }
 
 impl TokenValidator for JwtValidator {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         let c = self.verify(token, now, trace)?;
-        let p = &self.policy;
-        claims::check_issuer(&c, &p.issuer)?;
-        trace.note(|| format!("ok  iss is {}", p.issuer));
+        let p = &*self.policy.claims;
+        // Configuration requires an issuer with JWTs; without one, nothing passes.
+        let issuer = p
+            .issuer
+            .as_deref()
+            .ok_or_else(|| Error::config("oauth_issuer: not set (required for JWT validation)"))?;
+        claims::check_issuer(&c, issuer)?;
+        trace.note(|| format!("ok  iss is {issuer}"));
         claims::check_audience(&c, &p.audiences)?;
         trace.note(|| format!("ok  aud names one of: {}", p.audiences.join(" ")));
         claims::check_times(&c, now, p.clock_skew)?;
@@ -306,12 +330,14 @@ mod tests {
         std::fs::write(&path, k.jwks_json.as_bytes()).unwrap();
         JwtValidator::new(
             JwtPolicy {
-                issuer: "https://issuer.test".into(),
-                audiences: vec!["imap".into()],
+                claims: Arc::new(ClaimsPolicy {
+                    issuer: Some("https://issuer.test".into()),
+                    audiences: vec!["imap".into()],
+                    username_claim: "sub".into(),
+                    required_scopes: vec!["mail".into()],
+                    clock_skew: 60,
+                }),
                 algorithms: super::super::alg::ALL.to_vec(),
-                username_claim: "sub".into(),
-                required_scopes: vec!["mail".into()],
-                clock_skew: 60,
             },
             KeyStore::from_file(path, NOW).unwrap(),
         )

@@ -13,12 +13,41 @@ pub mod keys;
 pub mod nonce_dir;
 pub mod notice;
 pub mod oauth10a;
+pub mod policy;
 pub mod router;
 pub mod strict_json;
-pub mod trace;
 
 use crate::error::Error;
-pub use trace::Trace;
+
+/// Where a validator notes each check passed, for `sasl-oauth check` (which
+/// prints them). The handshake path gives `NoTrace`, and nothing is formatted.
+pub trait Trace {
+    /// Whether notes are kept; when not, `note` formats nothing.
+    fn is_on(&self) -> bool {
+        true
+    }
+    fn push(&mut self, line: String);
+}
+
+impl dyn Trace + '_ {
+    /// Records a line; `line` runs only when the trace is on.
+    pub fn note(&mut self, line: impl FnOnce() -> String) {
+        if self.is_on() {
+            let line = line();
+            self.push(line);
+        }
+    }
+}
+
+/// The handshake path's trace: keeps nothing.
+pub struct NoTrace;
+
+impl Trace for NoTrace {
+    fn is_on(&self) -> bool {
+        false
+    }
+    fn push(&mut self, _line: String) {}
+}
 
 /// What a valid token proves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,11 +61,11 @@ pub struct Identity {
 pub trait TokenValidator: Send + Sync {
     /// Checks `token` at time `now` (Unix seconds), noting each check in
     /// `trace` when it is on (for `sasl-oauth check`).
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error>;
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error>;
 
     /// The handshake path: no trace.
     fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {
-        self.check(token, now, &mut Trace::off())
+        self.check(token, now, &mut NoTrace)
     }
 }
 

@@ -18,100 +18,18 @@ use super::nonce_dir::NonceDir;
 use super::{Identity, Trace};
 use crate::error::{printable, Error, ErrorKind};
 use crate::protocol::oauth10a::{encode, SignedRequest};
+use crate::protocol::oauth10a_signature::{verify_hmac, SignatureMethod};
 use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ring::hmac;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 
-pub const DEFAULT_MAX_SKEW: i64 = 300;
 /// Nonces remembered at most; beyond that (all still in their window) logins
 /// are refused rather than replays let through.
 const MAX_NONCES: usize = 100_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureMethod {
-    HmacSha1,
-    HmacSha256,
-    RsaSha1,
-}
-
-impl SignatureMethod {
-    pub fn from_name(name: &str) -> Result<Self, Error> {
-        match name {
-            "HMAC-SHA1" => Ok(SignatureMethod::HmacSha1),
-            "HMAC-SHA256" => Ok(SignatureMethod::HmacSha256),
-            "RSA-SHA1" => Ok(SignatureMethod::RsaSha1),
-            "PLAINTEXT" => Err(Error::invalid_token(
-                "oauth_signature_method PLAINTEXT is never accepted",
-            )),
-            other => Err(Error::invalid_token(format!(
-                "oauth_signature_method '{}' is not supported",
-                printable(other, 20)
-            ))),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            SignatureMethod::HmacSha1 => "HMAC-SHA1",
-            SignatureMethod::HmacSha256 => "HMAC-SHA256",
-            SignatureMethod::RsaSha1 => "RSA-SHA1",
-        }
-    }
-    fn hmac(self) -> Option<hmac::Algorithm> {
-        match self {
-            SignatureMethod::HmacSha1 => Some(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
-            SignatureMethod::HmacSha256 => Some(hmac::HMAC_SHA256),
-            SignatureMethod::RsaSha1 => None,
-        }
-    }
-}
-
-/// The HMAC key of RFC 5849 §3.4.2: encoded consumer secret & encoded token secret.
-fn hmac_key(
-    method: SignatureMethod,
-    consumer_secret: &str,
-    token_secret: &str,
-) -> Option<hmac::Key> {
-    let key = Secret::new(format!(
-        "{}&{}",
-        encode(consumer_secret),
-        encode(token_secret)
-    ));
-    Some(hmac::Key::new(method.hmac()?, key.expose().as_bytes()))
-}
-
-/// Signs `base` (client side; HMAC methods only). Returns the base64 signature.
-pub fn sign(
-    method: SignatureMethod,
-    base: &str,
-    consumer_secret: &str,
-    token_secret: &str,
-) -> Result<String, Error> {
-    let key = hmac_key(method, consumer_secret, token_secret)
-        .ok_or_else(|| Error::param("the client can sign with HMAC-SHA1 or HMAC-SHA256 only"))?;
-    Ok(STANDARD.encode(hmac::sign(&key, base.as_bytes()).as_ref()))
-}
-
-/// Checks an HMAC signature in constant time.
-pub fn verify_hmac(
-    method: SignatureMethod,
-    base: &str,
-    consumer_secret: &str,
-    token_secret: &str,
-    signature_b64: &str,
-) -> bool {
-    let (Some(key), Ok(sig)) = (
-        hmac_key(method, consumer_secret, token_secret),
-        STANDARD.decode(signature_b64),
-    ) else {
-        return false;
-    };
-    hmac::verify(&key, base.as_bytes(), &sig).is_ok()
-}
 
 #[derive(Deserialize)]
 struct RawConsumer {
@@ -207,6 +125,40 @@ fn check_timestamp(timestamp: i64, now: i64, max_skew: i64) -> Result<(), Error>
 fn signature_refused(why: String) -> Error {
     Error::invalid_token("OAuth signature not accepted (bad signature or unknown oauth_token)")
         .with_detail(why)
+}
+
+/// Whether `signature` is the consumer's over `base`; a method the consumer
+/// cannot use is refused outright.
+fn signature_ok(
+    consumer: &Consumer,
+    method: SignatureMethod,
+    base: &str,
+    token_secret: &str,
+    signature: &str,
+) -> Result<bool, Error> {
+    Ok(match (method, &consumer.secret, &consumer.rsa) {
+        (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
+            let sig = STANDARD.decode(signature).unwrap_or_default();
+            ring::signature::RsaPublicKeyComponents { n, e }
+                .verify(
+                    &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                    base.as_bytes(),
+                    &sig,
+                )
+                .is_ok()
+        }
+        (SignatureMethod::RsaSha1, _, _) => {
+            return Err(Error::invalid_token(
+                "RSA-SHA1 used by a consumer without a registered public key",
+            ))
+        }
+        (m, Some(secret), _) => verify_hmac(m, base, secret.expose(), token_secret, signature),
+        (_, None, _) => {
+            return Err(Error::invalid_token(
+                "HMAC used by a consumer registered with a public key only",
+            ))
+        }
+    })
 }
 
 pub struct OAuth10aVerifier {
@@ -307,12 +259,42 @@ impl OAuth10aVerifier {
             .map_err(|e| Error::config(format!("{}: {}", path.display(), e.reason)))
     }
 
+    /// Records the nonce; a nonce seen before within the window is a replay.
+    fn remember_nonce(
+        &self,
+        consumer_key: &str,
+        token_key: &str,
+        timestamp: i64,
+        nonce: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        let key = format!(
+            "{}\u{0}{}\u{0}{timestamp}\u{0}{nonce}",
+            encode(consumer_key),
+            encode(token_key)
+        );
+        let mut fresh = self
+            .nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), now, self.max_skew)?;
+        if let (true, Some(shared)) = (fresh, &self.shared) {
+            fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
+        }
+        if !fresh {
+            return Err(Error::invalid_token(
+                "oauth_nonce already used within the window (replay)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the signed request; the identity is the user of its token.
     pub fn verify(
         &self,
         r: &SignedRequest,
         now: i64,
-        trace: &mut Trace,
+        trace: &mut dyn Trace,
     ) -> Result<Identity, Error> {
         let need = |name: &str| {
             r.param(name)
@@ -349,29 +331,7 @@ impl OAuth10aVerifier {
         let token = self.tokens.get(token_key);
         let bound = token.filter(|t| t.consumer == consumer_key);
         let token_secret = bound.map_or("", |t| t.secret.expose());
-        let ok = match (method, &consumer.secret, &consumer.rsa) {
-            (SignatureMethod::RsaSha1, _, Some(PublicKey::Rsa { n, e })) => {
-                let sig = STANDARD.decode(signature).unwrap_or_default();
-                ring::signature::RsaPublicKeyComponents { n, e }
-                    .verify(
-                        &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                        base.as_bytes(),
-                        &sig,
-                    )
-                    .is_ok()
-            }
-            (SignatureMethod::RsaSha1, _, _) => {
-                return Err(Error::invalid_token(
-                    "RSA-SHA1 used by a consumer without a registered public key",
-                ))
-            }
-            (m, Some(secret), _) => verify_hmac(m, &base, secret.expose(), token_secret, signature),
-            (_, None, _) => {
-                return Err(Error::invalid_token(
-                    "HMAC used by a consumer registered with a public key only",
-                ))
-            }
-        };
+        let ok = signature_ok(consumer, method, &base, token_secret, signature)?;
         let token = match (token, bound) {
             (None, _) => return Err(signature_refused("unknown oauth_token".into())),
             (Some(_), None) => {
@@ -389,24 +349,7 @@ impl OAuth10aVerifier {
         };
         trace.note(|| format!("ok  {} signature of consumer {consumer_key}", method.name()));
         // Remembered only after the signature passed: forgeries cannot fill the cache.
-        let key = format!(
-            "{}\u{0}{}\u{0}{timestamp}\u{0}{nonce}",
-            encode(consumer_key),
-            encode(token_key)
-        );
-        let mut fresh = self
-            .nonces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.clone(), now, self.max_skew)?;
-        if let (true, Some(shared)) = (fresh, &self.shared) {
-            fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
-        }
-        if !fresh {
-            return Err(Error::invalid_token(
-                "oauth_nonce already used within the window (replay)",
-            ));
-        }
+        self.remember_nonce(consumer_key, token_key, timestamp, nonce, now)?;
         Ok(Identity {
             authid: token.user.clone(),
             expires_at: None,
@@ -414,69 +357,12 @@ impl OAuth10aVerifier {
     }
 }
 
-/// Builds and signs a request as the client does (HMAC methods).
-pub struct ClientSigner<'a> {
-    pub consumer_key: &'a str,
-    pub consumer_secret: &'a str,
-    pub token: &'a str,
-    pub token_secret: &'a str,
-    pub method: SignatureMethod,
-}
-
-impl ClientSigner<'_> {
-    pub fn sign(
-        &self,
-        host: &str,
-        port: u16,
-        timestamp: i64,
-        nonce: &str,
-    ) -> Result<SignedRequest, Error> {
-        let mut r = SignedRequest {
-            method: "POST".into(),
-            host: host.into(),
-            port,
-            path: "/".into(),
-            params: vec![
-                ("oauth_consumer_key".into(), self.consumer_key.into()),
-                ("oauth_token".into(), self.token.into()),
-                ("oauth_signature_method".into(), self.method.name().into()),
-                ("oauth_timestamp".into(), timestamp.to_string()),
-                ("oauth_nonce".into(), nonce.into()),
-                ("oauth_version".into(), "1.0".into()),
-            ],
-            ..Default::default()
-        };
-        let signature = sign(
-            self.method,
-            &r.base_string()?,
-            self.consumer_secret,
-            self.token_secret,
-        )?;
-        r.params.push(("oauth_signature".into(), signature));
-        Ok(r)
-    }
-}
-
-/// A random nonce (128 bits, hex). Fails closed when the system's random
-/// number generator fails: a predictable nonce is never sent.
-pub fn new_nonce() -> Result<String, Error> {
-    nonce_from(|b| ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), b))
-}
-
-fn nonce_from(
-    fill: impl FnOnce(&mut [u8]) -> Result<(), ring::error::Unspecified>,
-) -> Result<String, Error> {
-    let mut b = [0u8; 16];
-    fill(&mut b).map_err(|_| {
-        Error::internal("the system's random number generator failed: no OAuth nonce")
-    })?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::oauth10a::{base_string, base_uri};
+    use crate::protocol::oauth10a_signature::{sign, ClientSigner};
+    use crate::validate::NoTrace;
 
     fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()
@@ -563,7 +449,7 @@ mod tests {
     }
 
     fn check(v: &OAuth10aVerifier, r: &SignedRequest, now: i64) -> Result<Identity, Error> {
-        v.verify(r, now, &mut Trace::off())
+        v.verify(r, now, &mut NoTrace)
     }
 
     #[test]
@@ -723,19 +609,6 @@ mod tests {
             "{}",
             e.reason
         );
-    }
-
-    #[test]
-    fn a_failing_random_generator_gives_no_nonce() {
-        let e = nonce_from(|_| Err(ring::error::Unspecified)).unwrap_err();
-        assert!(e.reason.contains("random"));
-        let n = nonce_from(|b| {
-            b.fill(0xab);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(n, "ab".repeat(16));
-        assert_eq!(new_nonce().unwrap().len(), 32);
     }
 
     #[test]

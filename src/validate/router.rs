@@ -13,7 +13,7 @@ pub struct Router {
 }
 
 impl TokenValidator for Router {
-    fn check(&self, token: &str, now: i64, trace: &mut Trace) -> Result<Identity, Error> {
+    fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         // Test builds only: prove that a panic never crosses the C boundary.
         #[cfg(feature = "test-hooks")]
         if token == "sasl-oauth-test-panic" {
@@ -23,7 +23,8 @@ impl TokenValidator for Router {
             (Some(jwt), None) => jwt.check(token, now, trace),
             (None, Some(intro)) => intro.check(token, now, trace),
             (Some(jwt), Some(intro)) => {
-                let ours = unverified_issuer(token).is_some_and(|iss| iss == jwt.policy().issuer);
+                let ours = unverified_issuer(token)
+                    .is_some_and(|iss| Some(iss.as_str()) == jwt.policy().claims.issuer.as_deref());
                 if ours {
                     trace.note(|| "ok  a JWT from our issuer: verified locally".into());
                     jwt.check(token, now, trace)

@@ -4,17 +4,17 @@
 use crate::args::{self, wants_help, Args};
 use crate::lint;
 use crate::Outcome;
-use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
+use sasloauth::server::config::{KeysFrom, ServerConfig};
 use sasloauth::server::ServerRuntime;
-use sasloauth::validate::{unix_now, Trace};
+use sasloauth::validate::unix_now;
 use std::path::PathBuf;
 
 /// The configuration as the plugin will use it, one item a line.
 pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if let Some(i) = &config.issuer {
+    if let Some(i) = &config.claims.issuer {
         out.push(("issuer", i.clone()));
     }
     if let Some(j) = &config.jwt {
@@ -26,7 +26,7 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
             }
         };
         out.push(("validation", keys));
-        out.push(("audience", j.policy.audiences.join(" ")));
+        out.push(("audience", config.claims.audiences.join(" ")));
         out.push(("algorithms", config.algorithm_names().join(" ")));
     }
     if let Some(i) = &config.introspection {
@@ -42,11 +42,14 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    out.push(("username", format!("claim '{}'", config.username_claim)));
-    if !config.required_scopes.is_empty() {
-        out.push(("scope", config.required_scopes.join(" ")));
+    out.push((
+        "username",
+        format!("claim '{}'", config.claims.username_claim),
+    ));
+    if !config.claims.required_scopes.is_empty() {
+        out.push(("scope", config.claims.required_scopes.join(" ")));
     }
-    out.push(("clock skew", format!("{} s", config.clock_skew)));
+    out.push(("clock skew", format!("{} s", config.claims.clock_skew)));
     out
 }
 
@@ -96,7 +99,7 @@ pub fn run(args: &[String]) -> Outcome {
         println!("  {what:<12} {value}");
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
-    let mut trace = Trace::on();
+    let mut trace = crate::trace::Lines::default();
     let validator = runtime
         .validator
         .as_ref()

@@ -9,10 +9,10 @@ use crate::check::describe;
 use crate::lint;
 use crate::private_dir::PrivateDir;
 use crate::Outcome;
-use sasloauth::config::{KeysFrom, ServerConfig};
 use sasloauth::config_file;
 use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
+use sasloauth::server::config::{KeysFrom, ServerConfig};
 use sasloauth::server::{Mechanism, ServerRuntime};
 use sasloauth::validate::discovery;
 use sasloauth::validate::jwks::JwkSet;
@@ -131,22 +131,14 @@ fn available(out: &str) -> Vec<String> {
     Vec::new()
 }
 
-pub fn run(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(
-        args,
-        &["app", "config", "imapd-conf", "plugin-dir"],
-        &["json"],
-    )?;
-    let mut checks: Vec<Check> = Vec::new();
-    let mut say = |name, ok, detail: String| checks.push(Check { name, ok, detail });
-    lint::say_version(&mut say);
-
+/// Where libsasl2 looks, and whether it loads the plugin from there: the
+/// directory, and whether the plugin file is in it.
+fn check_plugin(
+    plugin_dir: Option<&str>,
+    say: &mut impl FnMut(&'static str, Option<bool>, String),
+) -> (PathBuf, bool) {
     // 1. Where libsasl2 looks.
-    let (dir, why) = match (a.get("plugin-dir"), std::env::var("SASL_PATH")) {
+    let (dir, why) = match (plugin_dir, std::env::var("SASL_PATH")) {
         (Some(d), _) => (PathBuf::from(d), "--plugin-dir"),
         (None, Ok(p)) if !p.is_empty() => (
             PathBuf::from(p.split(':').next().unwrap_or("")),
@@ -200,8 +192,16 @@ pub fn run(args: &[String]) -> Outcome {
         }
     }
 
+    (dir, present)
+}
+
+/// The application's configuration file, from --config, --imapd-conf or --app.
+fn config_path(
+    a: &Args,
+    say: &mut impl FnMut(&'static str, Option<bool>, String),
+) -> Option<PathBuf> {
     // 3. The application's configuration.
-    let config_path = match (a.get("config").or(a.get("imapd-conf")), a.get("app")) {
+    match (a.get("config").or(a.get("imapd-conf")), a.get("app")) {
         (Some(c), _) => Some(PathBuf::from(c)),
         (None, Some(app)) => match app_config(app) {
             Some(p) => Some(p),
@@ -218,22 +218,19 @@ pub fn run(args: &[String]) -> Outcome {
             );
             None
         }
-    };
-    if let Some(path) = config_path {
-        lint::say_problems(&path, a.get("imapd-conf").is_some(), &mut say);
-        check_config(&path, &dir, present, &mut say);
     }
-    lint::say_client_file(&mut say);
+}
 
-    let ok = checks.iter().all(|c| c.ok != Some(false));
-    if a.has("json") {
+/// The checks, as text or JSON.
+fn print(checks: &[Check], ok: bool, json: bool) {
+    if json {
         let list: Vec<serde_json::Value> = checks
             .iter()
             .map(|c| serde_json::json!({"check": c.name, "ok": c.ok, "detail": c.detail}))
             .collect();
         println!("{:#}", serde_json::json!({"ok": ok, "checks": list}));
     } else {
-        for c in &checks {
+        for c in checks {
             let mark = match c.ok {
                 Some(true) => "ok  ",
                 Some(false) => "FAIL",
@@ -251,6 +248,32 @@ pub fn run(args: &[String]) -> Outcome {
             }
         );
     }
+}
+
+pub fn run(args: &[String]) -> Outcome {
+    if wants_help(args) {
+        println!("{HELP}");
+        return Ok(true);
+    }
+    let a = Args::parse(
+        args,
+        &["app", "config", "imapd-conf", "plugin-dir"],
+        &["json"],
+    )?;
+    let mut checks: Vec<Check> = Vec::new();
+    let mut say = |name, ok, detail: String| checks.push(Check { name, ok, detail });
+    lint::say_version(&mut say);
+
+    let (dir, present) = check_plugin(a.get("plugin-dir"), &mut say);
+    let config_path = config_path(&a, &mut say);
+    if let Some(path) = config_path {
+        lint::say_problems(&path, a.get("imapd-conf").is_some(), &mut say);
+        check_config(&path, &dir, present, &mut say);
+    }
+    lint::say_client_file(&mut say);
+
+    let ok = checks.iter().all(|c| c.ok != Some(false));
+    print(&checks, ok, a.has("json"));
     Ok(ok)
 }
 
@@ -299,12 +322,7 @@ fn check_config(
     let mech_list: Option<Vec<String>> = values
         .get("mech_list")
         .map(|m| m.split_whitespace().map(str::to_uppercase).collect());
-    for mech in [
-        Mechanism::OAuthBearer,
-        Mechanism::XOAuth2,
-        Mechanism::OAuth10a,
-        Mechanism::OAuth,
-    ] {
+    for mech in Mechanism::ALL {
         let name = mech.name();
         let detail = match (runtime.offers(mech), &mech_list) {
             (false, _) if mech == Mechanism::OAuth10a => {
@@ -318,30 +336,50 @@ fn check_config(
         };
         say("server mechanism", None, format!("{name}: {detail}"));
     }
-    // libsasl2's own view with these options (saslpluginviewer's application name is pluginviewer).
     if present {
-        let tmp = viewer_conf(&values);
-        if let Err(e) = &tmp {
-            say("server side in libsasl2", Some(false), e.clone());
-        }
-        if let Ok(tmp) = &tmp {
-            if let Some(Ok(out)) = pluginviewer(dir, "-s", Some(tmp.path())) {
-                let avail = available(&out);
-                let ours: Vec<&String> = avail
-                    .iter()
-                    .filter(|m| {
-                        ["OAUTHBEARER", "XOAUTH2", "OAUTH10A", "OAUTH"].contains(&m.as_str())
-                    })
-                    .collect();
-                let ok = !ours.is_empty();
-                say("server side in libsasl2", Some(ok), match ok {
-                    true => format!("libsasl2 offers {}", ours.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
-                    false => "libsasl2 offers none of this plugin's mechanisms with this configuration".into(),
-                });
-            }
-        }
+        check_libsasl2_view(&values, dir, say);
     }
     check_network(&config, say);
+}
+
+/// libsasl2's own view with these options (saslpluginviewer's application
+/// name is pluginviewer).
+fn check_libsasl2_view(
+    values: &HashMap<String, String>,
+    dir: &Path,
+    say: &mut impl FnMut(&'static str, Option<bool>, String),
+) {
+    let tmp = viewer_conf(values);
+    if let Err(e) = &tmp {
+        say("server side in libsasl2", Some(false), e.clone());
+    }
+    if let Ok(tmp) = &tmp {
+        if let Some(Ok(out)) = pluginviewer(dir, "-s", Some(tmp.path())) {
+            let avail = available(&out);
+            let ours: Vec<&String> = avail
+                .iter()
+                .filter(|m| Mechanism::ALL.iter().any(|ours| ours.name() == m.as_str()))
+                .collect();
+            let ok = !ours.is_empty();
+            say(
+                "server side in libsasl2",
+                Some(ok),
+                match ok {
+                    true => format!(
+                        "libsasl2 offers {}",
+                        ours.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    false => {
+                        "libsasl2 offers none of this plugin's mechanisms with this configuration"
+                            .into()
+                    }
+                },
+            );
+        }
+    }
 }
 
 /// The options saslpluginviewer needs to show the server side as the
@@ -366,12 +404,12 @@ fn viewer_conf(values: &HashMap<String, String>) -> Result<PrivateDir, String> {
 }
 
 fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Option<bool>, String)) {
-    let http = match HttpClient::new(config.ca_file.as_deref(), config.timeout) {
+    let http = match HttpClient::new(config.http.ca_file.as_deref(), config.http.timeout) {
         Ok(h) => h,
         Err(e) => return say("TLS trust anchors", Some(false), e.reason.into_owned()),
     };
     let mut jwks_uri = None;
-    if let Some(issuer) = &config.issuer {
+    if let Some(issuer) = &config.claims.issuer {
         let url = discovery::url_for(issuer);
         match http.get(&url).and_then(|d| discovery::parse(&d, issuer)) {
             Ok(e) => {

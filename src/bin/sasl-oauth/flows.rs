@@ -64,24 +64,9 @@ pub fn device(http: &HttpClient, e: &Endpoints, c: &Client) -> Result<Granted, S
         .ok_or("this provider offers no device authorization endpoint: use --browser")?;
     let form = with_scope_and_resource(Vec::new(), c);
     let mut f = form.clone();
-    let basic;
-    let auth = match (c.identity.secret, c.identity.auth) {
-        (Some(s), endpoint::ClientAuth::Basic) => {
-            basic = sasloauth::validate::introspect::basic_auth(c.identity.id, s.expose());
-            Some(basic.expose())
-        }
-        (Some(s), endpoint::ClientAuth::Post) => {
-            f.push(("client_id", c.identity.id));
-            f.push(("client_secret", s.expose()));
-            None
-        }
-        (None, _) => {
-            f.push(("client_id", c.identity.id));
-            None
-        }
-    };
+    let basic = c.identity.authenticate(&mut f);
     let r = http
-        .post_form(url, &f, auth)
+        .post_form(url, &f, basic.as_ref().map(Secret::expose))
         .map_err(|e| e.reason.into_owned())?;
     if r.status != 200 {
         return Err(format!(
@@ -91,7 +76,6 @@ pub fn device(http: &HttpClient, e: &Endpoints, c: &Client) -> Result<Granted, S
         ));
     }
     let d = device::parse(&r.body).map_err(|e| e.reason.into_owned())?;
-    let mut interval = d.interval;
     // The provider's words reach the terminal only through the log filter.
     let user_code = printable(&d.user_code, 64);
     println!(
@@ -110,6 +94,19 @@ pub fn device(http: &HttpClient, e: &Endpoints, c: &Client) -> Result<Granted, S
             d.lifetime.as_secs()
         );
     }
+    poll(http, e, c, &d, tty)
+}
+
+/// Asks the token endpoint at the provider's interval until the code is
+/// approved, denied, or expires.
+fn poll(
+    http: &HttpClient,
+    e: &Endpoints,
+    c: &Client,
+    d: &device::DeviceAuthorization,
+    tty: bool,
+) -> Result<Granted, String> {
+    let mut interval = d.interval;
     let deadline = deadline_after(d.lifetime)?;
     loop {
         let wait_until = deadline_after(interval)?;
@@ -168,6 +165,86 @@ fn form_value(query: &str, key: &str) -> Option<String> {
     })
 }
 
+/// The authorization request's URL, PKCE challenge and state included.
+fn authorization_url(
+    auth: &str,
+    c: &Client,
+    redirect: &str,
+    state: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let enc = sasloauth::protocol::oauth10a::encode;
+    let mut url = format!(
+        "{auth}{}response_type=code&client_id={}&redirect_uri={}&state={state}&code_challenge={challenge}&code_challenge_method=S256",
+        if auth.contains('?') { '&' } else { '?' },
+        enc(c.identity.id),
+        enc(redirect)
+    );
+    for (k, v) in [("scope", c.scope), ("resource", c.resource)] {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            url.push_str(&format!("&{k}={}", enc(v)));
+        }
+    }
+    for (k, v) in extra {
+        url.push_str(&format!("&{k}={}", enc(v)));
+    }
+    url
+}
+
+/// Waits on the loopback listener for the provider's redirect; its code.
+fn wait_for_code(
+    listener: &TcpListener,
+    state: &str,
+    redirect: &str,
+    wait: Duration,
+) -> Result<String, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let deadline = deadline_after(wait)?;
+    // Any local process can connect here: only the provider's redirect for
+    // this sign-in (our state) ends the wait; anything else gets an error
+    // page, and the tool keeps listening until the deadline.
+    loop {
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no answer from the browser within {} s",
+                wait.as_secs()
+            ));
+        }
+        let mut stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let line = request_line(&mut stream);
+        match judge_redirect(&line, state) {
+            Redirect::Ignored { status, why } => {
+                respond(&mut stream, status, why);
+                eprintln!("ignored a request on {redirect}: {why}; still waiting");
+            }
+            Redirect::Refused(why) => {
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    "The sign-in was refused. You can close this window.",
+                );
+                return Err(format!("the provider refused the sign-in: {why}"));
+            }
+            Redirect::Code(code) => {
+                respond(
+                    &mut stream,
+                    "200 OK",
+                    "Signed in. You can close this window and return to the terminal.",
+                );
+                return Ok(code);
+            }
+        }
+    }
+}
+
 /// Authorization code with PKCE (S256) on a loopback redirect.
 pub fn browser(
     http: &HttpClient,
@@ -187,21 +264,7 @@ pub fn browser(
     let verifier = Secret::new(random::url_safe(32)?);
     let challenge = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.expose().as_bytes()).as_ref());
     let state = random::url_safe(16)?;
-    let enc = sasloauth::protocol::oauth10a::encode;
-    let mut url = format!(
-        "{auth}{}response_type=code&client_id={}&redirect_uri={}&state={state}&code_challenge={challenge}&code_challenge_method=S256",
-        if auth.contains('?') { '&' } else { '?' },
-        enc(c.identity.id),
-        enc(&redirect)
-    );
-    for (k, v) in [("scope", c.scope), ("resource", c.resource)] {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            url.push_str(&format!("&{k}={}", enc(v)));
-        }
-    }
-    for (k, v) in extra {
-        url.push_str(&format!("&{k}={}", enc(v)));
-    }
+    let url = authorization_url(auth, c, &redirect, &state, &challenge, extra);
     // The endpoint may come from a discovery document: filtered like all provider text.
     println!(
         "Open this address in a browser and sign in:\n{}",
@@ -209,50 +272,7 @@ pub fn browser(
     );
     println!("listening for the answer on {redirect}");
     let _ = std::io::stdout().flush();
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let deadline = deadline_after(wait)?;
-    // Any local process can connect here: only the provider's redirect for
-    // this sign-in (our state) ends the wait; anything else gets an error
-    // page, and the tool keeps listening until the deadline.
-    let code = loop {
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "no answer from the browser within {} s",
-                wait.as_secs()
-            ));
-        }
-        let mut stream = match listener.accept() {
-            Ok((s, _)) => s,
-            Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        let line = request_line(&mut stream);
-        match judge_redirect(&line, &state) {
-            Redirect::Ignored { status, why } => {
-                respond(&mut stream, status, why);
-                eprintln!("ignored a request on {redirect}: {why}; still waiting");
-            }
-            Redirect::Refused(why) => {
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    "The sign-in was refused. You can close this window.",
-                );
-                return Err(format!("the provider refused the sign-in: {why}"));
-            }
-            Redirect::Code(code) => {
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    "Signed in. You can close this window and return to the terminal.",
-                );
-                break code;
-            }
-        }
-    };
+    let code = wait_for_code(&listener, &state, &redirect, wait)?;
     let code = Secret::new(code);
     let mut form = vec![
         ("grant_type", "authorization_code"),

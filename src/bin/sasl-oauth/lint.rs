@@ -68,11 +68,9 @@ fn bad_value(kind: Kind, value: &str) -> Option<&'static str> {
             .parse::<i64>()
             .is_err()
             .then_some("must be a whole number, with nothing after it"),
-        Kind::YesNo => (!matches!(
-            value.to_ascii_lowercase().as_str(),
-            "yes" | "no" | "true" | "false" | "on" | "off" | "1" | "0"
-        ))
-        .then_some("must be yes or no"),
+        Kind::YesNo => options::parse_yes_no(value)
+            .is_none()
+            .then_some("must be yes or no"),
     }
 }
 

@@ -10,6 +10,7 @@ mod private_dir;
 mod random;
 mod timefmt;
 mod token;
+mod trace;
 
 use sasloauth::error::printable;
 use std::process::ExitCode;

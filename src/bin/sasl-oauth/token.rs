@@ -9,7 +9,7 @@ use sasloauth::client::providers;
 use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
 use sasloauth::secret::Secret;
-use sasloauth::token::endpoint::{ClientAuth, ClientIdentity};
+use sasloauth::token::endpoint::{ClientAuth, ClientIdentity, Granted};
 use sasloauth::token::file::{self, FileSource, Grant, TokenFile};
 use sasloauth::token::ClientRuntime;
 use sasloauth::validate::{discovery, unix_now};
@@ -117,30 +117,8 @@ fn resolve(provider: &str, tenant: Option<&str>, http: &HttpClient) -> Result<Ta
     })
 }
 
-pub fn init(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{INIT_HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(
-        args,
-        &[
-            "provider",
-            "client-id",
-            "client-secret",
-            "client-secret-file",
-            "tenant",
-            "scope",
-            "resource",
-            "user",
-            "output",
-            "ca-file",
-            "timeout",
-            "wait",
-            "token-auth-method",
-        ],
-        &["browser", "client-credentials", "device", "force"],
-    )?;
+/// `--output`, unless it is a link, or exists without `--force`.
+fn output_path(a: &Args) -> Result<&Path, String> {
     let output = Path::new(a.require("output")?);
     // Never write (or chmod) through a link: its target could be anyone's file.
     if std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -155,28 +133,80 @@ pub fn init(args: &[String]) -> Outcome {
             output.display()
         ));
     }
-    let provider = a.require("provider")?;
-    let client_id = a.require("client-id")?;
-    let secret = args::secret(&a, "client-secret")?;
-    let auth = match a.get("token-auth-method") {
-        None | Some("client_secret_basic") => ClientAuth::Basic,
-        Some("client_secret_post") => ClientAuth::Post,
-        Some(m) => {
-            return Err(format!(
-                "--token-auth-method {m}: use client_secret_basic or client_secret_post"
-            ))
-        }
-    };
+    Ok(output)
+}
+
+/// The HTTP client of `--ca-file` and `--timeout`.
+fn http_client(a: &Args) -> Result<HttpClient, String> {
     let timeout = a
         .get("timeout")
         .map(|t| t.parse::<u64>().map_err(|_| "--timeout takes milliseconds"))
         .transpose()?
         .unwrap_or(10_000);
-    let http = HttpClient::new(
+    HttpClient::new(
         a.get("ca-file").map(Path::new),
         Duration::from_millis(timeout),
     )
-    .map_err(|e| e.reason.into_owned())?;
+    .map_err(|e| e.reason.into_owned())
+}
+
+/// Runs the flow the arguments and the provider call for.
+fn obtain(a: &Args, http: &HttpClient, t: &Target, client: &Client) -> Result<Granted, String> {
+    let wait = Duration::from_secs(
+        a.get("wait")
+            .map(|w| w.parse().map_err(|_| "--wait takes seconds"))
+            .transpose()?
+            .unwrap_or(300),
+    );
+    if a.has("client-credentials") {
+        flows::client_credentials(http, &t.endpoints, client)
+    } else if a.has("browser") || t.endpoints.device.is_none() {
+        // Google returns a refresh token only with access_type=offline and consent.
+        let mut extra = vec![("prompt", "consent")];
+        if t.google {
+            extra.push(("access_type", "offline"));
+        }
+        flows::browser(http, &t.endpoints, client, &extra, wait)
+    } else {
+        flows::device(http, &t.endpoints, client)
+    }
+}
+
+/// `token init`'s options that take a value, and its flags.
+const INIT_OPTIONS: &[&str] = &[
+    "provider",
+    "client-id",
+    "client-secret",
+    "client-secret-file",
+    "tenant",
+    "scope",
+    "resource",
+    "user",
+    "output",
+    "ca-file",
+    "timeout",
+    "wait",
+    "token-auth-method",
+];
+const INIT_FLAGS: &[&str] = &["browser", "client-credentials", "device", "force"];
+
+pub fn init(args: &[String]) -> Outcome {
+    if wants_help(args) {
+        println!("{INIT_HELP}");
+        return Ok(true);
+    }
+    let a = Args::parse(args, INIT_OPTIONS, INIT_FLAGS)?;
+    let output = output_path(&a)?;
+    let provider = a.require("provider")?;
+    let client_id = a.require("client-id")?;
+    let secret = args::secret(&a, "client-secret")?;
+    let auth = match a.get("token-auth-method") {
+        None => ClientAuth::Basic,
+        Some(m) => ClientAuth::from_method(m).ok_or_else(|| {
+            format!("--token-auth-method {m}: use client_secret_basic or client_secret_post")
+        })?,
+    };
+    let http = http_client(&a)?;
     let tenant = a.get("tenant");
     let t = resolve(provider, tenant, &http)?;
     let grant = if a.has("client-credentials") {
@@ -203,24 +233,7 @@ pub fn init(args: &[String]) -> Outcome {
         scope: scope.as_deref(),
         resource: a.get("resource"),
     };
-    let wait = Duration::from_secs(
-        a.get("wait")
-            .map(|w| w.parse().map_err(|_| "--wait takes seconds"))
-            .transpose()?
-            .unwrap_or(300),
-    );
-    let granted = if a.has("client-credentials") {
-        flows::client_credentials(&http, &t.endpoints, &client)?
-    } else if a.has("browser") || t.endpoints.device.is_none() {
-        // Google returns a refresh token only with access_type=offline and consent.
-        let mut extra = vec![("prompt", "consent")];
-        if t.google {
-            extra.push(("access_type", "offline"));
-        }
-        flows::browser(&http, &t.endpoints, &client, &extra, wait)?
-    } else {
-        flows::device(&http, &t.endpoints, &client)?
-    };
+    let granted = obtain(&a, &http, &t, &client)?;
     if grant == Grant::RefreshToken && granted.refresh_token.is_none() {
         eprintln!("warning: the provider sent no refresh token (ask for offline_access): the file will stop working when the access token expires");
     }
@@ -266,6 +279,18 @@ fn shorten(s: &Secret) -> String {
     format!("{head}… ({n} chars)")
 }
 
+/// `token show --json`: secrets shortened.
+fn show_json(path: &Path, mode: &str, f: &TokenFile, expired: bool) {
+    let j = serde_json::json!({
+        "file": path.display().to_string(), "mode": mode, "provider": f.provider, "tenant": f.tenant,
+        "user": f.user, "grant": f.grant(), "client_id": f.client_id, "token_endpoint": f.token_endpoint,
+        "scope": f.scope, "expires_at": f.expires_at, "expired": expired, "refreshable": f.refreshable(),
+        "access_token": shorten(&f.access_token), "refresh_token": f.refresh_token.as_ref().map(shorten),
+        "client_secret": f.client_secret.as_ref().map(|_| "(set)"),
+    });
+    println!("{j:#}");
+}
+
 pub fn show(args: &[String]) -> Outcome {
     if wants_help(args) {
         println!("{SHOW_HELP}");
@@ -284,14 +309,7 @@ pub fn show(args: &[String]) -> Outcome {
         .map(|m| format!("{:04o}", m.mode() & 0o7777))
         .unwrap_or_default();
     if a.has("json") {
-        let j = serde_json::json!({
-            "file": path.display().to_string(), "mode": mode, "provider": f.provider, "tenant": f.tenant,
-            "user": f.user, "grant": f.grant(), "client_id": f.client_id, "token_endpoint": f.token_endpoint,
-            "scope": f.scope, "expires_at": f.expires_at, "expired": expired, "refreshable": f.refreshable(),
-            "access_token": shorten(&f.access_token), "refresh_token": f.refresh_token.as_ref().map(shorten),
-            "client_secret": f.client_secret.as_ref().map(|_| "(set)"),
-        });
-        println!("{j:#}");
+        show_json(path, &mode, &f, expired);
         return Ok(usable);
     }
     // The file's texts came from the provider: filtered for the terminal.

@@ -5,14 +5,13 @@
 
 use crate::config_file;
 use crate::error::Error;
+use crate::options::{self, Lookup, Side};
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_PATH: &str = "/etc/sasl2/sasl-oauth.conf";
-pub const DEFAULT_REFRESH_WINDOW: i64 = 300;
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientConfig {
@@ -45,70 +44,47 @@ fn asked(_key: &str) {
     ASKED.with(|a| a.borrow_mut().push(_key.to_owned()));
 }
 
-pub(crate) fn yes(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Some(true),
-        "no" | "false" | "off" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 impl ClientConfig {
+    /// The table's defaults, as with an empty file.
     pub fn defaults() -> Self {
-        ClientConfig {
-            refresh_window: DEFAULT_REFRESH_WINDOW,
-            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
-            ..Default::default()
-        }
+        // Cannot fail: the table's defaults are valid (a test checks).
+        Self::from_values(HashMap::new(), None).unwrap_or_default()
     }
 
-    /// Builds the configuration from parsed `key: value` pairs.
+    /// Builds the configuration from parsed `key: value` pairs, through the
+    /// option table.
     pub fn from_values(
         values: HashMap<String, String>,
         path: Option<PathBuf>,
     ) -> Result<Self, Error> {
-        let bad = |k: &str, why: &str| Error::config(format!("{k}: {why}"));
-        let mut c = ClientConfig {
-            path,
-            ..ClientConfig::defaults()
-        };
-        let get = |k: &str| {
+        let keys = Lookup::new(Side::Client, |k: &str| {
             asked(k);
-            values.get(k)
-        };
-        if let Some(v) = get("refresh_window") {
-            c.refresh_window = v
-                .parse()
-                .ok()
-                .filter(|s| (0..=86_400).contains(s))
-                .ok_or_else(|| bad("refresh_window", "must be seconds from 0 to 86400"))?;
-        }
-        if let Some(v) = get("timeout") {
-            let ms: u64 = v
-                .parse()
-                .ok()
-                .filter(|s| (100..=120_000).contains(s))
-                .ok_or_else(|| bad("timeout", "must be milliseconds from 100 to 120000"))?;
-            c.timeout = Duration::from_millis(ms);
-        }
-        if let Some(v) = get("allow_cmd") {
-            c.allow_cmd = yes(v).ok_or_else(|| bad("allow_cmd", "must be yes or no"))?;
-        }
-        if let Some(v) = get("allow_http") {
-            c.allow_http = yes(v).ok_or_else(|| bad("allow_http", "must be yes or no"))?;
-        }
-        c.ca_file = get("ca_file").map(PathBuf::from);
-        c.proxy = get("proxy").cloned();
-        if let Some(p) = &c.proxy {
+            values.get(k).cloned()
+        });
+        let refresh_window = keys.number("refresh_window")?;
+        let timeout = Duration::from_millis(keys.number("timeout")? as u64);
+        let allow_cmd = keys.yes_no("allow_cmd")?;
+        let allow_http = keys.yes_no("allow_http")?;
+        let ca_file = keys.path("ca_file")?;
+        let proxy = keys.text("proxy")?;
+        if let Some(p) = &proxy {
             // ureq takes `host:port` as an http proxy.
             let url = match p.contains("://") {
                 true => p.clone(),
                 false => format!("http://{p}"),
             };
-            crate::http::check_plain_http("proxy", &url, c.allow_http)?;
+            crate::http::check_plain_http("proxy", &url, allow_http)?;
         }
-        c.values = values;
-        Ok(c)
+        Ok(ClientConfig {
+            path,
+            values,
+            ca_file,
+            proxy,
+            refresh_window,
+            allow_cmd,
+            allow_http,
+            timeout,
+        })
     }
 
     /// Reads `$SASL_OAUTH_CONF` or the default path. A missing default file
@@ -129,8 +105,14 @@ impl ClientConfig {
     }
 
     /// A key for `provider`: `<provider>_<key>` first, then `<key>`.
+    /// Only the table's per-provider keys are read this way.
     pub fn get(&self, provider: Option<&str>, key: &str) -> Option<&str> {
         asked(key);
+        let known = options::find(key).is_some_and(|o| o.side == Side::Client && o.per_provider);
+        debug_assert!(known, "{key} is not a per-provider key of the option table");
+        if !known {
+            return None;
+        }
         provider
             .and_then(|p| self.values.get(&format!("{p}_{key}")))
             .or_else(|| self.values.get(key))

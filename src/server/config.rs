@@ -1,13 +1,15 @@
-//! Server configuration (SPEC §3), built once from a key lookup (libsasl2's
-//! getopt) and validated as a whole: the first bad key is reported by name.
-//! Files it names (client secret) are read here, at plugin init.
+//! Server configuration, built once from a key lookup (libsasl2's getopt)
+//! through the option table (crate::options), and validated as a whole: the
+//! first bad key is reported by name. Files it names (client secret) are read
+//! here, at plugin init.
 
+use crate::client_auth::ClientAuth;
 use crate::error::Error;
+use crate::options::{bad, Lookup, Side};
 use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
-use crate::validate::introspect::ClientAuth;
-use crate::validate::jwt::JwtPolicy;
 use crate::validate::keys::Freshness;
+use crate::validate::policy::ClaimsPolicy;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,12 +17,6 @@ use std::time::Duration;
 /// (from the option table, crate::options).
 pub const SERVER_KEYS: &[&str] = crate::options::SERVER_KEYS;
 
-pub const DEFAULT_CLOCK_SKEW: i64 = 60;
-pub const DEFAULT_CACHE_TTL: i64 = 300;
-pub const DEFAULT_TIMEOUT_MS: i64 = 3000;
-pub const DEFAULT_JWKS_MAX_AGE: i64 = 3600;
-pub const MIN_JWKS_MAX_AGE: i64 = 5;
-pub const DEFAULT_JWKS_MAX_STALE: i64 = 86_400;
 /// Entries in the positive-result cache; at ~150 bytes each, about 1.5 MB at most.
 pub const CACHE_ENTRIES: usize = 10_000;
 
@@ -33,12 +29,16 @@ pub enum KeysFrom {
     Discovery,
 }
 
+/// JWTs verified locally (the claims rules are the shared `ServerConfig::claims`).
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    pub policy: JwtPolicy,
     pub keys: KeysFrom,
+    pub algorithms: Vec<Algorithm>,
+    /// When a remote key set is fetched again, and how long a stale one may serve.
+    pub freshness: Freshness,
 }
 
+/// Opaque tokens asked about at an introspection endpoint.
 #[derive(Debug, Clone)]
 pub struct IntrospectionConfig {
     /// None: `introspection_endpoint` of the discovery document.
@@ -46,119 +46,86 @@ pub struct IntrospectionConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub auth: ClientAuth,
+    /// With oauth_audience set: an answer must name one in `aud`.
+    pub audience_required: bool,
+}
+
+/// What error challenges name.
+#[derive(Debug, Clone, Default)]
+pub struct ChallengeConfig {
+    pub scope: Option<String>,
+    /// URL named in OAUTHBEARER error challenges.
+    pub openid_configuration: Option<String>,
+    /// Endpoints named in the draft OAUTH mechanism's challenge (else discovered).
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+}
+
+/// Calls to the identity provider.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Bound of every call.
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+    /// Plain http to non-loopback hosts, for URLs found by discovery too.
+    pub allow_http: bool,
+}
+
+/// OAUTH10A signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth10aConfig {
+    pub credentials_file: PathBuf,
+    /// Seconds a timestamp may be off.
+    pub max_skew: i64,
+    /// Where nonces are shared between server processes.
+    pub nonce_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub issuer: Option<String>,
-    pub audiences: Vec<String>,
-    pub username_claim: String,
-    pub required_scopes: Vec<String>,
-    pub clock_skew: i64,
+    /// The rules every token meets, however it is checked.
+    pub claims: ClaimsPolicy,
     pub jwt: Option<JwtConfig>,
     pub introspection: Option<IntrospectionConfig>,
-    /// Scope named in error challenges.
-    pub challenge_scope: Option<String>,
-    /// URL named in OAUTHBEARER error challenges.
-    pub openid_configuration: Option<String>,
+    pub challenge: ChallengeConfig,
+    pub http: HttpConfig,
+    pub oauth10a: Option<OAuth10aConfig>,
     /// When non-empty, a `host` the client sends must be one of these.
     pub accepted_hosts: Vec<String>,
     /// Seconds a positive result may be reused (never past the token's exp); 0 disables.
     pub cache_ttl: i64,
-    /// Bound of every HTTP call to the identity provider.
-    pub timeout: Duration,
-    pub ca_file: Option<PathBuf>,
-    /// Endpoints named in the draft OAUTH mechanism's challenge (else discovered).
-    pub authorization_endpoint: Option<String>,
-    pub token_endpoint: Option<String>,
-    /// OAUTH10A: credentials file and timestamp window (seconds).
-    pub oauth10a: Option<(PathBuf, i64)>,
-    /// OAUTH10A: where nonces are shared between server processes.
-    pub oauth10a_nonce_dir: Option<PathBuf>,
-    /// Plain http to non-loopback hosts, for URLs found by discovery too.
-    pub allow_http: bool,
-    /// When a remote key set is fetched again, and how long a stale one may serve.
-    pub jwks_freshness: Freshness,
-    /// With oauth_audience set: an introspection answer must name one in `aud`.
-    pub introspection_audience_required: bool,
 }
 
-fn words(v: &str) -> Vec<String> {
-    v.split([' ', ',', '\t'])
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+/// The server's keys, read through the table; values trimmed, empty is unset.
+struct Keys<F>(Lookup<F>);
 
-/// An error naming the key, as the single log line of a disabled server.
-fn bad(key: &str, why: impl std::fmt::Display) -> Error {
-    Error::config(format!("{key}: {why}"))
-}
-
-/// A number from 0 to `max`, or the default when unset.
-fn number(
-    value: Option<String>,
-    key: &str,
-    default: i64,
-    max: i64,
-    unit: &str,
-) -> Result<i64, Error> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|s| (0..=max).contains(s))
-            .ok_or_else(|| bad(key, format!("must be a number of {unit} from 0 to {max}"))),
+impl<F: Fn(&str) -> Option<String>> std::ops::Deref for Keys<F> {
+    type Target = Lookup<F>;
+    fn deref(&self) -> &Lookup<F> {
+        &self.0
     }
 }
 
-/// yes/no (true/false, on/off, 1/0 too), or the default when unset.
-fn yes_no(value: Option<String>, key: &str, default: bool) -> Result<bool, Error> {
-    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
-        None => Ok(default),
-        Some("yes" | "true" | "on" | "1") => Ok(true),
-        Some("no" | "false" | "off" | "0") => Ok(false),
-        Some(_) => Err(bad(key, "must be yes or no")),
-    }
+/// What the first keys decide: how validation is reached at all.
+struct Sources {
+    keys: Option<KeysFrom>,
+    introspection_url: Option<String>,
+    client_id: Option<String>,
 }
 
-/// An http(s) URL; plain http only to loopback unless `allow_http`.
-fn url(value: String, key: &str, allow_http: bool) -> Result<String, Error> {
-    if !(value.starts_with("https://") || value.starts_with("http://")) {
-        return Err(bad(key, "must be an http(s) URL"));
+impl<F: Fn(&str) -> Option<String>> Keys<F> {
+    fn claims(&self, allow_http: bool) -> Result<ClaimsPolicy, Error> {
+        Ok(ClaimsPolicy {
+            issuer: self.url("oauth_issuer", allow_http)?,
+            audiences: self.words("oauth_audience")?,
+            username_claim: self.text_or_default("oauth_username_claim")?,
+            required_scopes: self.words("oauth_required_scope")?,
+            clock_skew: self.number("oauth_clock_skew")?,
+        })
     }
-    crate::url_policy::check(&value, allow_http).map_err(|why| bad(key, why))?;
-    Ok(value)
-}
 
-impl ServerConfig {
-    /// Builds the configuration; `get` returns a key's value when it is set.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ServerConfig, Error> {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let allow_http = yes_no(get("oauth_allow_http"), "oauth_allow_http", false)?;
-        let url = |v: String, key: &str| url(v, key, allow_http);
-        let issuer = get("oauth_issuer")
-            .map(|v| url(v, "oauth_issuer"))
-            .transpose()?;
-        let audiences = get("oauth_audience").map(|v| words(&v)).unwrap_or_default();
-        let username_claim = get("oauth_username_claim").unwrap_or_else(|| "sub".to_owned());
-        let required_scopes = get("oauth_required_scope")
-            .map(|v| words(&v))
-            .unwrap_or_default();
-        let clock_skew = number(
-            get("oauth_clock_skew"),
-            "oauth_clock_skew",
-            DEFAULT_CLOCK_SKEW,
-            3600,
-            "seconds",
-        )?;
-
-        let keys = match (get("oauth_jwks_file"), get("oauth_jwks_url")) {
+    fn sources(&self, claims: &ClaimsPolicy, allow_http: bool) -> Result<Sources, Error> {
+        let keys = match (self.text("oauth_jwks_file")?, self.text("oauth_jwks_url")?) {
             (Some(_), Some(_)) => {
                 return Err(bad(
                     "oauth_jwks_url",
@@ -166,224 +133,215 @@ impl ServerConfig {
                 ))
             }
             (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
-            (None, Some(u)) => Some(KeysFrom::Url(url(u, "oauth_jwks_url")?)),
+            (None, Some(_)) => self.url("oauth_jwks_url", allow_http)?.map(KeysFrom::Url),
             // Issuer and audience alone: JWTs with keys found by discovery.
-            (None, None) if issuer.is_some() && !audiences.is_empty() => Some(KeysFrom::Discovery),
+            (None, None) if claims.issuer.is_some() && !claims.audiences.is_empty() => {
+                Some(KeysFrom::Discovery)
+            }
             (None, None) => None,
         };
-        let introspection_url = get("oauth_introspection_url")
-            .map(|v| url(v, "oauth_introspection_url"))
-            .transpose()?;
-        let client_id = get("oauth_client_id");
-        let oauth10a = match get("oauth10a_credentials_file") {
-            None => None,
-            Some(f) => Some((
-                PathBuf::from(f),
-                number(
-                    get("oauth10a_max_skew"),
-                    "oauth10a_max_skew",
-                    crate::validate::oauth10a::DEFAULT_MAX_SKEW,
-                    3600,
-                    "seconds",
-                )?,
-            )),
+        Ok(Sources {
+            keys,
+            introspection_url: self.url("oauth_introspection_url", allow_http)?,
+            client_id: self.text("oauth_client_id")?,
+        })
+    }
+
+    fn oauth10a(&self) -> Result<Option<OAuth10aConfig>, Error> {
+        let Some(file) = self.path("oauth10a_credentials_file")? else {
+            return Ok(None);
         };
-        let nothing = keys.is_none()
-            && introspection_url.is_none()
-            && client_id.is_none()
-            && oauth10a.is_none();
-        if nothing {
-            let missing = if issuer.is_none() {
-                "oauth_issuer"
-            } else {
-                "oauth_audience"
-            };
+        Ok(Some(OAuth10aConfig {
+            credentials_file: file,
+            max_skew: self.number("oauth10a_max_skew")?,
+            nonce_dir: self.path("oauth10a_nonce_dir")?,
+        }))
+    }
+
+    /// The JWT keys' own checks; the algorithms accepted.
+    fn jwt(&self, claims: &ClaimsPolicy) -> Result<Vec<Algorithm>, Error> {
+        if claims.issuer.is_none() {
+            return Err(bad("oauth_issuer", "not set (required for JWT validation)"));
+        }
+        if claims.audiences.is_empty() {
             return Err(bad(
-                missing,
-                "not set: nothing to validate tokens with (set oauth_issuer and oauth_audience, \
-                 and oauth_jwks_file, oauth_jwks_url or discovery; or oauth_introspection_url \
-                 with oauth_client_id)",
+                "oauth_audience",
+                "not set (required for JWT validation)",
             ));
         }
+        match self.text("oauth_algorithms")? {
+            Some(v) => alg::parse_list(&v).map_err(|e| bad("oauth_algorithms", e.reason)),
+            None => Ok(alg::ALL.to_vec()),
+        }
+    }
 
-        let jwt = match keys {
-            None => None,
-            Some(keys) => {
-                let issuer = issuer
-                    .clone()
-                    .ok_or_else(|| bad("oauth_issuer", "not set (required for JWT validation)"))?;
-                if audiences.is_empty() {
-                    return Err(bad(
-                        "oauth_audience",
-                        "not set (required for JWT validation)",
-                    ));
-                }
-                let algorithms = match get("oauth_algorithms") {
-                    Some(v) => {
-                        alg::parse_list(&v).map_err(|e| bad("oauth_algorithms", e.reason))?
-                    }
-                    None => alg::ALL.to_vec(),
-                };
-                Some(JwtConfig {
-                    policy: JwtPolicy {
-                        issuer,
-                        audiences: audiences.clone(),
-                        algorithms,
-                        username_claim: username_claim.clone(),
-                        required_scopes: required_scopes.clone(),
-                        clock_skew,
-                    },
-                    keys,
-                })
-            }
-        };
-
-        let introspection =
-            match (introspection_url, client_id) {
-                (None, None) => None,
-                (Some(_), None) => {
-                    return Err(bad(
-                        "oauth_client_id",
-                        "not set (required for introspection)",
-                    ))
-                }
-                (url, Some(client_id)) => {
-                    if url.is_none() && issuer.is_none() {
-                        return Err(bad(
-                            "oauth_introspection_url",
-                            "not set, and no oauth_issuer to discover it from",
-                        ));
-                    }
-                    let client_secret =
-                        match (get("oauth_client_secret"), get("oauth_client_secret_file")) {
-                            (Some(s), None) => Secret::new(s),
-                            (None, Some(f)) => {
-                                let text = std::fs::read_to_string(&f).map_err(|e| {
-                                    bad("oauth_client_secret_file", format!("cannot read {f}: {e}"))
-                                })?;
-                                let secret = text.trim_end_matches(['\n', '\r']).to_owned();
-                                if secret.is_empty() {
-                                    return Err(bad(
-                                        "oauth_client_secret_file",
-                                        format!("{f} is empty"),
-                                    ));
-                                }
-                                Secret::new(secret)
-                            }
-                            (Some(_), Some(_)) => return Err(bad(
-                                "oauth_client_secret_file",
-                                "set only one of oauth_client_secret and oauth_client_secret_file",
-                            )),
-                            (None, None) => {
-                                return Err(bad(
-                                    "oauth_client_secret",
-                                    "not set (required for introspection)",
-                                ))
-                            }
-                        };
-                    let auth = match get("oauth_client_auth_method").as_deref() {
-                        None | Some("client_secret_basic") => ClientAuth::Basic,
-                        Some("client_secret_post") => ClientAuth::Post,
-                        Some(_) => {
-                            return Err(bad(
-                                "oauth_client_auth_method",
-                                "must be client_secret_basic or client_secret_post",
-                            ))
-                        }
-                    };
-                    Some(IntrospectionConfig {
-                        url,
-                        client_id,
-                        client_secret,
-                        auth,
-                    })
-                }
-            };
-
-        let introspection_audience_required = match get("oauth_introspection_audience").as_deref() {
-            None | Some("required") => true,
-            Some("optional") => false,
-            Some(_) => {
+    fn introspection(
+        &self,
+        url: Option<String>,
+        client_id: Option<String>,
+        claims: &ClaimsPolicy,
+    ) -> Result<Option<IntrospectionConfig>, Error> {
+        let client_id = match (&url, client_id) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => {
                 return Err(bad(
-                    "oauth_introspection_audience",
-                    "must be required or optional",
+                    "oauth_client_id",
+                    "not set (required for introspection)",
                 ))
             }
+            (_, Some(id)) => id,
         };
-        let max_age = number(
-            get("oauth_jwks_max_age"),
-            "oauth_jwks_max_age",
-            DEFAULT_JWKS_MAX_AGE,
-            604_800,
-            "seconds",
-        )?;
-        if max_age < MIN_JWKS_MAX_AGE {
+        if url.is_none() && claims.issuer.is_none() {
             return Err(bad(
-                "oauth_jwks_max_age",
-                format!("must be at least {MIN_JWKS_MAX_AGE} seconds"),
+                "oauth_introspection_url",
+                "not set, and no oauth_issuer to discover it from",
             ));
         }
-        let jwks_freshness = Freshness {
-            max_age,
-            max_stale: number(
-                get("oauth_jwks_max_stale"),
-                "oauth_jwks_max_stale",
-                DEFAULT_JWKS_MAX_STALE,
-                2_592_000,
-                "seconds",
-            )?,
-        };
+        let client_secret = self.client_secret()?;
+        let auth = self.choice(
+            "oauth_client_auth_method",
+            &[
+                ("client_secret_basic", ClientAuth::Basic),
+                ("client_secret_post", ClientAuth::Post),
+            ],
+        )?;
+        Ok(Some(IntrospectionConfig {
+            url,
+            client_id,
+            client_secret,
+            auth,
+            audience_required: true,
+        }))
+    }
 
-        let challenge_scope = get("oauth_scope")
-            .or_else(|| (!required_scopes.is_empty()).then(|| required_scopes.join(" ")));
-        let openid_configuration = get("oauth_openid_configuration")
-            .map(|v| url(v, "oauth_openid_configuration"))
-            .transpose()?
-            .or_else(|| issuer.as_deref().map(crate::validate::discovery::url_for));
-        let cache_ttl = number(
-            get("oauth_cache_ttl"),
-            "oauth_cache_ttl",
-            DEFAULT_CACHE_TTL,
-            86_400,
-            "seconds",
-        )?;
-        let timeout_ms = number(
-            get("oauth_timeout"),
-            "oauth_timeout",
-            DEFAULT_TIMEOUT_MS,
-            60_000,
-            "milliseconds",
-        )?;
-        if timeout_ms < 100 {
-            return Err(bad("oauth_timeout", "must be at least 100 milliseconds"));
+    /// The secret itself, or the file holding it (read now, at init).
+    fn client_secret(&self) -> Result<Secret, Error> {
+        match (
+            self.text("oauth_client_secret")?,
+            self.text("oauth_client_secret_file")?,
+        ) {
+            (Some(s), None) => Ok(Secret::new(s)),
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(&f).map_err(|e| {
+                    bad("oauth_client_secret_file", format!("cannot read {f}: {e}"))
+                })?;
+                let secret = text.trim_end_matches(['\n', '\r']).to_owned();
+                if secret.is_empty() {
+                    return Err(bad("oauth_client_secret_file", format!("{f} is empty")));
+                }
+                Ok(Secret::new(secret))
+            }
+            (Some(_), Some(_)) => Err(bad(
+                "oauth_client_secret_file",
+                "set only one of oauth_client_secret and oauth_client_secret_file",
+            )),
+            (None, None) => Err(bad(
+                "oauth_client_secret",
+                "not set (required for introspection)",
+            )),
         }
+    }
+
+    fn freshness(&self) -> Result<Freshness, Error> {
+        Ok(Freshness {
+            max_age: self.number("oauth_jwks_max_age")?,
+            max_stale: self.number("oauth_jwks_max_stale")?,
+        })
+    }
+
+    fn challenge(&self, claims: &ClaimsPolicy, allow_http: bool) -> Result<ChallengeConfig, Error> {
+        let required = &claims.required_scopes;
+        Ok(ChallengeConfig {
+            scope: self
+                .text("oauth_scope")?
+                .or_else(|| (!required.is_empty()).then(|| required.join(" "))),
+            openid_configuration: self.url("oauth_openid_configuration", allow_http)?.or_else(
+                || {
+                    claims
+                        .issuer
+                        .as_deref()
+                        .map(crate::validate::discovery::url_for)
+                },
+            ),
+            authorization_endpoint: None,
+            token_endpoint: None,
+        })
+    }
+}
+
+/// Neither JWTs, introspection nor OAUTH10A: the key whose absence to name.
+fn nothing_to_validate_with(claims: &ClaimsPolicy) -> Error {
+    let missing = match claims.issuer {
+        None => "oauth_issuer",
+        Some(_) => "oauth_audience",
+    };
+    bad(
+        missing,
+        "not set: nothing to validate tokens with (set oauth_issuer and oauth_audience, \
+         and oauth_jwks_file, oauth_jwks_url or discovery; or oauth_introspection_url \
+         with oauth_client_id)",
+    )
+}
+
+impl ServerConfig {
+    /// Builds the configuration; `get` returns a key's value when it is set.
+    /// Keys are read in a fixed order, so the first bad one is the one named.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ServerConfig, Error> {
+        let keys = Keys(Lookup::new(Side::Server, |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        }));
+        let allow_http = keys.yes_no("oauth_allow_http")?;
+        let claims = keys.claims(allow_http)?;
+        let sources = keys.sources(&claims, allow_http)?;
+        let oauth10a = keys.oauth10a()?;
+        let nothing = sources.keys.is_none()
+            && sources.introspection_url.is_none()
+            && sources.client_id.is_none()
+            && oauth10a.is_none();
+        if nothing {
+            return Err(nothing_to_validate_with(&claims));
+        }
+        let jwt = match sources.keys {
+            Some(k) => Some((k, keys.jwt(&claims)?)),
+            None => None,
+        };
+        let mut introspection =
+            keys.introspection(sources.introspection_url, sources.client_id, &claims)?;
+        let audience_required = keys.choice(
+            "oauth_introspection_audience",
+            &[("required", true), ("optional", false)],
+        )?;
+        if let Some(i) = &mut introspection {
+            i.audience_required = audience_required;
+        }
+        let freshness = keys.freshness()?;
+        let jwt = jwt.map(|(keys, algorithms)| JwtConfig {
+            keys,
+            algorithms,
+            freshness,
+        });
+        let mut challenge = keys.challenge(&claims, allow_http)?;
+        let cache_ttl = keys.number("oauth_cache_ttl")?;
+        let timeout_ms = keys.number("oauth_timeout")?;
+        let accepted_hosts = keys.words("oauth_accepted_hosts")?;
+        let ca_file = keys.path("oauth_ca_file")?;
+        challenge.authorization_endpoint = keys.url("oauth_authorization_endpoint", allow_http)?;
+        challenge.token_endpoint = keys.url("oauth_token_endpoint", allow_http)?;
         Ok(ServerConfig {
-            issuer,
-            audiences,
-            username_claim,
-            required_scopes,
-            clock_skew,
+            claims,
             jwt,
             introspection,
-            challenge_scope,
-            openid_configuration,
-            accepted_hosts: get("oauth_accepted_hosts")
-                .map(|v| words(&v))
-                .unwrap_or_default(),
-            cache_ttl,
-            timeout: Duration::from_millis(timeout_ms as u64),
-            ca_file: get("oauth_ca_file").map(PathBuf::from),
-            authorization_endpoint: get("oauth_authorization_endpoint")
-                .map(|v| url(v, "oauth_authorization_endpoint"))
-                .transpose()?,
-            token_endpoint: get("oauth_token_endpoint")
-                .map(|v| url(v, "oauth_token_endpoint"))
-                .transpose()?,
+            challenge,
+            http: HttpConfig {
+                timeout: Duration::from_millis(timeout_ms as u64),
+                ca_file,
+                allow_http,
+            },
             oauth10a,
-            oauth10a_nonce_dir: get("oauth10a_nonce_dir").map(PathBuf::from),
-            allow_http,
-            jwks_freshness,
-            introspection_audience_required,
+            accepted_hosts,
+            cache_ttl,
         })
     }
 
@@ -394,21 +352,16 @@ impl ServerConfig {
             .as_ref()
             .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)));
         // The draft OAUTH challenge names endpoints found by discovery unless configured.
-        let endpoints_by_discovery = self.issuer.is_some()
-            && (self.authorization_endpoint.is_none() || self.token_endpoint.is_none());
+        let endpoints_by_discovery = self.claims.issuer.is_some()
+            && (self.challenge.authorization_endpoint.is_none()
+                || self.challenge.token_endpoint.is_none());
         self.introspection.is_some() || keys_by_network || endpoints_by_discovery
     }
 
     pub fn algorithm_names(&self) -> Vec<&'static str> {
         self.jwt
             .as_ref()
-            .map(|j| {
-                j.policy
-                    .algorithms
-                    .iter()
-                    .map(|a: &Algorithm| a.name())
-                    .collect()
-            })
+            .map(|j| j.algorithms.iter().map(|a| a.name()).collect())
             .unwrap_or_default()
     }
 }
@@ -446,10 +399,10 @@ mod tests {
     fn minimal_configuration_and_defaults() {
         let c = cfg(BASE).unwrap();
         let jwt = c.jwt.as_ref().unwrap();
-        assert_eq!(jwt.policy.audiences, vec!["imap", "smtp"]);
-        assert_eq!(jwt.policy.username_claim, "sub");
-        assert_eq!(jwt.policy.clock_skew, 60);
-        assert_eq!(jwt.policy.algorithms.len(), 9);
+        assert_eq!(c.claims.audiences, vec!["imap", "smtp"]);
+        assert_eq!(c.claims.username_claim, "sub");
+        assert_eq!(c.claims.clock_skew, 60);
+        assert_eq!(jwt.algorithms.len(), 9);
         assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
         assert!(c.introspection.is_none());
         // Only the OAUTH challenge's endpoints would be discovered.
@@ -460,10 +413,10 @@ mod tests {
         ]))
         .unwrap();
         assert!(!c.uses_network());
-        assert_eq!(c.challenge_scope, None);
-        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(c.challenge.scope, None);
+        assert_eq!(c.http.timeout, Duration::from_secs(3));
         assert_eq!(
-            c.openid_configuration.as_deref(),
+            c.challenge.openid_configuration.as_deref(),
             Some("https://issuer.test/.well-known/openid-configuration")
         );
     }
@@ -532,7 +485,14 @@ mod tests {
         ])
         .unwrap();
         assert!(c.jwt.is_none() && c.introspection.is_none());
-        assert_eq!(c.oauth10a, Some(("/etc/creds.json".into(), 120)));
+        assert_eq!(
+            c.oauth10a,
+            Some(OAuth10aConfig {
+                credentials_file: "/etc/creds.json".into(),
+                max_skew: 120,
+                nonce_dir: None,
+            })
+        );
         assert!(cfg(&[
             ("oauth10a_credentials_file", "/x"),
             ("oauth10a_max_skew", "-3")
@@ -564,7 +524,8 @@ mod tests {
         assert_eq!(
             cfg(&with(&[("oauth_required_scope", "mail imap")]))
                 .unwrap()
-                .challenge_scope
+                .challenge
+                .scope
                 .as_deref(),
             Some("mail imap")
         );
@@ -574,7 +535,8 @@ mod tests {
                 ("oauth_scope", "https://mail.example/")
             ]))
             .unwrap()
-            .challenge_scope
+            .challenge
+            .scope
             .as_deref(),
             Some("https://mail.example/")
         );
@@ -716,31 +678,34 @@ mod tests {
 
     #[test]
     fn new_trust_keys_have_their_defaults() {
-        let c = cfg(BASE).unwrap();
-        assert!(!c.allow_http);
+        let intro = [("oauth_client_id", "c"), ("oauth_client_secret", "s")];
+        let c = cfg(&with(&intro)).unwrap();
+        assert!(!c.http.allow_http);
         assert_eq!(
-            c.jwks_freshness,
+            c.jwt.unwrap().freshness,
             Freshness {
                 max_age: 3600,
                 max_stale: 86_400
             }
         );
-        assert!(c.introspection_audience_required);
+        assert!(c.introspection.unwrap().audience_required);
         let c = cfg(&with(&[
             ("oauth_allow_http", "no"),
             ("oauth_jwks_max_age", "5"),
             ("oauth_jwks_max_stale", "0"),
             ("oauth_introspection_audience", "optional"),
+            intro[0],
+            intro[1],
         ]))
         .unwrap();
         assert_eq!(
-            c.jwks_freshness,
+            c.jwt.unwrap().freshness,
             Freshness {
                 max_age: 5,
                 max_stale: 0
             }
         );
-        assert!(!c.introspection_audience_required);
+        assert!(!c.introspection.unwrap().audience_required);
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! The composition root: from a validated configuration, read every file
+//! (key set, trust anchors, OAUTH10A credentials), build the HTTP client and
+//! wire the validators and discovery into what the server side runs with.
+//! Runs at init, before any chroot; the network is used only later, lazily.
+
+use crate::error::Error;
+use crate::http::HttpClient;
+use crate::server::config::{KeysFrom, OAuth10aConfig, ServerConfig, CACHE_ENTRIES};
+use crate::server::{ChallengeInfo, EndpointFinder, ServerRuntime};
+use crate::validate::cache::CachedValidator;
+use crate::validate::discovery::{Discovery, Pick};
+use crate::validate::introspect::{Endpoint, IntrospectionPolicy, IntrospectionValidator};
+use crate::validate::jwt::{JwtPolicy, JwtValidator};
+use crate::validate::keys::{KeySource, KeyStore};
+use crate::validate::nonce_dir::NonceDir;
+use crate::validate::oauth10a::OAuth10aVerifier;
+use crate::validate::router::Router;
+use crate::validate::{unix_now, TokenValidator};
+use std::sync::Arc;
+
+impl EndpointFinder for Discovery {
+    fn endpoint(&self, now: i64, pick: Pick) -> Result<String, Error> {
+        Discovery::endpoint(self, now, pick)
+    }
+}
+
+impl ServerRuntime {
+    /// Reads every file and builds the validators (see the module).
+    pub fn from_config(config: &ServerConfig) -> Result<ServerRuntime, Error> {
+        let wired = Wiring::new(config)?;
+        let validator: Option<Box<dyn TokenValidator>> = match wired.router(config, unix_now())? {
+            Some(r) => Some(Box::new(CachedValidator::new(
+                r,
+                CACHE_ENTRIES,
+                config.cache_ttl,
+            ))),
+            None => None,
+        };
+        let oauth10a = config.oauth10a.as_ref().map(oauth10a).transpose()?;
+        let c = &config.challenge;
+        Ok(ServerRuntime {
+            validator,
+            oauth10a,
+            challenge: ChallengeInfo {
+                scope: c.scope.clone(),
+                openid_configuration: c.openid_configuration.clone(),
+                authorization_uri: c.authorization_endpoint.clone(),
+                token_uri: c.token_endpoint.clone(),
+                discovery: wired.discovery.map(|d| d as Arc<dyn EndpointFinder>),
+            },
+            accepted_hosts: config.accepted_hosts.clone(),
+        })
+    }
+}
+
+fn oauth10a(c: &OAuth10aConfig) -> Result<OAuth10aVerifier, Error> {
+    let v = OAuth10aVerifier::load(&c.credentials_file, c.max_skew)
+        .map_err(|e| Error::config(format!("oauth10a_credentials_file: {}", e.reason)))?;
+    Ok(match &c.nonce_dir {
+        Some(dir) => v.with_nonce_dir(NonceDir::open(dir)?),
+        None => v,
+    })
+}
+
+/// The HTTP client and the discovery client the validators share.
+struct Wiring {
+    http: Option<Arc<HttpClient>>,
+    discovery: Option<Arc<Discovery>>,
+}
+
+/// A source configured without what it needs (the configuration rules this out).
+fn needs(what: &str) -> Error {
+    Error::internal(format!("{what} configured without its prerequisites"))
+}
+
+impl Wiring {
+    fn new(config: &ServerConfig) -> Result<Wiring, Error> {
+        let validates = config.jwt.is_some() || config.introspection.is_some();
+        let http = match validates && config.uses_network() {
+            true => Some(Arc::new(HttpClient::new(
+                config.http.ca_file.as_deref(),
+                config.http.timeout,
+            )?)),
+            false => None,
+        };
+        let discovery = match (&config.claims.issuer, &http) {
+            (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(
+                issuer,
+                http.clone(),
+                config.http.allow_http,
+            ))),
+            _ => None,
+        };
+        Ok(Wiring { http, discovery })
+    }
+
+    fn http(&self, what: &str) -> Result<Arc<HttpClient>, Error> {
+        self.http.clone().ok_or_else(|| needs(what))
+    }
+
+    fn discovery(&self, what: &str) -> Result<Arc<Discovery>, Error> {
+        self.discovery.clone().ok_or_else(|| needs(what))
+    }
+
+    /// The bearer-token validators, sharing one claims policy.
+    fn router(&self, config: &ServerConfig, now: i64) -> Result<Option<Router>, Error> {
+        if config.jwt.is_none() && config.introspection.is_none() {
+            return Ok(None);
+        }
+        let claims = Arc::new(config.claims.clone());
+        let jwt = match &config.jwt {
+            None => None,
+            Some(j) => {
+                let keys = match &j.keys {
+                    KeysFrom::File(path) => KeyStore::from_file(path.clone(), now)
+                        .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?,
+                    KeysFrom::Url(url) => KeyStore::remote(
+                        KeySource::Url(url.clone()),
+                        self.http("oauth_jwks_url")?,
+                        j.freshness,
+                    ),
+                    KeysFrom::Discovery => KeyStore::remote(
+                        KeySource::Discovered(self.discovery("discovery")?),
+                        self.http("discovery")?,
+                        j.freshness,
+                    ),
+                };
+                let policy = JwtPolicy {
+                    claims: claims.clone(),
+                    algorithms: j.algorithms.clone(),
+                };
+                Some(JwtValidator::new(policy, keys))
+            }
+        };
+        let introspection = match &config.introspection {
+            None => None,
+            Some(i) => Some(IntrospectionValidator {
+                endpoint: match &i.url {
+                    Some(url) => Endpoint::Url(url.clone()),
+                    None => Endpoint::Discovered(self.discovery("introspection")?),
+                },
+                client_id: i.client_id.clone(),
+                client_secret: i.client_secret.clone(),
+                auth: i.auth,
+                policy: IntrospectionPolicy {
+                    claims,
+                    audience_required: i.audience_required,
+                },
+                http: self.http("introspection")?,
+            }),
+        };
+        Ok(Some(Router { jwt, introspection }))
+    }
+}
