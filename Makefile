@@ -11,7 +11,8 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-.PHONY: plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
+FUZZ_PHONY := fuzz-corpus fuzz-save
+.PHONY: $(FUZZ_PHONY) plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
 
 all: plugin
 
@@ -139,21 +140,40 @@ demo: plugin
 interop: plugin fixtures idp
 	bash c-tests/e2e/interop.sh $(PLUGIN_DIR) $(FIXTURES)
 
-# Fuzzing (cargo-fuzz, libFuzzer): every target for FUZZ_SECONDS, then the
-# corpus in fuzz/corpus/ is minimised. A crash stops the run and leaves its
-# input in fuzz/artifacts/TARGET/ (turn it into a regression test).
+# Fuzzing (cargo-fuzz, libFuzzer; sanitizers need nightly features, enabled on
+# the stable toolchain by RUSTC_BOOTSTRAP=1; SASL_OAUTH_FUZZ=1 tells build.rs to
+# drop -z defs, since the sanitizer runtime's symbols come from the executable): every target for FUZZ_SECONDS on the corpus kept in git as
+# one archive (fuzz/corpus.tar.xz), unpacked under build/; then the corpus is
+# minimised there. An input slower than 10 s is a failure (-timeout). A crash
+# stops the run and leaves its input in fuzz/artifacts/TARGET/ (turn it into a
+# regression test). `make fuzz-save` writes the grown corpus back into the archive.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange token_flows
 FUZZ_ENV := SASL_OAUTH_FUZZ=1 RUSTC_BOOTSTRAP=1
-fuzz: deps
+FUZZ_CORPUS := $(BUILD)/fuzz-corpus
+# The archive is deterministic (sorted, no owners or times), so an unchanged
+# corpus writes the same bytes.
+FUZZ_TAR := tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner
+
+fuzz-corpus:
+	@if [ ! -d $(FUZZ_CORPUS) ]; then mkdir -p $(FUZZ_CORPUS) && tar -C $(FUZZ_CORPUS) -xJf fuzz/corpus.tar.xz --strip-components=1; fi
+	@for t in $(FUZZ_TARGETS); do mkdir -p $(FUZZ_CORPUS)/$$t; done
+
+fuzz: fuzz-corpus
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz build -O
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_ENV) $(CARGO) fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=70000 2>&1 | grep -E '^(Done|SUMMARY)|panicked' ; \
+	  $(FUZZ_ENV) $(CARGO) fuzz run -O $$t $(FUZZ_CORPUS)/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -timeout=10 2>&1 | grep -E '^(Done|SUMMARY)|panicked|timeout' ; \
 	  test "$${PIPESTATUS[0]}" -eq 0; \
-	  $(FUZZ_ENV) $(CARGO) fuzz cmin -O $$t corpus/$$t >/dev/null 2>&1; \
+	  $(FUZZ_ENV) $(CARGO) fuzz cmin -O $$t $(FUZZ_CORPUS)/$$t >/dev/null 2>&1; \
 	done
+
+fuzz-save: fuzz-corpus
+	@rm -rf $(BUILD)/fuzz-pack && mkdir -p $(BUILD)/fuzz-pack && cp -r $(FUZZ_CORPUS) $(BUILD)/fuzz-pack/corpus
+	$(FUZZ_TAR) -C $(BUILD)/fuzz-pack -cJf fuzz/corpus.tar.xz corpus
+	@rm -rf $(BUILD)/fuzz-pack
+	@echo "fuzz/corpus.tar.xz: $$(tar -tJf fuzz/corpus.tar.xz | grep -vc '/$$') inputs"
 
 # Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
 bench: release fixtures idp
