@@ -11,7 +11,7 @@ BUILD        := $(CURDIR)/build
 PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
-FUZZ_PHONY := fuzz-corpus fuzz-save
+FUZZ_PHONY := fuzz-corpus fuzz-save docs check-interop-doc
 .PHONY: $(FUZZ_PHONY) plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
 
 all: plugin
@@ -120,6 +120,7 @@ secrets:
 test: lint unit check-header check-links
 	@rm -rf $(TEST_LOGDIR)
 	SASL_OAUTH_TEST_LOGDIR=$(TEST_LOGDIR) $(MAKE) c-tests hardening idp-selftest e2e interop
+	$(MAKE) check-interop-doc
 	$(MAKE) secrets
 	@echo "make test: all suites passed"
 
@@ -136,9 +137,22 @@ uninstall:
 demo: plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
 
-# The interoperability matrix (real servers and clients); writes docs/interop.md.
+# The interoperability matrix (real servers and clients), written to
+# build/interop.md; check-interop-doc fails when docs/interop.md no longer says
+# the same (the run's date, commit and duration aside): `make docs` updates it.
+# Tests write only under build/, so make test leaves git status clean.
 interop: plugin fixtures idp
-	bash c-tests/e2e/interop.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/interop.sh $(PLUGIN_DIR) $(FIXTURES) $(BUILD)/interop.md
+
+INTEROP_SAME := sed -E -e '/^Run on /{N;d}' -e 's/ in [0-9]+ s\.$$/./'
+check-interop-doc:
+	@diff <($(INTEROP_SAME) docs/interop.md) <($(INTEROP_SAME) $(BUILD)/interop.md) >/dev/null || \
+	  { diff <($(INTEROP_SAME) docs/interop.md) <($(INTEROP_SAME) $(BUILD)/interop.md); \
+	    echo "not ok - docs/interop.md differs from this run's matrix: run make docs and commit it"; exit 1; }
+	@echo "ok - docs/interop.md says what this run found"
+
+docs: interop
+	cp $(BUILD)/interop.md docs/interop.md
 
 # Fuzzing (cargo-fuzz, libFuzzer; sanitizers need nightly features, enabled on
 # the stable toolchain by RUSTC_BOOTSTRAP=1; SASL_OAUTH_FUZZ=1 tells build.rs to
