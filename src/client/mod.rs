@@ -5,6 +5,7 @@
 pub mod config;
 pub mod exchange;
 pub mod providers;
+pub mod session;
 
 use crate::secret::Secret;
 pub use crate::server::Mechanism;
@@ -46,5 +47,8 @@ pub enum ClientStep {
     },
     /// The exchange is complete from our side (SASL_OK, nothing to send).
     Done,
+    /// The server refused the token and its source now has a new one: the
+    /// application should log in again (SASL_TRYAGAIN); the text says so.
+    Retry(String),
     Failure(crate::error::Error),
 }
