@@ -7,9 +7,11 @@ use super::utils::{self, Level, Utils};
 use super::{ptr, security_flags, sys, PlugInit, FEATURES};
 use crate::config::ServerConfig;
 use crate::error::{printable, ErrorKind};
+use crate::options;
 use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
+use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::sync::{Arc, RwLock};
 
@@ -35,18 +37,23 @@ fn with_options<R>(u: Utils, f: impl FnOnce(&OptionSet) -> R) -> R {
 fn runtime_for(u: Utils, set: &OptionSet) -> Option<Arc<ServerRuntime>> {
     BUILT.get_or_build(set, |set| {
         // A near miss set means a restriction we would silently drop: refuse it.
-        if let Some(line) = set.first_mistake() {
+        if let Some(line) = options::first_mistake(|name| is_set(u, name)) {
             u.log(Level::Err, &format!("server mechanisms disabled: {line}"));
             return None;
         }
         // Nothing set at all is a server that does not use us: a note, not an error.
-        let level = if set.any_key_set() {
-            Level::Err
-        } else {
+        let level = if set.is_empty() {
             Level::Note
+        } else {
+            Level::Err
         };
         configure(u, level, |k| set.get(k))
     })
+}
+
+/// Whether `u`'s getopt has a value for `name` (the near-miss probe).
+fn is_set(u: Utils, name: &str) -> bool {
+    CString::new(name).is_ok_and(|key| u.getopt_with(&key, |v| v.is_some()))
 }
 
 /// The runtime for a connection: the one built at init, else one from the
@@ -152,29 +159,66 @@ pub unsafe extern "C" fn sasl_server_plug_init(
     )
 }
 
+/// Whether the mechanism is offered on this connection. When it is, the
+/// connection's state is made here and handed to libsasl2, which then skips
+/// mech_new (and disposes of a state it does not use): the connection's
+/// options are read once per login.
 unsafe extern "C" fn mech_avail(
     glob_context: *mut c_void,
     sparams: *mut sys::sasl_server_params_t,
-    _conn_context: *mut *mut c_void,
+    conn_context: *mut *mut c_void,
 ) -> c_int {
     boundary(
         "server mech_avail",
         // SAFETY: libsasl2 passes the params of the connection being set up.
         || unsafe { ptr::server_utils(sparams) },
         || {
-            // SAFETY: as above.
-            let u = unsafe { ptr::server_utils(sparams) };
-            let offered = match (u.and_then(runtime), table::mechanism(glob_context)) {
-                (Some(rt), Some(mech)) => rt.offers(mech),
-                _ => false,
+            // SAFETY: as above; libsasl2 passes its slot for a context (or NULL).
+            let (params, u, slot) = unsafe {
+                (
+                    ptr::server_params(sparams),
+                    ptr::server_utils(sparams),
+                    ptr::out_ref(conn_context),
+                )
             };
-            if offered {
-                sys::SASL_OK
-            } else {
-                sys::SASL_NOMECH
+            let (Some(params), Some(u), Some(mech)) = (params, u, table::mechanism(glob_context))
+            else {
+                return sys::SASL_NOMECH;
+            };
+            // An earlier mech_avail of this connection made its state already.
+            if slot.as_deref().is_some_and(|c| !c.is_null()) {
+                return sys::SASL_OK;
             }
+            let Some(runtime) = runtime(u).filter(|rt| rt.offers(mech)) else {
+                return sys::SASL_NOMECH;
+            };
+            if let Some(slot) = slot {
+                let conn = new_conn(params, mech, runtime);
+                // SAFETY: libsasl2 hands the context to mech_step and
+                // mech_dispose only, which turn it back as a ServerConn.
+                unsafe { ptr::conn_store(slot, conn) };
+            }
+            sys::SASL_OK
         },
     )
+}
+
+/// A connection's state for `mech`.
+fn new_conn(
+    params: &sys::sasl_server_params_t,
+    mech: crate::server::Mechanism,
+    runtime: Arc<ServerRuntime>,
+) -> Box<ServerConn> {
+    // Only the OAUTH mechanism names the service (as its realm).
+    let realm = match mech {
+        crate::server::Mechanism::OAuth => service(params),
+        _ => String::new(),
+    };
+    Box::new(ServerConn {
+        exchange: Exchange::new(mech, &realm).with_server_name(server_fqdn(params)),
+        runtime,
+        out: Vec::new(),
+    })
 }
 
 /// A string of the connection's params (`service`, `serverFQDN`): NULL or
@@ -222,16 +266,7 @@ unsafe extern "C" fn mech_new(
                 );
                 return sys::SASL_UNAVAIL;
             };
-            // Only the OAUTH mechanism names the service (as its realm).
-            let realm = match mech {
-                crate::server::Mechanism::OAuth => service(params),
-                _ => String::new(),
-            };
-            let conn = Box::new(ServerConn {
-                exchange: Exchange::new(mech, &realm).with_server_name(server_fqdn(params)),
-                runtime,
-                out: Vec::new(),
-            });
+            let conn = new_conn(params, mech, runtime);
             // SAFETY: libsasl2 hands conn_context back to mech_step and
             // mech_dispose only, which turn it back as a ServerConn.
             if unsafe { ptr::conn_store(conn_context, conn) } {
