@@ -197,7 +197,11 @@ fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
 
 /// A secret from the application's bytes, with no unwiped copy left behind.
 fn secret_text(bytes: &[u8]) -> Secret {
-    Secret::new(String::from_utf8_lossy(bytes).into_owned())
+    // The strict check first: it is quicker on the usual, valid token.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Secret::new(text.to_owned()),
+        Err(_) => Secret::new(String::from_utf8_lossy(bytes).into_owned()),
+    }
 }
 
 /// Results the application wrote into our prompts, by callback id; the copy
@@ -444,13 +448,18 @@ unsafe fn canonicalise(
     let (Some(authid), Some(authzid)) = (authid, authzid) else {
         return Ok(());
     };
-    for (name, flag) in [
-        (authzid, sys::SASL_CU_AUTHZID),
-        (authid, sys::SASL_CU_AUTHID),
-    ] {
+    // One call for both when they are the same name, as the server side does.
+    let names: &[(&str, c_int)] = if authid == authzid {
+        &[(authid, sys::SASL_CU_AUTHID | sys::SASL_CU_AUTHZID)]
+    } else {
+        &[
+            (authzid, sys::SASL_CU_AUTHZID),
+            (authid, sys::SASL_CU_AUTHID),
+        ]
+    };
+    for &(name, flag) in names {
         // SAFETY: the caller's guarantee; conn and canon_user are this connection's.
-        let rc =
-            unsafe { utils::canon_user(params.canon_user, u.conn(), name, flag as c_int, oparams) };
+        let rc = unsafe { utils::canon_user(params.canon_user, u.conn(), name, flag, oparams) };
         if rc != sys::SASL_OK {
             return Err(Error::param(format!(
                 "canonicalising the user name failed (SASL code {rc})"
