@@ -423,3 +423,85 @@ unsafe extern "C" fn mech_free(_glob_context: *mut c_void, utils: *const sys::sa
     // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
     boundary("server mech_free", || unsafe { ptr::utils(utils) }, || ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// getopt calls the fake application below has answered.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Options an application gives only per connection (a JWKS URL: nothing
+    /// to read at build, nothing fetched before a token comes).
+    const OPTS: &[(&CStr, &CStr)] = &[
+        (c"oauth_issuer", c"https://issuer.example"),
+        (c"oauth_audience", c"imap"),
+        (c"oauth_jwks_url", c"https://issuer.example/jwks"),
+    ];
+
+    unsafe extern "C" fn getopt(
+        _context: *mut c_void,
+        _plugin: *const c_char,
+        option: *const c_char,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the plugin passes a NUL-terminated key and writable out pointers.
+        let option = unsafe { CStr::from_ptr(option) };
+        let Some((_, value)) = OPTS.iter().find(|(k, _)| *k == option) else {
+            return sys::SASL_FAIL;
+        };
+        // SAFETY: as above; `len` may be NULL.
+        unsafe {
+            *result = value.as_ptr();
+            if !len.is_null() {
+                *len = value.to_bytes().len() as c_uint;
+            }
+        }
+        sys::SASL_OK
+    }
+
+    /// A login reads each option key once (mech_avail makes the state, so
+    /// libsasl2 skips mech_new), and a set already seen is neither built nor
+    /// probed for near misses again.
+    #[test]
+    fn a_login_reads_each_key_once_and_a_seen_set_is_not_built_again() {
+        let utils = sys::sasl_utils_t {
+            getopt: Some(getopt),
+            ..Default::default()
+        };
+        let mut params = sys::sasl_server_params_t {
+            utils: &utils,
+            service: c"imap".as_ptr(),
+            serverFQDN: c"mail.example".as_ptr(),
+            ..Default::default()
+        };
+        let bearer = table::glob_context(0);
+        for login in 0..3 {
+            CALLS.store(0, Ordering::SeqCst);
+            let mut state: *mut c_void = std::ptr::null_mut();
+            // SAFETY: params, utils and the state slot are locals that outlive the calls.
+            let rc = unsafe { mech_avail(bearer, &mut params, &mut state) };
+            assert_eq!(rc, sys::SASL_OK, "login {login}");
+            assert!(!state.is_null(), "mech_avail made the state");
+            // libsasl2 hands the saved state to a second mech_avail (sasl_listmech, then start).
+            // SAFETY: as above.
+            let rc = unsafe { mech_avail(bearer, &mut params, &mut state) };
+            assert_eq!(rc, sys::SASL_OK);
+            let calls = CALLS.load(Ordering::SeqCst);
+            if login == 0 {
+                assert!(
+                    calls > crate::config::SERVER_KEYS.len(),
+                    "first sight: the probe"
+                );
+            } else {
+                assert_eq!(calls, crate::config::SERVER_KEYS.len(), "login {login}");
+            }
+            // SAFETY: the state mech_avail made, disposed once.
+            unsafe { mech_dispose(state, &utils) };
+        }
+    }
+}
