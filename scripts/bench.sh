@@ -3,7 +3,8 @@
 # libsasl2's own ANONYMOUS (floor) and PLAIN with sasldb (reference), in one
 # run; the raw ring verify cost; memory per connection and over 1,000,000
 # handshakes; callgrind profiles. Prints the table (also written to
-# build/bench/results.md); docs/benchmarks.md explains how to read it.
+# build/bench/results.md); docs/benchmarks.md explains how to read it. Also
+# a server whose options come only through each connection's own getopt.
 #
 # Knobs (environment):
 #   BENCH_RUNS=5        runs of the whole table (medians are reported)
@@ -123,6 +124,8 @@ for ((r = 1; r <= RUNS; r++)); do
   } >"$OUT/run-$r.txt"
 done
 
+say "options only per connection (OAUTHBEARER against ANONYMOUS, alternated)"
+"$BENCH" "${ARGS[@]}" perconn --secs "$SECS" --rounds $((RUNS * 2 + 1)) >"$OUT/perconn.txt"
 say "memory per connection ($CONNS open server connections)"
 "$BENCH" "${ARGS[@]}" mem --conns "$CONNS" >"$OUT/mem.txt"
 say "growth over $GROWTH handshakes"
@@ -145,6 +148,7 @@ if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
   profile anonymous "ANONYMOUS" 2000
   profile plain "PLAIN sasldb" 500
   profile oauthbearer-warm "OAUTHBEARER ES256 warm" 2000
+  profile oauthbearer-warm-perconn "OAUTHBEARER ES256 warm per-connection options" 2000
   profile xoauth2-warm "XOAUTH2 ES256 warm" 2000
   profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
   profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300

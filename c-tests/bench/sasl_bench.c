@@ -17,6 +17,13 @@
  *   mem [--conns N]            heap bytes per open server connection (mallinfo2)
  *   growth [--total N] [--every M]   N warm OAUTHBEARER ES256 handshakes, heap and RSS every M
  *   profile SCENARIO N         N handshakes of one scenario in profile_loop() (for callgrind)
+ *   perconn [--secs S] [--rounds K]  a server whose options come only through each
+ *                              connection's own GETOPT (as some applications give them),
+ *                              with IP strings on both sides (so OAUTHBEARER sends host and
+ *                              port): ANONYMOUS and OAUTHBEARER ES256 warm, alternated K
+ *                              times, one thread; prints "C <scenario>|<round>|<handshakes>|
+ *                              <wall s>|<thread CPU s>" and "Q <median CPU ratio>|<median
+ *                              wall ratio>" (OAUTHBEARER / ANONYMOUS)
  *   list                       the scenario names
  *
  * Every handshake must end with SASL_OK on the server: anything else aborts
@@ -97,8 +104,11 @@ static int nglobal;
  * So ANONYMOUS and the OAuth mechanisms get "null": an auxprop plugin
  * registered by this program whose lookup returns SASL_OK at once (no lookup
  * at all, as the issue's floor asks); PLAIN gets the sasldb auxprop. */
-enum aux { AUX_NONE, AUX_SASLDB };
+enum aux { AUX_NONE, AUX_SASLDB, AUX_PERCONN };
 static struct opt aux_none[] = {{"auxprop_plugin", "null"}, {NULL, NULL}};
+/* perconn: server.conf and auxprop_plugin null, per connection only. */
+static struct opt conn_opts[MAX_OPTS + 2];
+static int nconn_opts, per_conn;
 static char sasldb_path[4096];
 static struct opt aux_sasldb[] = {
     {"pwcheck_method", "auxprop"},
@@ -109,6 +119,12 @@ static struct opt aux_sasldb[] = {
 
 static void add_global(const char *key, const char *value)
 {
+    if (per_conn && strcmp(key, "sasldb_path") != 0) {
+        if (nconn_opts == MAX_OPTS) die("too many options");
+        conn_opts[nconn_opts].key = strdup(key);
+        conn_opts[nconn_opts++].value = strdup(value);
+        return;
+    }
     if (nglobal == MAX_OPTS) die("too many options");
     global_opts[nglobal].key = strdup(key);
     global_opts[nglobal].value = strdup(value);
@@ -140,6 +156,7 @@ static void load_conf(void)
     fclose(f);
     snprintf(sasldb_path, sizeof sasldb_path, "%s/sasldb", bench_dir);
     add_global("sasldb_path", sasldb_path);
+    if (per_conn) add_global("auxprop_plugin", "null");
 }
 
 static const char *lookup(const struct opt *t, int n, const char *key)
@@ -192,6 +209,10 @@ static sasl_callback_t client_global_cbs[] = {
 };
 static sasl_callback_t conn_cbs_none[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), aux_none},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
+static sasl_callback_t conn_cbs_perconn[] = {
+    {SASL_CB_GETOPT, CB(cb_getopt), conn_opts},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 static sasl_callback_t conn_cbs_sasldb[] = {
@@ -249,6 +270,9 @@ static void build_scenarios(void)
     /* A server that offers PLAIN with sasldb and OAUTHBEARER: libsasl2 then
      * looks the token's user up in sasldb too (canon_user -> auxprop). */
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_SASLDB, "OAUTHBEARER ES256 warm +sasldb");
+    /* perconn's pair: every option through the connection's own GETOPT. */
+    add_scen("ANONYMOUS", -1, MODE_NONE, AUX_PERCONN, "ANONYMOUS per-connection options");
+    add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_PERCONN, "OAUTHBEARER ES256 warm per-connection options");
 }
 
 static struct scenario *find_scen(const char *name)
@@ -347,13 +371,30 @@ static void client_init(struct client *c)
 
 static sasl_callback_t *server_cbs(enum aux aux)
 {
+    if (aux == AUX_PERCONN) return conn_cbs_perconn;
     return aux == AUX_SASLDB ? conn_cbs_sasldb : conn_cbs_none;
+}
+
+/* perconn: the connection's addresses, as a network server gives them. */
+#define SERVER_IP "127.0.0.1;143"
+#define CLIENT_IP "127.0.0.1;50143"
+static const char *server_local_ip(void) { return per_conn ? SERVER_IP : NULL; }
+static const char *server_remote_ip(void) { return per_conn ? CLIENT_IP : NULL; }
+
+static sasl_conn_t *client_new(struct client *c)
+{
+    sasl_conn_t *cl = NULL;
+    int rc = sasl_client_new(SERVICE, SERVER_FQDN, per_conn ? CLIENT_IP : NULL,
+                             per_conn ? SERVER_IP : NULL, c->cbs, 0, &cl);
+    if (rc != SASL_OK) die("sasl_client_new: %s", sasl_errstring(rc, NULL, NULL));
+    return cl;
 }
 
 static sasl_conn_t *server_new(enum aux aux)
 {
     sasl_conn_t *s = NULL;
-    int rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, server_cbs(aux), 0, &s);
+    int rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, server_local_ip(), server_remote_ip(),
+                             server_cbs(aux), 0, &s);
     if (rc != SASL_OK) die("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
     return s;
 }
@@ -401,11 +442,10 @@ static int exchange(sasl_conn_t *cl, sasl_conn_t *sv, const char *mech, double *
 /* One complete handshake: new, start, steps, dispose on both sides. */
 static void handshake(struct client *c, const struct scenario *s, double *server_s)
 {
-    sasl_conn_t *cl = NULL, *sv = NULL;
-    int rc = sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c->cbs, 0, &cl);
-    if (rc != SASL_OK) die("sasl_client_new: %s", sasl_errstring(rc, NULL, NULL));
-    SERVER_CALL(rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, server_cbs(s->aux),
-                                     0, &sv));
+    sasl_conn_t *cl = client_new(c), *sv = NULL;
+    int rc;
+    SERVER_CALL(rc = sasl_server_new(SERVICE, SERVER_FQDN, NULL, server_local_ip(),
+                                     server_remote_ip(), server_cbs(s->aux), 0, &sv));
     if (rc != SASL_OK) die("sasl_server_new: %s", sasl_errstring(rc, NULL, NULL));
     rc = exchange(cl, sv, s->mech, server_s);
     if (rc != SASL_OK) die("%s: handshake failed: %s", s->name, sasl_errstring(rc, NULL, NULL));
@@ -449,8 +489,7 @@ static void check_identity(const struct scenario *s)
     const char *user = NULL;
     client_init(&c);
     c.secret = secret_for(s);
-    if (sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c.cbs, 0, &cl) != SASL_OK)
-        die("sasl_client_new");
+    cl = client_new(&c);
     sv = server_new(s->aux);
     if (exchange(cl, sv, s->mech, NULL) != SASL_OK) die("%s: identity check handshake failed", s->name);
     if (sasl_getprop(sv, SASL_USERNAME, (const void **)&user) != SASL_OK || !user ||
@@ -580,6 +619,7 @@ static void cmd_run(double secs, long cold_n)
     for (int i = 0; i < nscen; i++) {
         const struct scenario *s = &scen[i];
         long n;
+        if (s->aux == AUX_PERCONN) continue; /* perconn's, in a process of their own */
         if (s->mode == MODE_COLD) {
             n = cold_n;
         } else {
@@ -597,6 +637,45 @@ static void cmd_run(double secs, long cold_n)
             fflush(stdout);
         }
     }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *xs, int n)
+{
+    qsort(xs, (size_t)n, sizeof *xs, cmp_double);
+    return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+/* The two per-connection scenarios, alternated so that both see the same
+ * machine load; the ratios are of per-handshake times within each round. */
+static void cmd_perconn(double secs, int rounds)
+{
+    const struct scenario *anon = find_scen("ANONYMOUS per-connection options");
+    const struct scenario *oauth = find_scen("OAUTHBEARER ES256 warm per-connection options");
+    const struct scenario *pair[2] = {anon, oauth};
+    double cpu_ratio[64], wall_ratio[64];
+    long n[2];
+    if (rounds < 1 || rounds > 64) die("--rounds: 1 to 64");
+    for (int k = 0; k < 2; k++) { /* identity check, warm-up, calibration */
+        check_identity(pair[k]);
+        n[k] = (long)(secs / (timed(pair[k], 1, 300, NULL, NULL) / 300));
+        if (n[k] < 1000) n[k] = 1000;
+    }
+    for (int r = 0; r < rounds; r++) {
+        double wall[2], cpu[2];
+        for (int k = 0; k < 2; k++) {
+            wall[k] = timed(pair[k], 1, n[k], NULL, &cpu[k]);
+            printf("C %s|%d|%ld|%.6f|%.6f\n", pair[k]->name, r + 1, n[k], wall[k], cpu[k]);
+        }
+        cpu_ratio[r] = (cpu[1] / (double)n[1]) / (cpu[0] / (double)n[0]);
+        wall_ratio[r] = (wall[1] / (double)n[1]) / (wall[0] / (double)n[0]);
+    }
+    printf("Q %.3f|%.3f\n", median(cpu_ratio, rounds), median(wall_ratio, rounds));
 }
 
 static size_t heap_in_use(void)
@@ -721,6 +800,7 @@ static void usage(void)
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR mem [--conns N]\n"
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR growth [--total N] [--every M]\n"
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR profile SCENARIO N\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR perconn [--secs S] [--rounds K]\n"
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR list\n");
     exit(2);
 }
@@ -741,6 +821,8 @@ int main(int argc, char **argv)
     bench_dir = argv[3];
     cmd = argv[4];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    per_conn = strcmp(cmd, "perconn") == 0 ||
+               (strcmp(cmd, "profile") == 0 && argc > 5 && strstr(argv[5], "per-connection"));
     build_scenarios();
     if (strcmp(cmd, "list") == 0) {
         for (int i = 0; i < nscen; i++)
@@ -748,10 +830,13 @@ int main(int argc, char **argv)
         return 0;
     }
     load_conf();
-    load_tokens(strcmp(cmd, "run") == 0 || strcmp(cmd, "profile") == 0);
+    load_tokens(strcmp(cmd, "run") == 0 ||
+                (strcmp(cmd, "profile") == 0 && argc > 5 && find_scen(argv[5])->mode == MODE_COLD));
     init_sasl();
     if (strcmp(cmd, "run") == 0) {
         cmd_run(atof(flag(argc, argv, "--secs", "0.3")), atol(flag(argc, argv, "--cold", "2000")));
+    } else if (strcmp(cmd, "perconn") == 0) {
+        cmd_perconn(atof(flag(argc, argv, "--secs", "0.3")), atoi(flag(argc, argv, "--rounds", "7")));
     } else if (strcmp(cmd, "mem") == 0) {
         cmd_mem(atoi(flag(argc, argv, "--conns", "1000")));
     } else if (strcmp(cmd, "growth") == 0) {

@@ -219,6 +219,8 @@ def main():
             print(f"\nFrom {int(rows[1][0]):,} to {int(rows[-1][0]):,} handshakes: heap {hn - h1:+,} bytes, "
                   f"RSS {rn - r1:+,} KiB: {yes(hn - h1 <= 4096 and rn - r1 <= 64)} (no growth: heap within 4 KiB, RSS within 64 KiB).\n")
 
+    perconn(d)
+
     profiles = sorted(glob.glob(os.path.join(d, "profile-*.txt")))
     if profiles:
         print("## Profiles (callgrind, instructions per handshake)\n")
@@ -227,6 +229,30 @@ def main():
             print(open(p).read().rstrip())
             print()
         print("```")
+
+
+def perconn(d):
+    """sasl_bench perconn: options only through each connection's own getopt."""
+    path = os.path.join(d, "perconn.txt")
+    if not os.path.exists(path):
+        return
+    rows, ratio = {}, None
+    for line in open(path):
+        if line.startswith("C "):
+            name, _, n, wall, cpu = line[2:].rstrip("\n").split("|")
+            rows.setdefault(name, []).append((float(wall) / int(n) * 1e6, float(cpu) / int(n) * 1e6))
+        elif line.startswith("Q "):
+            ratio = [float(x) for x in line[2:].split("|")]
+    print("## Options only per connection (server's own GETOPT, IP strings given, one thread)\n")
+    print("Each connection's options read once per login and the runtime found by its option set; "
+          "ANONYMOUS and OAUTHBEARER alternated in rounds, ratios taken within each round (median).\n")
+    print("| scenario | rounds | µs (median) | CPU µs (median) |")
+    print("|---|---:|---:|---:|")
+    for name, xs in rows.items():
+        print(f"| {name} | {len(xs)} | {fmt(med([w for w, _ in xs]), 2)} | {fmt(med([c for _, c in xs]), 2)} |")
+    if ratio:
+        print(f"\nOAUTHBEARER ES256 warm ≤ 1.3 × ANONYMOUS: CPU {fmt(ratio[0], 2)} × {yes(ratio[0] <= 1.3)}, "
+              f"wall {fmt(ratio[1], 2)} × {yes(ratio[1] <= 1.3)}.\n")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,32 @@ enum State {
     Finished,
 }
 
+/// What the status of the server's error challenge says about our token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerStatus {
+    /// `invalid_token` (OAUTHBEARER, OAUTH10A, OAUTH) or XOAUTH2's and
+    /// OAUTH's `401`/`400`: the token itself was refused, a new one may help.
+    TokenRefused,
+    /// Anything else (`insufficient_scope`, `403`, discovery): a new token
+    /// would be refused the same way.
+    Other,
+}
+
+impl ServerStatus {
+    /// The status as the server's challenge spells it.
+    pub fn parse(status: &str) -> ServerStatus {
+        match status {
+            "invalid_token" | "401" | "400" => ServerStatus::TokenRefused,
+            _ => ServerStatus::Other,
+        }
+    }
+}
+
 pub struct ClientExchange {
     mech: Mechanism,
     state: State,
-    /// The server's error status (`invalid_token`, `401`…), once one came.
-    server_status: Option<String>,
+    /// What the server's error challenge said, once one came.
+    server_status: Option<ServerStatus>,
     /// Whether the first message carried a token (OAUTH may send none: discovery).
     sent_token: bool,
 }
@@ -168,11 +189,7 @@ impl ClientExchange {
     /// Whether the server's error challenge says the token itself was refused
     /// (invalid_token; XOAUTH2's 401 or 400), so a new token may help.
     pub fn token_refused(&self) -> bool {
-        self.sent_token
-            && matches!(
-                self.server_status.as_deref(),
-                Some("invalid_token" | "401" | "400")
-            )
+        self.sent_token && self.server_status == Some(ServerStatus::TokenRefused)
     }
 
     /// "server refused the token: status …, scope …" from the challenge.
@@ -207,7 +224,7 @@ impl ClientExchange {
                 printable(&String::from_utf8_lossy(input), 120)
             );
         };
-        self.server_status = Some(status.clone());
+        self.server_status = Some(ServerStatus::parse(&status));
         let what = if self.sent_token {
             "refused the token"
         } else {
@@ -359,6 +376,22 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(json)
             );
+        }
+    }
+
+    #[test]
+    fn server_statuses_are_typed() {
+        for s in ["invalid_token", "401", "400"] {
+            assert_eq!(ServerStatus::parse(s), ServerStatus::TokenRefused, "{s}");
+        }
+        for s in [
+            "insufficient_scope",
+            "403",
+            "discovery",
+            "",
+            "Invalid_Token",
+        ] {
+            assert_eq!(ServerStatus::parse(s), ServerStatus::Other, "{s}");
         }
     }
 

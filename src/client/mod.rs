@@ -3,6 +3,7 @@
 //! reports the server's reason. No I/O of its own.
 
 pub mod exchange;
+pub mod session;
 
 /// The client's configuration file and provider presets live with the token
 /// sources that use them.
@@ -39,5 +40,8 @@ pub enum ClientStep {
     },
     /// The exchange is complete from our side (SASL_OK, nothing to send).
     Done,
+    /// The server refused the token and its source now has a new one: the
+    /// application should log in again (SASL_TRYAGAIN); the text says so.
+    Retry(String),
     Failure(crate::error::Error),
 }

@@ -1,20 +1,19 @@
 //! Client side of the plugin: `sasl_client_plug_init` and the mechanism
 //! callbacks, with libsasl2's callback-or-prompt dance for the credentials.
 
-use super::guard::{code, guard};
+use super::guard::{boundary, code};
 use super::table::{self, ClientTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{security_flags, sys, FEATURES, PLUG_VERSION};
+use super::{ptr, security_flags, sys, PlugInit, FEATURES};
 use crate::client::config::ClientConfig;
-use crate::client::exchange::ClientExchange;
-use crate::client::{ClientStep, Credentials, Mechanism, Target};
+use crate::client::session::ClientSession;
+use crate::client::{ClientStep, Credentials, Target};
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::token::{self, ClientRuntime, TokenSource};
+use crate::token::ClientRuntime;
 use crate::validate::unix_now;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
-use std::ptr;
 use std::sync::{Arc, RwLock};
 
 static TABLE: ClientTable = ClientTable::new();
@@ -25,10 +24,7 @@ static RUNTIME: RwLock<Option<Arc<ClientRuntime>>> = RwLock::new(None);
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
 struct ClientConn {
-    client: ClientExchange,
-    first_sent: bool,
-    /// Where the token came from, and the token sent, for a refresh after a refusal.
-    source: Option<(Box<dyn TokenSource>, Secret)>,
+    session: ClientSession,
     /// Prompts we handed to the application; read back at the next step.
     prompts: Vec<sys::sasl_interact_t>,
     /// The last message; libsasl2 reads it after the step returns. Wiped on drop.
@@ -41,7 +37,7 @@ fn build_table() -> Table<sys::sasl_client_plug_t> {
         max_ssf: 0,
         security_flags: security_flags(table::MECHANISMS[i]),
         features: FEATURES,
-        required_prompts: ptr::null(),
+        required_prompts: std::ptr::null(),
         glob_context: table::glob_context(i),
         mech_new: Some(mech_new),
         mech_step: Some(mech_step),
@@ -67,80 +63,72 @@ pub unsafe extern "C" fn sasl_client_plug_init(
     pluglist: *mut *mut sys::sasl_client_plug_t,
     plugcount: *mut c_int,
 ) -> c_int {
-    guard(
-        || (),
+    boundary(
+        "sasl_client_plug_init",
+        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+        || unsafe { ptr::utils(utils) },
         || {
-            if Utils::from_ptr(utils).is_none()
-                || out_version.is_null()
-                || pluglist.is_null()
-                || plugcount.is_null()
-            {
-                return sys::SASL_BADPARAM;
-            }
-            if maxversion < PLUG_VERSION {
-                return sys::SASL_BADVERS;
-            }
+            // SAFETY: libsasl2 passes its utils and out pointers to its locals.
+            let init =
+                unsafe { PlugInit::check(utils, maxversion, out_version, pluglist, plugcount) };
+            let (u, out) = match init {
+                Ok(init) => init,
+                Err(rc) => return rc,
+            };
             // Configuration and trust anchors are read now: Postfix's smtp
             // client chroots after SASL init.
-            let rt = ClientConfig::load().and_then(ClientRuntime::new);
-            let rt = match rt {
+            let rt = match ClientConfig::load().and_then(ClientRuntime::new) {
                 Ok(rt) => Some(Arc::new(rt)),
                 Err(e) => {
-                    if let Some(u) = Utils::from_ptr(utils) {
-                        u.log(
-                            Level::Err,
-                            &format!(
-                                "client configuration: {} (file: and cmd: secrets will fail)",
-                                e.reason
-                            ),
-                        );
-                    }
+                    u.log(
+                        Level::Err,
+                        &format!(
+                            "client configuration: {} (file: and cmd: secrets will fail)",
+                            e.reason
+                        ),
+                    );
                     None
                 }
             };
-            if let Some(u) = Utils::from_ptr(utils) {
-                // Environment variables ignored in a setuid/setgid process.
-                for note in crate::secure_env::take_notes() {
-                    u.log(Level::Warn, &note);
-                }
+            // Environment variables ignored in a setuid/setgid process.
+            for note in crate::secure_env::take_notes() {
+                u.log(Level::Warn, &note);
             }
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }
-            let t = TABLE.get_or_init(build_table);
-            // SAFETY: the three out pointers were checked non-null above.
-            unsafe {
-                *out_version = PLUG_VERSION;
-                *pluglist = t.as_mut_ptr();
-                *plugcount = t.len();
-            }
-            sys::SASL_OK
+            out.publish(TABLE.get_or_init(build_table))
         },
     )
 }
 
 unsafe extern "C" fn mech_new(
     glob_context: *mut c_void,
-    _cparams: *mut sys::sasl_client_params_t,
+    cparams: *mut sys::sasl_client_params_t,
     conn_context: *mut *mut c_void,
 ) -> c_int {
-    guard(
-        || (),
+    boundary(
+        "client mech_new",
+        // SAFETY: libsasl2 passes the params of the connection being created.
+        || unsafe { ptr::client_utils(cparams) },
         || {
-            let (Some(mech), false) = (table::mechanism(glob_context), conn_context.is_null())
-            else {
+            // SAFETY: as above.
+            let u = unsafe { ptr::client_utils(cparams) };
+            let Some((_, mech)) = super::new_args(u, glob_context, conn_context) else {
                 return sys::SASL_BADPARAM;
             };
             let conn = Box::new(ClientConn {
-                client: ClientExchange::new(mech),
-                first_sent: false,
-                source: None,
+                session: ClientSession::new(mech),
                 prompts: Vec::new(),
                 out: Default::default(),
             });
-            // SAFETY: checked non-null; only mech_step and mech_dispose turn it back into a Box.
-            unsafe { *conn_context = Box::into_raw(conn).cast() };
-            sys::SASL_OK
+            // SAFETY: libsasl2 hands conn_context back to mech_step and
+            // mech_dispose only, which turn it back as a ClientConn.
+            if unsafe { ptr::conn_store(conn_context, conn) } {
+                sys::SASL_OK
+            } else {
+                sys::SASL_BADPARAM
+            }
         },
     )
 }
@@ -173,17 +161,12 @@ fn get_simple(u: Utils, id: c_int) -> Result<Got<String>, c_int> {
     };
     // SAFETY: libsasl2 stored this proc for `id`, whose type is sasl_getsimple_t.
     let f = unsafe { std::mem::transmute::<GenericProc, GetSimple>(f) };
-    let mut result: *const c_char = ptr::null();
+    let mut result: *const c_char = std::ptr::null();
     // SAFETY: the getsimple contract: writes a NUL-terminated string it owns; len may be NULL.
-    let rc = unsafe { f(context, id, &mut result, ptr::null_mut()) };
+    let rc = unsafe { f(context, id, &mut result, std::ptr::null_mut()) };
     match rc {
-        sys::SASL_OK if result.is_null() => Ok(Got::Absent),
-        // SAFETY: a non-null result is a C string owned by the application.
-        sys::SASL_OK => Ok(Got::Value(
-            unsafe { CStr::from_ptr(result) }
-                .to_string_lossy()
-                .into_owned(),
-        )),
+        // SAFETY: NULL or a C string owned by the application, valid for this call.
+        sys::SASL_OK => Ok(unsafe { ptr::text(result) }.map_or(Got::Absent, Got::Value)),
         sys::SASL_INTERACT => Ok(Got::Prompt),
         rc => Err(rc),
     }
@@ -198,7 +181,7 @@ fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
     };
     // SAFETY: libsasl2 stored this proc for SASL_CB_PASS, whose type is sasl_getsecret_t.
     let f = unsafe { std::mem::transmute::<GenericProc, GetSecret>(f) };
-    let mut secret: *mut sys::sasl_secret_t = ptr::null_mut();
+    let mut secret: *mut sys::sasl_secret_t = std::ptr::null_mut();
     // SAFETY: the getsecret contract: writes a pointer to a secret it owns.
     let rc = unsafe { f(u.conn(), context, sys::SASL_CB_PASS, &mut secret) };
     if rc != sys::SASL_OK {
@@ -208,19 +191,17 @@ fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
             Err(rc)
         };
     }
-    // SAFETY: a non-null secret has `len` bytes of data after its len field.
-    let Some(s) = (unsafe { secret.as_ref() }) else {
-        return Ok(Got::Absent);
-    };
-    let data = ptr::addr_of!(s.data).cast::<u8>();
-    // SAFETY: as above; sasl_secret_t is a length-prefixed buffer.
-    let bytes = unsafe { std::slice::from_raw_parts(data, s.len as usize) };
-    Ok(Got::Value(secret_text(bytes)))
+    // SAFETY: NULL or the application's secret, valid for this call.
+    Ok(unsafe { ptr::secret_bytes(secret) }.map_or(Got::Absent, |b| Got::Value(secret_text(b))))
 }
 
 /// A secret from the application's bytes, with no unwiped copy left behind.
 fn secret_text(bytes: &[u8]) -> Secret {
-    Secret::new(String::from_utf8_lossy(bytes).into_owned())
+    // The strict check first: it is quicker on the usual, valid token.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Secret::new(text.to_owned()),
+        Err(_) => Secret::new(String::from_utf8_lossy(bytes).into_owned()),
+    }
 }
 
 /// Results the application wrote into our prompts, by callback id; the copy
@@ -233,7 +214,7 @@ fn prompt_result(
         .iter()
         .find(|p| p.id == id as std::os::raw::c_ulong)?;
     // SAFETY: the application set `result` to `len` readable bytes (or left it NULL).
-    unsafe { utils::bytes(p.result.cast(), p.len) }.map(|b| zeroize::Zeroizing::new(b.to_vec()))
+    unsafe { ptr::bytes(p.result.cast(), p.len) }.map(|b| zeroize::Zeroizing::new(b.to_vec()))
 }
 
 fn make_prompt(id: c_int) -> sys::sasl_interact_t {
@@ -243,14 +224,25 @@ fn make_prompt(id: c_int) -> sys::sasl_interact_t {
             c"Authorization name (empty: same as the token's identity)",
         ),
         sys::SASL_CB_AUTHNAME => (c"Authentication Name", c"User name"),
+        sys::SASL_CB_LIST_END => return list_end(),
         _ => (c"Password", c"OAuth 2.0 access token"),
     };
     sys::sasl_interact_t {
         id: id as _,
         challenge: challenge.as_ptr(),
         prompt: prompt.as_ptr(),
-        defresult: ptr::null(),
-        result: ptr::null(),
+        ..list_end()
+    }
+}
+
+/// The all-zero SASL_CB_LIST_END entry that ends a prompt list.
+fn list_end() -> sys::sasl_interact_t {
+    sys::sasl_interact_t {
+        id: sys::SASL_CB_LIST_END as std::os::raw::c_ulong,
+        challenge: std::ptr::null(),
+        prompt: std::ptr::null(),
+        defresult: std::ptr::null(),
+        result: std::ptr::null(),
         len: 0,
     }
 }
@@ -303,9 +295,7 @@ fn credentials(
 /// Host and port of the server, as OAUTHBEARER sends them.
 fn target(params: &sys::sasl_client_params_t, u: Utils) -> Target {
     // SAFETY: serverFQDN is NULL or the C string given to sasl_client_new, owned by the connection.
-    let host = unsafe { params.serverFQDN.as_ref() }
-        .map(|p| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
-        .filter(|h| !h.is_empty());
+    let host = unsafe { ptr::text(params.serverFQDN) }.filter(|h| !h.is_empty());
     let port = u
         .string_prop(sys::SASL_IPREMOTEPORT)
         .and_then(|s| s.rsplit_once(';').and_then(|(_, p)| p.parse().ok()));
@@ -322,69 +312,86 @@ unsafe extern "C" fn mech_step(
     clientoutlen: *mut c_uint,
     oparams: *mut sys::sasl_out_params_t,
 ) -> c_int {
-    utils::clear_output(clientout, clientoutlen);
-    // SAFETY: libsasl2 passes the params of this connection, valid for the call.
-    let params = unsafe { cparams.as_ref() };
-    let u = params.and_then(|p| Utils::from_ptr(p.utils));
-    guard(
+    boundary(
+        "client mech_step",
+        // SAFETY: libsasl2 passes the params of this connection, valid for the call.
+        || unsafe { ptr::client_utils(cparams) },
         || {
-            if let Some(u) = u {
-                u.seterror("internal error (panic) in sasl-oauth", true)
-            }
-        },
-        || {
-            // SAFETY: conn_context is the Box made in mech_new; calls on one connection are serialised.
-            let conn = unsafe { conn_context.cast::<ClientConn>().as_mut() };
+            // SAFETY: libsasl2's out pointers for this step (each may be NULL).
+            let mut out = unsafe { ptr::output(clientout, clientoutlen) };
+            // SAFETY: libsasl2 passes the params of this connection, valid for the
+            // call, and the context we made in mech_new; calls on one connection
+            // are serialised.
+            let (params, u, conn) = unsafe {
+                (
+                    ptr::client_params(cparams),
+                    ptr::client_utils(cparams),
+                    ptr::conn_mut::<ClientConn>(conn_context),
+                )
+            };
             let (Some(params), Some(u), Some(conn)) = (params, u, conn) else {
                 return sys::SASL_BADPARAM;
             };
             // SAFETY: libsasl2 guarantees serverinlen readable bytes at serverin.
-            let Some(input) = (unsafe { utils::bytes(serverin, serverinlen) }) else {
+            let Some(input) = (unsafe { ptr::bytes(serverin, serverinlen) }) else {
                 return sys::SASL_BADPARAM;
             };
-            let step = if conn.first_sent {
-                let step = conn.client.challenge(input);
-                let refused = match &step {
-                    ClientStep::Send { note: Some(n), .. } if conn.client.token_refused() => {
-                        Some(n.clone())
-                    }
-                    _ => None,
-                };
-                if let Some(rc) = refused.and_then(|note| retry_with_new_token(conn, u, &note)) {
-                    return rc;
-                }
-                step
+            let step = if conn.session.first_sent() {
+                conn.session.challenge(input, unix_now())
             } else {
-                match first_step(conn, params, u, prompt_need, oparams) {
+                // SAFETY: libsasl2's prompt slot and out params for this step.
+                let step = unsafe { first_step(conn, params, u, prompt_need, oparams) };
+                match step {
                     Ok(step) => step,
                     Err(rc) => return rc,
                 }
             };
-            match step {
-                ClientStep::Send { message, note } => {
-                    if let Some(note) = note {
-                        // Logged too: Postfix's smtp client shows it in the mail log.
-                        u.seterror(&note, true);
-                    }
-                    conn.out = message;
-                    utils::set_output(clientout, clientoutlen, &conn.out);
-                    sys::SASL_CONTINUE
-                }
-                ClientStep::Done => {
-                    utils::set_done(oparams);
-                    sys::SASL_OK
-                }
-                ClientStep::Failure(e) => {
-                    u.seterror(&e.reason, true);
-                    code(e.kind)
-                }
-            }
+            log_notes(&mut conn.session, u);
+            // SAFETY: libsasl2's out params for this step (NULL: none).
+            let done = unsafe { ptr::out_ref(oparams) };
+            answer(step, u, conn, &mut out, done)
         },
     )
 }
 
+/// What a step's outcome tells libsasl2 and the application.
+fn answer(
+    step: ClientStep,
+    u: Utils,
+    conn: &mut ClientConn,
+    out: &mut ptr::Output,
+    oparams: Option<&mut sys::sasl_out_params_t>,
+) -> c_int {
+    match step {
+        ClientStep::Send { message, note } => {
+            if let Some(note) = note {
+                // Logged too: Postfix's smtp client shows it in the mail log.
+                u.seterror(&note, true);
+            }
+            conn.out = message;
+            out.set(&conn.out);
+            sys::SASL_CONTINUE
+        }
+        ClientStep::Done => {
+            oparams.map(utils::set_done);
+            sys::SASL_OK
+        }
+        ClientStep::Retry(text) => {
+            u.seterror(&text, true);
+            sys::SASL_TRYAGAIN
+        }
+        ClientStep::Failure(e) => {
+            u.seterror(&e.reason, true);
+            code(e.kind)
+        }
+    }
+}
+
 /// Credentials (possibly by prompting), canonicalisation, and the first message.
-fn first_step(
+///
+/// # Safety
+/// `prompt_need` and `oparams` are libsasl2's for this step (each may be NULL).
+unsafe fn first_step(
     conn: &mut ClientConn,
     params: &sys::sasl_client_params_t,
     u: Utils,
@@ -393,124 +400,97 @@ fn first_step(
 ) -> Result<ClientStep, c_int> {
     // The prompts the application answered, if this is the call after SASL_INTERACT.
     let answered = std::mem::take(&mut conn.prompts);
-    if !prompt_need.is_null() {
-        // SAFETY: prompt_need is libsasl2's pointer to the application's pointer; it may
-        // point at our previous prompts, which we took back above and no longer expose.
-        unsafe { *prompt_need = ptr::null_mut() };
+    // SAFETY: libsasl2's pointer to the application's pointer (or NULL); it may
+    // point at our previous prompts, which we took back above and no longer expose.
+    let mut prompt_need = unsafe { ptr::out_ref(prompt_need) };
+    if let Some(p) = prompt_need.as_deref_mut() {
+        *p = std::ptr::null_mut();
     }
-    let mut creds = match credentials(u, &answered)? {
+    let creds = match credentials(u, &answered)? {
         Ok(c) => c,
         Err(need) => {
-            if prompt_need.is_null() {
+            let Some(p) = prompt_need else {
                 u.seterror(
                     "credentials needed but the application cannot be prompted",
                     true,
                 );
                 return Err(sys::SASL_INTERACT);
-            }
+            };
             conn.prompts = need.into_iter().map(make_prompt).collect();
-            // The list ends with an all-zero SASL_CB_LIST_END entry.
-            conn.prompts.push(sys::sasl_interact_t {
-                id: sys::SASL_CB_LIST_END as std::os::raw::c_ulong,
-                challenge: ptr::null(),
-                prompt: ptr::null(),
-                defresult: ptr::null(),
-                result: ptr::null(),
-                len: 0,
-            });
-            // SAFETY: checked non-null; the array lives in our context until the next step.
-            unsafe { *prompt_need = conn.prompts.as_mut_ptr() };
+            conn.prompts.push(list_end());
+            // The array lives in our context until the next step.
+            *p = conn.prompts.as_mut_ptr();
             return Err(sys::SASL_INTERACT);
         }
     };
-    // libsasl2 requires both names to be canonicalised before a client SASL_OK.
-    let authid = creds.authid.as_deref().or(creds.authzid.as_deref());
-    let authzid = creds.authzid.as_deref().or(authid);
-    if let (Some(authid), Some(authzid)) = (authid, authzid) {
-        let conn_ptr = u.conn();
-        for (name, flag) in [
-            (authzid, sys::SASL_CU_AUTHZID),
-            (authid, sys::SASL_CU_AUTHID),
-        ] {
-            let rc = utils::canon_user(params.canon_user, conn_ptr, name, flag as c_int, oparams);
-            if rc != sys::SASL_OK {
-                return Ok(ClientStep::Failure(Error::param(format!(
-                    "canonicalising the user name failed (SASL code {rc})"
-                ))));
-            }
-        }
-    }
-    // The secret may name a token file or command rather than be the token.
-    let rt = RUNTIME.read().ok().and_then(|r| r.clone());
-    let mut source = match token::from_secret(std::mem::take(&mut creds.token), rt.as_ref()) {
-        Ok(s) => s,
-        Err(e) => return Ok(ClientStep::Failure(e)),
-    };
-    let now = unix_now();
-    // OAUTH10A signs with OAuth 1.0a credentials; the others send a bearer token.
-    let got = match conn.client.mechanism() {
-        Mechanism::OAuth10a => source.oauth1().map(|c| creds.oauth1 = Some(c)),
-        _ => source.token(now).map(|t| creds.token = t),
-    };
-    log_notes(source.as_mut(), u);
-    if let Err(e) = got {
+    // SAFETY: the caller's guarantee: this step's oparams, with this connection's params.
+    if let Err(e) = unsafe { canonicalise(&creds, params, u, oparams) } {
         return Ok(ClientStep::Failure(e));
     }
-    let step = conn.client.first(&creds, &target(params, u), now);
-    conn.first_sent = matches!(step, ClientStep::Send { .. });
-    conn.source = Some((source, creds.token));
-    Ok(step)
+    let rt = RUNTIME.read().ok().and_then(|r| r.clone());
+    Ok(conn
+        .session
+        .start(creds, &target(params, u), rt.as_ref(), unix_now()))
+}
+
+/// libsasl2 requires both names to be canonicalised before a client SASL_OK.
+///
+/// # Safety
+/// `oparams` is libsasl2's for this step, `params` this connection's.
+unsafe fn canonicalise(
+    creds: &Credentials,
+    params: &sys::sasl_client_params_t,
+    u: Utils,
+    oparams: *mut sys::sasl_out_params_t,
+) -> Result<(), Error> {
+    let authid = creds.authid.as_deref().or(creds.authzid.as_deref());
+    let authzid = creds.authzid.as_deref().or(authid);
+    let (Some(authid), Some(authzid)) = (authid, authzid) else {
+        return Ok(());
+    };
+    // One call for both when they are the same name, as the server side does.
+    let names: &[(&str, c_int)] = if authid == authzid {
+        &[(authid, sys::SASL_CU_AUTHID | sys::SASL_CU_AUTHZID)]
+    } else {
+        &[
+            (authzid, sys::SASL_CU_AUTHZID),
+            (authid, sys::SASL_CU_AUTHID),
+        ]
+    };
+    for &(name, flag) in names {
+        // SAFETY: the caller's guarantee; conn and canon_user are this connection's.
+        let rc = unsafe { utils::canon_user(params.canon_user, u.conn(), name, flag, oparams) };
+        if rc != sys::SASL_OK {
+            return Err(Error::param(format!(
+                "canonicalising the user name failed (SASL code {rc})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the token source did that the log should show (never a secret).
-fn log_notes(source: &mut dyn TokenSource, u: Utils) {
-    for note in source.take_notes() {
+fn log_notes(session: &mut ClientSession, u: Utils) {
+    for note in session.take_notes() {
         u.log(Level::Warn, &note);
     }
 }
 
-/// The server refused our token as invalid: when its source can give a new
-/// one (a token file), get it and return SASL_TRYAGAIN so that the
-/// application logs in again. Once per exchange; a token refused right after
-/// it was obtained is not refreshed again, so this never loops.
-fn retry_with_new_token(conn: &mut ClientConn, u: Utils, note: &str) -> Option<c_int> {
-    let (source, used) = conn.source.as_mut()?;
-    let verdict = source.after_rejection(used, unix_now());
-    log_notes(source.as_mut(), u);
-    match verdict {
-        Ok(true) => {
-            conn.source = None;
-            u.seterror(
-                &format!("{note}; the token file was refreshed: retry the login"),
-                true,
-            );
-            Some(sys::SASL_TRYAGAIN)
-        }
-        Ok(false) => None,
-        Err(e) => {
-            u.log(
-                Level::Warn,
-                &format!("{note}; refreshing the token failed: {}", e.reason),
-            );
-            None
-        }
-    }
+unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, utils: *const sys::sasl_utils_t) {
+    boundary(
+        "client mech_dispose",
+        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+        || unsafe { ptr::utils(utils) },
+        // SAFETY: a non-null conn_context is the ClientConn made in mech_new,
+        // disposed once.
+        || unsafe { ptr::conn_free::<ClientConn>(conn_context) },
+    )
 }
 
-unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sys::sasl_utils_t) {
-    guard(
-        || (),
-        || {
-            if !conn_context.is_null() {
-                // SAFETY: a non-null conn_context is the Box made in mech_new, disposed once.
-                drop(unsafe { Box::from_raw(conn_context.cast::<ClientConn>()) });
-            }
-            sys::SASL_OK
-        },
-    );
+unsafe extern "C" fn mech_free(_glob_context: *mut c_void, utils: *const sys::sasl_utils_t) {
+    // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+    boundary("client mech_free", || unsafe { ptr::utils(utils) }, || ())
 }
-
-unsafe extern "C" fn mech_free(_glob_context: *mut c_void, _utils: *const sys::sasl_utils_t) {}
 
 #[cfg(test)]
 mod tests {

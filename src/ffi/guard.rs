@@ -1,7 +1,10 @@
-//! Every exported function runs inside `guard`: a panic becomes SASL_FAIL
-//! instead of unwinding into C (which would abort the server).
+//! Every exported function is one call of `boundary`: a panic becomes the
+//! return type's fallback (SASL_FAIL, or nothing for a void function)
+//! instead of unwinding into C (which would abort the server), and is
+//! reported the same way by every export.
 
 use super::sys;
+use super::utils::{Level, Utils};
 use crate::error::ErrorKind;
 use std::cell::Cell;
 use std::os::raw::c_int;
@@ -29,19 +32,47 @@ fn quiet_panics_inside() {
     });
 }
 
-/// Runs `body`; a panic is reported through `on_panic` and returns SASL_FAIL.
-pub fn guard(on_panic: impl FnOnce(), body: impl FnOnce() -> c_int) -> c_int {
+/// What an export returns when its body panicked.
+pub trait Fallback {
+    fn fallback() -> Self;
+}
+
+impl Fallback for c_int {
+    fn fallback() -> Self {
+        sys::SASL_FAIL
+    }
+}
+
+impl Fallback for () {
+    fn fallback() -> Self {}
+}
+
+/// The body of every `extern "C"` function: runs `body`; a panic is reported
+/// through the utilities `utils` finds (when it finds any: it runs only after
+/// a panic, so the export does no work before the guard) and yields
+/// `R::fallback()`.
+pub fn boundary<'a, R: Fallback>(
+    export: &'static str,
+    utils: impl FnOnce() -> Option<Utils<'a>>,
+    body: impl FnOnce() -> R,
+) -> R {
     quiet_panics_inside();
     let outer = INSIDE.with(|i| i.replace(true));
     let result = catch_unwind(AssertUnwindSafe(body));
     INSIDE.with(|i| i.set(outer));
-    match result {
-        Ok(code) => code,
-        Err(_) => {
-            // The reporter itself must not unwind either.
-            let _ = catch_unwind(AssertUnwindSafe(on_panic));
-            sys::SASL_FAIL
-        }
+    result.unwrap_or_else(|_| {
+        // The reporter itself must not unwind either.
+        let _ = catch_unwind(AssertUnwindSafe(|| report_panic(export, utils())));
+        R::fallback()
+    })
+}
+
+/// One line, in the error detail and the log, naming the export.
+fn report_panic(export: &str, utils: Option<Utils>) {
+    if let Some(u) = utils {
+        let line = format!("internal error (panic) in sasl-oauth {export}; login refused");
+        u.seterror(&line, false);
+        u.log(Level::Err, &line);
     }
 }
 
@@ -62,16 +93,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_panic_becomes_sasl_fail_and_is_reported() {
-        let mut reported = false;
-        let rc = guard(|| reported = true, || panic!("boom"));
+    fn a_panic_becomes_the_fallback_and_asks_for_the_reporter() {
+        let mut asked = false;
+        let rc: c_int = boundary(
+            "test",
+            || {
+                asked = true;
+                None
+            },
+            || panic!("boom"),
+        );
         assert_eq!(rc, sys::SASL_FAIL);
-        assert!(reported);
+        assert!(asked);
+        let mut asked = false;
+        boundary::<()>(
+            "void",
+            || {
+                asked = true;
+                None
+            },
+            || panic!("boom"),
+        );
+        assert!(asked, "a void export is guarded and reports too");
     }
 
     #[test]
-    fn a_normal_return_passes_through() {
-        assert_eq!(guard(|| (), || sys::SASL_CONTINUE), sys::SASL_CONTINUE);
+    fn a_normal_return_passes_through_without_asking_for_utils() {
+        let rc = boundary(
+            "test",
+            || -> Option<Utils> { panic!("asked") },
+            || sys::SASL_CONTINUE,
+        );
+        assert_eq!(rc, sys::SASL_CONTINUE);
     }
 
     #[test]

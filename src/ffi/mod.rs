@@ -1,16 +1,23 @@
 //! The C boundary: libsasl2's plugin entry points and mechanism callbacks.
 //! This module is the only unsafe code and the only place that knows C types;
 //! it converts, guards against panics, and hands the work to safe Rust.
+//! Raw pointers become references in `ptr` alone; every export is one call
+//! of `guard::boundary`.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod client;
 mod guard;
+mod ptr;
 mod server;
+mod server_options;
 pub mod sys;
 mod table;
 mod utils;
 
 pub use client::sasl_client_plug_init;
 pub use server::sasl_server_plug_init;
+
+use std::os::raw::c_int;
 
 /// The plugin API version libsasl2 2.1.x expects, exactly (SPEC §7).
 const PLUG_VERSION: i32 = 4;
@@ -26,3 +33,72 @@ fn security_flags(mech: crate::server::Mechanism) -> u32 {
     flags as u32
 }
 const FEATURES: u32 = (sys::SASL_FEAT_WANT_CLIENT_FIRST | sys::SASL_FEAT_ALLOWS_PROXY) as u32;
+
+/// The arguments of both sides' plug_init, checked in one order: utils,
+/// then the API version, then the out pointers.
+struct PlugInit<'a, T> {
+    version: &'a mut c_int,
+    list: &'a mut *mut T,
+    count: &'a mut c_int,
+}
+
+impl<'a, T> PlugInit<'a, T> {
+    /// # Safety
+    /// As `ptr::utils` for `utils`, `ptr::out_ref` for the out pointers.
+    unsafe fn check(
+        utils: *const sys::sasl_utils_t,
+        maxversion: c_int,
+        version: *mut c_int,
+        list: *mut *mut T,
+        count: *mut c_int,
+    ) -> Result<(utils::Utils<'a>, Self), c_int> {
+        // SAFETY: the caller's guarantee.
+        let u = unsafe { ptr::utils(utils) }.ok_or(sys::SASL_BADPARAM)?;
+        if maxversion < PLUG_VERSION {
+            u.log(
+                utils::Level::Err,
+                "libsasl2 plugin API too old (need version 4)",
+            );
+            return Err(sys::SASL_BADVERS);
+        }
+        // SAFETY: the caller's guarantee.
+        let outs = unsafe {
+            (
+                ptr::out_ref(version),
+                ptr::out_ref(list),
+                ptr::out_ref(count),
+            )
+        };
+        match outs {
+            (Some(version), Some(list), Some(count)) => Ok((
+                u,
+                PlugInit {
+                    version,
+                    list,
+                    count,
+                },
+            )),
+            _ => Err(sys::SASL_BADPARAM),
+        }
+    }
+
+    /// Hands libsasl2 the mechanism table.
+    fn publish(self, t: &table::Table<T>) -> c_int {
+        *self.version = PLUG_VERSION;
+        *self.list = t.as_mut_ptr();
+        *self.count = t.len();
+        sys::SASL_OK
+    }
+}
+
+/// The arguments of both sides' mech_new, checked in one order: utils, the
+/// mechanism, the context slot.
+fn new_args(
+    u: Option<utils::Utils>,
+    glob_context: *mut std::os::raw::c_void,
+    conn_context: *mut *mut std::os::raw::c_void,
+) -> Option<(utils::Utils, crate::server::Mechanism)> {
+    let u = u?;
+    let mech = table::mechanism(glob_context)?;
+    (!conn_context.is_null()).then_some((u, mech))
+}

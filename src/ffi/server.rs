@@ -1,76 +1,59 @@
 //! Server side of the plugin: `sasl_server_plug_init` and the mechanism callbacks.
 
-use super::guard::{code, guard};
+use super::guard::{boundary, code};
+use super::server_options::{OptionSet, RuntimeCache};
 use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{security_flags, sys, FEATURES, PLUG_VERSION};
+use super::{ptr, security_flags, sys, PlugInit, FEATURES};
 use crate::error::{printable, ErrorKind};
 use crate::options;
-use crate::server::config::{self, ServerConfig};
+use crate::server::config::ServerConfig;
 use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
-use std::collections::HashSet;
+use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// The server runtime built at the last plugin init; None when the server
 /// side is not (correctly) configured, so its mechanisms are not offered.
 static RUNTIME: RwLock<Option<Arc<ServerRuntime>>> = RwLock::new(None);
 static TABLE: ServerTable = ServerTable::new();
 
-/// The options the last runtime was built from (at init, or through a
-/// connection's own getopt when the application gives options only per
-/// connection), and what they built (None: invalid, already logged).
-type Built = (Vec<Option<String>>, Option<Arc<ServerRuntime>>);
-static LAST_BUILT: Mutex<Option<Built>> = Mutex::new(None);
+/// What each option set built, at init or through a connection's own getopt
+/// (when the application gives options only per connection).
+static BUILT: RuntimeCache<ServerRuntime> = RuntimeCache::new();
 
-/// Every key the configuration reads, then every near miss of one (typos,
-/// later versions' options), in a fixed order.
-fn option_values(u: Utils) -> Vec<Option<String>> {
-    config::SERVER_KEYS
-        .iter()
-        .copied()
-        .chain(options::probe_names())
-        .map(|k| u.getopt(k))
-        .collect()
+/// Runs `f` on the options `u` sees (the config file, the application's
+/// global getopt, and the connection's own, when `u` is a connection's).
+fn with_options<R>(u: Utils, f: impl FnOnce(&OptionSet) -> R) -> R {
+    OptionSet::read_with(
+        |name, buf| u.getopt_with(name, |v| v.map(|v| buf.extend_from_slice(v)).is_some()),
+        f,
+    )
 }
 
-/// Builds (or reuses) the runtime for this set of option values.
-fn build(u: Utils, values: Vec<Option<String>>) -> Option<Arc<ServerRuntime>> {
-    let mut last = LAST_BUILT.lock().ok()?;
-    if let Some((seen, rt)) = last.as_ref() {
-        if *seen == values {
-            return rt.clone();
+/// Builds (once per distinct set) the runtime for a set of options.
+fn runtime_for(u: Utils, set: &OptionSet) -> Option<Arc<ServerRuntime>> {
+    BUILT.get_or_build(set, |set| {
+        // A near miss set means a restriction we would silently drop: refuse it.
+        if let Some(line) = options::first_mistake(|name| is_set(u, name)) {
+            u.log(Level::Err, &format!("server mechanisms disabled: {line}"));
+            return None;
         }
-    }
-    let (known, probed) = values.split_at(config::SERVER_KEYS.len().min(values.len()));
-    // A near miss set means a restriction we would silently drop: refuse it.
-    let set: HashSet<&str> = options::probe_names()
-        .zip(probed)
-        .filter_map(|(name, v)| v.as_ref().map(|_| name))
-        .collect();
-    if let Some(line) = options::first_mistake(|name| set.contains(name)) {
-        u.log(Level::Err, &format!("server mechanisms disabled: {line}"));
-        *last = Some((values, None));
-        return None;
-    }
-    let keys = config::SERVER_KEYS.iter().copied();
-    let lookup: Vec<(&str, Option<String>)> = keys.zip(known.iter().cloned()).collect();
-    // Nothing set at all is a server that does not use us: a note, not an error.
-    let level = if known.iter().all(Option::is_none) {
-        Level::Note
-    } else {
-        Level::Err
-    };
-    let rt = configure(u, level, |k| {
-        lookup
-            .iter()
-            .find(|(key, _)| *key == k)
-            .and_then(|(_, v)| v.clone())
-    });
-    *last = Some((values, rt.clone()));
-    rt
+        // Nothing set at all is a server that does not use us: a note, not an error.
+        let level = if set.is_empty() {
+            Level::Note
+        } else {
+            Level::Err
+        };
+        configure(u, level, |k| set.get(k))
+    })
+}
+
+/// Whether `u`'s getopt has a value for `name` (the near-miss probe).
+fn is_set(u: Utils, name: &str) -> bool {
+    CString::new(name).is_ok_and(|key| u.getopt_with(&key, |v| v.is_some()))
 }
 
 /// The runtime for a connection: the one built at init, else one from the
@@ -79,11 +62,12 @@ fn runtime(u: Utils) -> Option<Arc<ServerRuntime>> {
     if let Some(rt) = RUNTIME.read().ok().and_then(|r| r.clone()) {
         return Some(rt);
     }
-    let values = option_values(u);
-    if values.iter().all(Option::is_none) {
-        return None;
-    }
-    build(u, values)
+    with_options(u, |set| {
+        if set.is_empty() {
+            return None;
+        }
+        runtime_for(u, set)
+    })
 }
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
@@ -152,68 +136,89 @@ pub unsafe extern "C" fn sasl_server_plug_init(
     pluglist: *mut *mut sys::sasl_server_plug_t,
     plugcount: *mut c_int,
 ) -> c_int {
-    let u = Utils::from_ptr(utils);
-    guard(
+    boundary(
+        "sasl_server_plug_init",
+        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+        || unsafe { ptr::utils(utils) },
         || {
-            if let Some(u) = u {
-                u.log(
-                    Level::Err,
-                    "internal error (panic) in sasl_server_plug_init",
-                )
-            }
-        },
-        || {
-            let Some(u) = u else {
-                return sys::SASL_BADPARAM;
+            // SAFETY: libsasl2 passes its utils and out pointers to its locals.
+            let init =
+                unsafe { PlugInit::check(utils, maxversion, out_version, pluglist, plugcount) };
+            let (u, out) = match init {
+                Ok(init) => init,
+                Err(rc) => return rc,
             };
-            if maxversion < PLUG_VERSION {
-                u.seterror("libsasl2 plugin API too old (need version 4)", true);
-                return sys::SASL_BADVERS;
-            }
-            if out_version.is_null() || pluglist.is_null() || plugcount.is_null() {
-                return sys::SASL_BADPARAM;
-            }
             // Forget what an earlier init built: files may have changed since.
-            if let Ok(mut last) = LAST_BUILT.lock() {
-                *last = None;
-            }
-            let rt = build(u, option_values(u));
+            BUILT.clear();
+            let rt = with_options(u, |set| runtime_for(u, set));
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }
-            let t = TABLE.get_or_init(build_table);
-            // SAFETY: the three out pointers were checked non-null above.
-            unsafe {
-                *out_version = PLUG_VERSION;
-                *pluglist = t.as_mut_ptr();
-                *plugcount = t.len();
+            out.publish(TABLE.get_or_init(build_table))
+        },
+    )
+}
+
+/// Whether the mechanism is offered on this connection. When it is, the
+/// connection's state is made here and handed to libsasl2, which then skips
+/// mech_new (and disposes of a state it does not use): the connection's
+/// options are read once per login.
+unsafe extern "C" fn mech_avail(
+    glob_context: *mut c_void,
+    sparams: *mut sys::sasl_server_params_t,
+    conn_context: *mut *mut c_void,
+) -> c_int {
+    boundary(
+        "server mech_avail",
+        // SAFETY: libsasl2 passes the params of the connection being set up.
+        || unsafe { ptr::server_utils(sparams) },
+        || {
+            // SAFETY: as above; libsasl2 passes its slot for a context (or NULL).
+            let (params, u, slot) = unsafe {
+                (
+                    ptr::server_params(sparams),
+                    ptr::server_utils(sparams),
+                    ptr::out_ref(conn_context),
+                )
+            };
+            let (Some(params), Some(u), Some(mech)) = (params, u, table::mechanism(glob_context))
+            else {
+                return sys::SASL_NOMECH;
+            };
+            // An earlier mech_avail of this connection made its state already.
+            if slot.as_deref().is_some_and(|c| !c.is_null()) {
+                return sys::SASL_OK;
+            }
+            let Some(runtime) = runtime(u).filter(|rt| rt.offers(mech)) else {
+                return sys::SASL_NOMECH;
+            };
+            if let Some(slot) = slot {
+                let conn = new_conn(params, mech, runtime);
+                // SAFETY: libsasl2 hands the context to mech_step and
+                // mech_dispose only, which turn it back as a ServerConn.
+                unsafe { ptr::conn_store(slot, conn) };
             }
             sys::SASL_OK
         },
     )
 }
 
-unsafe extern "C" fn mech_avail(
-    glob_context: *mut c_void,
-    sparams: *mut sys::sasl_server_params_t,
-    _conn_context: *mut *mut c_void,
-) -> c_int {
-    // SAFETY: libsasl2 passes the params of the connection being set up.
-    let u = unsafe { sparams.as_ref() }.and_then(|p| Utils::from_ptr(p.utils));
-    guard(
-        || (),
-        || {
-            let offered = match (u.and_then(runtime), table::mechanism(glob_context)) {
-                (Some(rt), Some(mech)) => rt.offers(mech),
-                _ => false,
-            };
-            if offered {
-                sys::SASL_OK
-            } else {
-                sys::SASL_NOMECH
-            }
-        },
-    )
+/// A connection's state for `mech`.
+fn new_conn(
+    params: &sys::sasl_server_params_t,
+    mech: crate::server::Mechanism,
+    runtime: Arc<ServerRuntime>,
+) -> Box<ServerConn> {
+    // Only the OAUTH mechanism names the service (as its realm).
+    let realm = match mech {
+        crate::server::Mechanism::OAuth => service(params),
+        _ => String::new(),
+    };
+    Box::new(ServerConn {
+        exchange: Exchange::new(mech, &realm).with_server_name(server_fqdn(params)),
+        runtime,
+        out: Vec::new(),
+    })
 }
 
 /// A string of the connection's params (`service`, `serverFQDN`): NULL or
@@ -221,11 +226,7 @@ unsafe extern "C" fn mech_avail(
 fn conn_text(text: *const c_char) -> Option<String> {
     // SAFETY: `text` is NULL or a NUL-terminated string that libsasl2 keeps
     // alive for the connection, longer than this call.
-    unsafe { text.as_ref() }.map(|p| {
-        unsafe { std::ffi::CStr::from_ptr(p) }
-            .to_string_lossy()
-            .into_owned()
-    })
+    unsafe { ptr::text(text) }
 }
 
 /// The service name of the connection (`imap`, `smtp`…): the OAUTH challenge's realm.
@@ -246,14 +247,15 @@ unsafe extern "C" fn mech_new(
     _challen: c_uint,
     conn_context: *mut *mut c_void,
 ) -> c_int {
-    // SAFETY: libsasl2 passes valid params for the connection being created.
-    let params = unsafe { sparams.as_ref() };
-    let u = params.and_then(|p| Utils::from_ptr(p.utils));
-    guard(
-        || report_panic(u),
+    boundary(
+        "server mech_new",
+        // SAFETY: libsasl2 passes the params of the connection being created.
+        || unsafe { ptr::server_utils(sparams) },
         || {
-            let (Some(u), Some(mech), false) =
-                (u, table::mechanism(glob_context), conn_context.is_null())
+            // SAFETY: as above.
+            let (params, u) = unsafe { (ptr::server_params(sparams), ptr::server_utils(sparams)) };
+            let (Some(params), Some((u, mech))) =
+                (params, super::new_args(u, glob_context, conn_context))
             else {
                 return sys::SASL_BADPARAM;
             };
@@ -264,29 +266,16 @@ unsafe extern "C" fn mech_new(
                 );
                 return sys::SASL_UNAVAIL;
             };
-            // Only the OAUTH mechanism names the service (as its realm).
-            let realm = match mech {
-                crate::server::Mechanism::OAuth => params.map(service).unwrap_or_default(),
-                _ => String::new(),
-            };
-            let conn = Box::new(ServerConn {
-                exchange: Exchange::new(mech, &realm)
-                    .with_server_name(params.and_then(server_fqdn)),
-                runtime,
-                out: Vec::new(),
-            });
-            // SAFETY: conn_context was checked non-null; libsasl2 hands it back
-            // to mech_step and mech_dispose, which alone turn it back into a Box.
-            unsafe { *conn_context = Box::into_raw(conn).cast() };
-            sys::SASL_OK
+            let conn = new_conn(params, mech, runtime);
+            // SAFETY: libsasl2 hands conn_context back to mech_step and
+            // mech_dispose only, which turn it back as a ServerConn.
+            if unsafe { ptr::conn_store(conn_context, conn) } {
+                sys::SASL_OK
+            } else {
+                sys::SASL_BADPARAM
+            }
         },
     )
-}
-
-fn report_panic(u: Option<Utils>) {
-    if let Some(u) = u {
-        u.seterror("internal error (panic) in sasl-oauth; login refused", true);
-    }
 }
 
 unsafe extern "C" fn mech_step(
@@ -298,21 +287,28 @@ unsafe extern "C" fn mech_step(
     serveroutlen: *mut c_uint,
     oparams: *mut sys::sasl_out_params_t,
 ) -> c_int {
-    utils::clear_output(serverout, serveroutlen);
-    // SAFETY: libsasl2 passes the params of this connection, valid for the call.
-    let params = unsafe { sparams.as_ref() };
-    let u = params.and_then(|p| Utils::from_ptr(p.utils));
-    guard(
-        || report_panic(u),
+    boundary(
+        "server mech_step",
+        // SAFETY: libsasl2 passes the params of this connection, valid for the call.
+        || unsafe { ptr::server_utils(sparams) },
         || {
-            // SAFETY: conn_context is the Box we made in mech_new (or NULL);
-            // libsasl2 serialises calls on one connection.
-            let conn = unsafe { conn_context.cast::<ServerConn>().as_mut() };
+            // SAFETY: libsasl2's out pointers for this step (each may be NULL).
+            let mut out = unsafe { ptr::output(serverout, serveroutlen) };
+            // SAFETY: libsasl2 passes the params of this connection, valid for the
+            // call, and the context we made in mech_new; calls on one connection
+            // are serialised.
+            let (params, u, conn) = unsafe {
+                (
+                    ptr::server_params(sparams),
+                    ptr::server_utils(sparams),
+                    ptr::conn_mut::<ServerConn>(conn_context),
+                )
+            };
             let (Some(params), Some(u), Some(conn)) = (params, u, conn) else {
                 return sys::SASL_BADPARAM;
             };
             // SAFETY: libsasl2 guarantees clientinlen readable bytes at clientin.
-            let Some(input) = (unsafe { utils::bytes(clientin, clientinlen) }) else {
+            let Some(input) = (unsafe { ptr::bytes(clientin, clientinlen) }) else {
                 return sys::SASL_BADPARAM;
             };
             let had_refusal = conn.exchange.pending_refusal().is_some();
@@ -331,33 +327,39 @@ unsafe extern "C" fn mech_step(
                         );
                     }
                     conn.out = challenge;
-                    utils::set_output(serverout, serveroutlen, &conn.out);
+                    out.set(&conn.out);
                     sys::SASL_CONTINUE
                 }
-                Step::Success(ids) => finish(params, u, &ids, oparams),
-                Step::Failure(e) => {
-                    // The client may see errdetail; the log line may say more.
-                    // A refusal was already logged with its challenge.
-                    u.seterror(&e.reason, false);
-                    if !had_refusal {
-                        u.log(Level::Fail, &e.log_text());
-                    }
-                    if e.kind == ErrorKind::Unavailable {
-                        u.log(
-                            Level::Warn,
-                            "temporary failure: the login was refused, the client may retry",
-                        );
-                    }
-                    code(e.kind)
-                }
+                // SAFETY: libsasl2's out params for this step, with this connection's params.
+                Step::Success(ids) => unsafe { finish(params, u, &ids, oparams) },
+                Step::Failure(e) => refuse(u, &e, had_refusal),
             }
         },
     )
 }
 
+/// Reports a failed step: the client may see errdetail; the log line may
+/// say more. A refusal was already logged with its challenge.
+fn refuse(u: Utils, e: &crate::error::Error, had_refusal: bool) -> c_int {
+    u.seterror(&e.reason, false);
+    if !had_refusal {
+        u.log(Level::Fail, &e.log_text());
+    }
+    if e.kind == ErrorKind::Unavailable {
+        u.log(
+            Level::Warn,
+            "temporary failure: the login was refused, the client may retry",
+        );
+    }
+    code(e.kind)
+}
+
 /// Canonicalises both identities and fills oparams. The authid was proven by
 /// the token, so libsasl2 must not look for a password for it.
-fn finish(
+///
+/// # Safety
+/// `oparams` is libsasl2's for this step (or NULL), `params` this connection's.
+unsafe fn finish(
     params: &sys::sasl_server_params_t,
     u: Utils,
     ids: &Identities,
@@ -368,8 +370,10 @@ fn finish(
     // token; the authzid is judged by the proxy policy libsasl2 applies next.
     let cu = |flags: u32| (flags | sys::SASL_CU_EXTERNALLY_VERIFIED as u32) as c_int;
     let conn = u.conn();
-    let canon =
-        |name: &str, flags| utils::canon_user(params.canon_user, conn, name, flags, oparams);
+    let canon = |name: &str, flags| {
+        // SAFETY: the caller's guarantee; conn and canon_user are this connection's.
+        unsafe { utils::canon_user(params.canon_user, conn, name, flags, oparams) }
+    };
     let rc = match ids.authzid.as_deref().filter(|a| *a != ids.authid) {
         None => canon(
             &ids.authid,
@@ -396,24 +400,112 @@ fn finish(
         u.seterror(&why, true);
         return rc;
     }
-    utils::set_done(oparams);
+    // SAFETY: the caller's guarantee; canon_user has returned, nothing else holds it.
+    if let Some(o) = unsafe { ptr::out_ref(oparams) } {
+        utils::set_done(o);
+    }
     sys::SASL_OK
 }
 
-unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, _utils: *const sys::sasl_utils_t) {
-    guard(
-        || (),
-        || {
-            if !conn_context.is_null() {
-                // SAFETY: a non-null conn_context is the Box made in mech_new;
-                // libsasl2 disposes each context exactly once.
-                drop(unsafe { Box::from_raw(conn_context.cast::<ServerConn>()) });
-            }
-            sys::SASL_OK
-        },
-    );
+unsafe extern "C" fn mech_dispose(conn_context: *mut c_void, utils: *const sys::sasl_utils_t) {
+    boundary(
+        "server mech_dispose",
+        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+        || unsafe { ptr::utils(utils) },
+        // SAFETY: a non-null conn_context is the ServerConn made in mech_new;
+        // libsasl2 disposes each context exactly once.
+        || unsafe { ptr::conn_free::<ServerConn>(conn_context) },
+    )
 }
 
-unsafe extern "C" fn mech_free(_glob_context: *mut c_void, _utils: *const sys::sasl_utils_t) {
-    // The runtime is replaced at the next init; the tables are static.
+/// The runtime is replaced at the next init; the tables are static.
+unsafe extern "C" fn mech_free(_glob_context: *mut c_void, utils: *const sys::sasl_utils_t) {
+    // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
+    boundary("server mech_free", || unsafe { ptr::utils(utils) }, || ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// getopt calls the fake application below has answered.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Options an application gives only per connection (a JWKS URL: nothing
+    /// to read at build, nothing fetched before a token comes).
+    const OPTS: &[(&CStr, &CStr)] = &[
+        (c"oauth_issuer", c"https://issuer.example"),
+        (c"oauth_audience", c"imap"),
+        (c"oauth_jwks_url", c"https://issuer.example/jwks"),
+    ];
+
+    unsafe extern "C" fn getopt(
+        _context: *mut c_void,
+        _plugin: *const c_char,
+        option: *const c_char,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: the plugin passes a NUL-terminated key and writable out pointers.
+        let option = unsafe { CStr::from_ptr(option) };
+        let Some((_, value)) = OPTS.iter().find(|(k, _)| *k == option) else {
+            return sys::SASL_FAIL;
+        };
+        // SAFETY: as above; `len` may be NULL.
+        unsafe {
+            *result = value.as_ptr();
+            if !len.is_null() {
+                *len = value.to_bytes().len() as c_uint;
+            }
+        }
+        sys::SASL_OK
+    }
+
+    /// A login reads each option key once (mech_avail makes the state, so
+    /// libsasl2 skips mech_new), and a set already seen is neither built nor
+    /// probed for near misses again.
+    #[test]
+    fn a_login_reads_each_key_once_and_a_seen_set_is_not_built_again() {
+        let utils = sys::sasl_utils_t {
+            getopt: Some(getopt),
+            ..Default::default()
+        };
+        let mut params = sys::sasl_server_params_t {
+            utils: &utils,
+            service: c"imap".as_ptr(),
+            serverFQDN: c"mail.example".as_ptr(),
+            ..Default::default()
+        };
+        let bearer = table::glob_context(0);
+        for login in 0..3 {
+            CALLS.store(0, Ordering::SeqCst);
+            let mut state: *mut c_void = std::ptr::null_mut();
+            // SAFETY: params, utils and the state slot are locals that outlive the calls.
+            let rc = unsafe { mech_avail(bearer, &mut params, &mut state) };
+            assert_eq!(rc, sys::SASL_OK, "login {login}");
+            assert!(!state.is_null(), "mech_avail made the state");
+            // libsasl2 hands the saved state to a second mech_avail (sasl_listmech, then start).
+            // SAFETY: as above.
+            let rc = unsafe { mech_avail(bearer, &mut params, &mut state) };
+            assert_eq!(rc, sys::SASL_OK);
+            let calls = CALLS.load(Ordering::SeqCst);
+            if login == 0 {
+                assert!(
+                    calls > crate::server::config::SERVER_KEYS.len(),
+                    "first sight: the probe"
+                );
+            } else {
+                assert_eq!(
+                    calls,
+                    crate::server::config::SERVER_KEYS.len(),
+                    "login {login}"
+                );
+            }
+            // SAFETY: the state mech_avail made, disposed once.
+            unsafe { mech_dispose(state, &utils) };
+        }
+    }
 }

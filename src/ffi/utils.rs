@@ -31,22 +31,21 @@ fn c_line(msg: &str) -> CString {
 }
 
 impl<'a> Utils<'a> {
-    /// `utils` comes from libsasl2 and is valid for the duration of the call
-    /// that received it (plug_init, or a step through the params struct).
-    pub fn from_ptr(utils: *const sys::sasl_utils_t) -> Option<Utils<'a>> {
-        // SAFETY: libsasl2 passes either NULL or a pointer to a live, initialised
-        // sasl_utils_t that outlives the current call; we keep no copy past it.
-        unsafe { utils.as_ref() }.map(Utils)
+    /// Built only by `ptr::utils`, from libsasl2's utils for the current call.
+    pub(super) fn new(utils: &'a sys::sasl_utils_t) -> Utils<'a> {
+        Utils(utils)
     }
 
     pub fn conn(&self) -> *mut sys::sasl_conn_t {
         self.0.conn
     }
 
-    /// One option through libsasl2's getopt (config file or the application's callback).
-    pub fn getopt(&self, key: &str) -> Option<String> {
-        let getopt = self.0.getopt?;
-        let key = CString::new(key).ok()?;
+    /// One option, shown to `f` without a copy: libsasl2 keeps the value
+    /// only until the next getopt, so it never leaves `f`.
+    pub fn getopt_with<R>(&self, key: &CStr, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+        let Some(getopt) = self.0.getopt else {
+            return f(None);
+        };
         let mut value: *const c_char = ptr::null();
         let mut len: c_uint = 0;
         // SAFETY: getopt is libsasl2's function with its own context; the out
@@ -60,13 +59,13 @@ impl<'a> Utils<'a> {
                 &mut len,
             )
         };
-        if rc != sys::SASL_OK || value.is_null() {
-            return None;
+        if rc != sys::SASL_OK {
+            return f(None);
         }
-        // SAFETY: getopt returns a NUL-terminated string owned by libsasl2 or
-        // the application, valid at least until the next getopt call; we copy it.
-        let text = unsafe { CStr::from_ptr(value) };
-        Some(text.to_string_lossy().into_owned())
+        // SAFETY: getopt returns NULL or a NUL-terminated string owned by
+        // libsasl2 or the application, valid at least until the next getopt
+        // call; `f` sees it before any other call.
+        f(unsafe { super::ptr::c_bytes(value) })
     }
 
     /// Sets the connection's error detail (what `sasl_errdetail` shows); logged
@@ -99,11 +98,7 @@ impl<'a> Utils<'a> {
             return None;
         }
         // SAFETY: the string-valued properties are NUL-terminated strings owned by the connection.
-        Some(
-            unsafe { CStr::from_ptr(value.cast()) }
-                .to_string_lossy()
-                .into_owned(),
-        )
+        unsafe { super::ptr::text(value.cast()) }
     }
 
     /// Looks up an application callback: Ok(Some) = present, Ok(None) = the
@@ -126,45 +121,6 @@ impl<'a> Utils<'a> {
     }
 }
 
-/// Reads `len` bytes at `data`, or an empty slice for NULL.
-///
-/// # Safety
-/// `data` must be NULL or point to `len` readable bytes that stay valid for `'a`.
-pub unsafe fn bytes<'a>(data: *const c_char, len: c_uint) -> Option<&'a [u8]> {
-    match (data.is_null(), len) {
-        (true, 0) => Some(&[]),
-        (true, _) => None,
-        // SAFETY: the caller guarantees `len` readable bytes at `data`.
-        (false, n) => Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), n as usize) }),
-    }
-}
-
-/// Writes an output buffer owned by the connection context into libsasl2's out pointers.
-pub fn set_output(out: *mut *const c_char, outlen: *mut c_uint, data: &[u8]) {
-    if out.is_null() || outlen.is_null() {
-        return;
-    }
-    // SAFETY: both pointers were checked non-null; libsasl2 passes pointers to
-    // its own locals. `data` lives in our connection context until the next step.
-    unsafe {
-        *out = data.as_ptr().cast();
-        *outlen = data.len() as c_uint;
-    }
-}
-
-/// Clears libsasl2's out pointers, first thing in every step.
-pub fn clear_output(out: *mut *const c_char, outlen: *mut c_uint) {
-    // SAFETY: each pointer is written only when non-null; libsasl2 owns them.
-    unsafe {
-        if !out.is_null() {
-            *out = ptr::null();
-        }
-        if !outlen.is_null() {
-            *outlen = 0;
-        }
-    }
-}
-
 /// The type of `params->canon_user` (the same on both sides).
 pub type CanonUser = Option<
     unsafe extern "C" fn(
@@ -177,7 +133,11 @@ pub type CanonUser = Option<
 >;
 
 /// Calls `params->canon_user` for one name.
-pub fn canon_user(
+///
+/// # Safety
+/// `conn` and `oparams` must be the connection and out params libsasl2 passed
+/// for the current step, with `canon` from the same connection's params.
+pub unsafe fn canon_user(
     canon: CanonUser,
     conn: *mut sys::sasl_conn_t,
     name: &str,
@@ -199,22 +159,20 @@ pub fn canon_user(
         heap = CString::new(name).unwrap_or_default();
         heap.as_ptr()
     };
-    // SAFETY: libsasl2's canon_user copies the name into connection-owned
-    // buffers referenced from oparams, which libsasl2 gave us for this step.
+    // SAFETY: libsasl2's canon_user copies the name (`ptr`, valid for the
+    // call) into connection-owned buffers referenced from oparams, which the
+    // caller guarantees are this step's.
     unsafe { canon(conn, ptr, name.len() as c_uint, flags as c_uint, oparams) }
 }
 
 /// Marks a finished exchange in the out params (no security layer).
-pub fn set_done(oparams: *mut sys::sasl_out_params_t) {
-    // SAFETY: libsasl2 passes a valid oparams for the step; we write plain fields.
-    if let Some(o) = unsafe { oparams.as_mut() } {
-        o.doneflag = 1;
-        o.mech_ssf = 0;
-        o.maxoutbuf = 0;
-        o.encode_context = ptr::null_mut();
-        o.encode = None;
-        o.decode_context = ptr::null_mut();
-        o.decode = None;
-        o.param_version = 0;
-    }
+pub fn set_done(o: &mut sys::sasl_out_params_t) {
+    o.doneflag = 1;
+    o.mech_ssf = 0;
+    o.maxoutbuf = 0;
+    o.encode_context = ptr::null_mut();
+    o.encode = None;
+    o.decode_context = ptr::null_mut();
+    o.decode = None;
+    o.param_version = 0;
 }
