@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory and thread checks of the plugin through the real libsasl2 (issue 8).
+# Memory and thread checks of the plugin through the real libsasl2.
 #
 #   memcheck.sh PLUGIN_DIR FIXTURES [HOOKS_DIR]        valgrind memcheck
 #   memcheck.sh --helgrind PLUGIN_DIR FIXTURES         valgrind helgrind

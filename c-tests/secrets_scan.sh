@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After the whole test suite: no secret used by the tests appears in anything
-# the plugin logged or any errdetail the tests read (SPEC §6, issue 8).
+# the plugin logged or any errdetail the tests read (docs/protocol.md §6.2).
 #
 #   secrets_scan.sh LOGDIR FIXTURES [FILE_OR_DIR...]
 #   secrets_scan.sh --self-test FIXTURES

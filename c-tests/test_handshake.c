@@ -110,7 +110,7 @@ static void identities(const char *mech, const char *tok, const char *bobtok)
     check_ok(&r, name, "bob", "alice", tok);
     run_free(&r);
 
-    /* SPEC §2.5: the authid is what the token proves, never the client's claim.
+    /* docs/protocol.md §2.5: the authid is what the token proves, never the client's claim.
      * Both clients name the login name (a=alice / user=alice), as curl and
      * mutt do: an authzid that bob's token may not take. Server-side, the
      * claim-free form (no a=) is covered by test_vectors. */

@@ -76,7 +76,7 @@ static void check_tables(struct seen *tab, const char *side)
         if (!t_check(tab[i].found == 1 && strcmp(tab[i].plugname, "sasloauth") == 0, name,
                      "found %d time(s), plugin name \"%s\"", tab[i].found, tab[i].plugname))
             continue;
-        /* SPEC §7: a bearer token is replayable, so no NOPLAINTEXT claim. */
+        /* docs/platform.md §1.7: a bearer token is replayable, so no NOPLAINTEXT claim. */
         snprintf(name, sizeof name, "%s %s security flags NOANONYMOUS|PASS_CREDENTIALS, not NOPLAINTEXT",
                  side, mechs[i]);
         t_check((tab[i].security_flags & (SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS)) ==

@@ -1,5 +1,5 @@
 /* The mechanisms of the original KITTEN draft through the real libsasl2, our
- * plugin on both sides (SPEC §2.3, §2.4; issue 6):
+ * plugin on both sides (docs/protocol.md §2.3, §2.4):
  *   OAUTH    (HTTP-style): client<->server with a JWT, the discovery round
  *            (client without a token: the server's 401 names the endpoints,
  *            the client's errdetail too, the exchange fails), raw messages:
@@ -298,7 +298,7 @@ static void srv_end(struct srv *v)
     sasl_dispose(&v->s);
 }
 
-/* The OAUTH challenge the server must send (SPEC §2.4). */
+/* The OAUTH challenge the server must send (docs/protocol.md §2.4). */
 static const char *oauth_challenge(char *out, size_t n, int status, const char *error,
                                    const char *authz, const char *token_uri)
 {

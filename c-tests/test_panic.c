@@ -1,4 +1,4 @@
-/* No panic crosses the C boundary (SPEC §6, issue 8). With the plugin built
+/* No panic crosses the C boundary (docs/protocol.md §6.3). With the plugin built
  * with the test-hooks feature (`make plugin-hooks`), the token
  * `sasl-oauth-test-panic` makes the server's validator panic. The FFI guard
  * must turn that into SASL_FAIL with an errdetail saying "internal error",

@@ -1,5 +1,5 @@
 /* Server-side validation against a real identity provider (tests/idp), through
- * the real libsasl2, client and server in one process (SPEC §3, issue 3):
+ * the real libsasl2, client and server in one process (docs/protocol.md §3.3; process model: docs/architecture.md §4.5):
  * discovery, JWKS, introspection, revocation, the result cache, key rotation,
  * outages, and the process model (fork, chroot after init).
  *

@@ -1,4 +1,4 @@
-/* Concurrency (issue 8): one sasl_server_init and one sasl_client_init, then
+/* Concurrency (docs/protocol.md §6.3): one sasl_server_init and one sasl_client_init, then
  * THREADS threads each doing many exchanges at once, as slapd calls a plugin
  * from its worker threads. Each thread has its own connections; the cases mix
  * good, refused (expired, bad signature, wrong audience, missing scope,

@@ -1,6 +1,6 @@
 //! sasl-oauth: OAuth 2.0 SASL mechanisms for Cyrus SASL.
 //!
-//! Layers (see ARCHITECTURE.md): `ffi` is the only unsafe code and the only
+//! Layers (see docs/architecture.md §1): `ffi` is the only unsafe code and the only
 //! place that knows C types; `server`/`client` are pure state machines;
 //! `protocol` parses and builds wire messages without I/O; `validate` checks
 //! tokens and is the only place that reads files.

@@ -282,7 +282,7 @@ fn token_init_writes_mode_0600_also_when_replacing_a_looser_file() {
     assert_eq!(j["access_token"], "fake-access-token");
     assert_eq!(mode(&f), 0o600, "a new token file");
 
-    // Issue 5: "the written file is ... mode 0600". A world-readable file
+    // `token init` writes the file mode 0600 (README, Security). A world-readable file
     // being replaced must not leave the client secret readable by all.
     let f = d.join("loose.json");
     std::fs::write(&f, "{}").unwrap();

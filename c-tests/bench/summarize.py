@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns scripts/bench.sh's raw output (build/bench) into the tables of
 docs/benchmarks.md: medians over the runs, ratios to ANONYMOUS and PLAIN taken
-within each run, and each target of issue 9 checked.
+within each run, and each target (docs/benchmarks.md, "Targets") checked.
 
     summarize.py BENCH_DIR
 """
@@ -130,7 +130,7 @@ def main():
         print(f"| {k} | {fmt(v, 2)} |")
     print()
 
-    print("## Targets (issue 9)\n")
+    print("## Targets\n")
     a, aserv = table[ANON]["us"], table[ANON]["server"]
     print("Warm cache ≤ 1.5 × ANONYMOUS (same run; whole handshake, and server calls only):\n")
     print("| scenario | × ANONYMOUS | | server × ANONYMOUS | |")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Replay, byte for byte, the OAUTHBEARER and XOAUTH2 messages that real OAuth
-mail clients send (SPEC §2.1), over IMAP (Cyrus imapd) and SMTP (Postfix
+mail clients send (docs/protocol.md §2.1.5), over IMAP (Cyrus imapd) and SMTP (Postfix
 smtpd) with our server plugin, on a plain socket so that every byte is the
 client's form and nothing else.
 

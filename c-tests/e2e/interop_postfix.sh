@@ -16,7 +16,7 @@
 #
 # Both instances are private (`postfix -c DIR`, everything below one
 # temporary directory); the system instance is neither read nor started.
-# Debian quirks (SPEC §7): smtpd reads its SASL options from
+# Debian quirks (docs/platform.md §2.2): smtpd reads its SASL options from
 # $config_directory/sasl/smtpd.conf; SASL_PATH reaches the daemons only
 # through import_environment; maillog_file must match maillog_file_prefixes.
 #

@@ -4,7 +4,7 @@
 #   - with the plugin's server options both are among the available server
 #     mechanisms; without them the plugin still loads but offers neither;
 #   - the client side needs no configuration;
-#   - the security flags are honest for a bearer token (SPEC §7): NO_ANONYMOUS
+#   - the security flags are honest for a bearer token (docs/platform.md §1.7): NO_ANONYMOUS
 #     and PASS_CREDENTIALS, never NO_PLAINTEXT;
 #   - a misspelt option disables the server side; of a key set twice,
 #     libsasl2 uses the first line.

@@ -18,7 +18,7 @@
 # Both instances are private (config, queue and data directories and the
 # maillog below one temporary directory, `postfix -c DIR`); the system
 # instance (/etc/postfix) is neither read for configuration nor started.
-# Debian quirks used here (SPEC §7): smtpd reads its SASL options from
+# Debian quirks used here (docs/platform.md §2.2): smtpd reads its SASL options from
 # $config_directory/sasl/smtpd.conf; daemons get SASL_PATH and
 # SASL_OAUTH_CONF only through import_environment; maillog_file must match
 # maillog_file_prefixes; `postfix check/start` print nothing without a

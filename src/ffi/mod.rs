@@ -19,11 +19,11 @@ pub use server::sasl_server_plug_init;
 
 use std::os::raw::c_int;
 
-/// The plugin API version libsasl2 2.1.x expects, exactly (SPEC §7).
+/// The plugin API version libsasl2 2.1.x expects, exactly (docs/platform.md §1.2).
 const PLUG_VERSION: i32 = 4;
 
 /// How each mechanism describes itself to libsasl2's policy. A bearer token
-/// is replayable, so the bearer mechanisms do not claim NOPLAINTEXT (SPEC §7);
+/// is replayable, so the bearer mechanisms do not claim NOPLAINTEXT (docs/platform.md §1.7);
 /// OAUTH10A sends no secret and its nonce stops replays, so it does.
 fn security_flags(mech: crate::server::Mechanism) -> u32 {
     let flags = match mech {

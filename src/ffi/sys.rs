@@ -15,7 +15,7 @@ mod tests {
     use super::*;
     use std::mem::size_of;
 
-    /// SPEC §7: sizes on x86_64 for Debian's libsasl2 2.1.28.
+    /// docs/platform.md §1.3: sizes on x86_64 for Debian's libsasl2 2.1.28.
     #[test]
     fn abi_struct_sizes_match_debian_libsasl2() {
         assert_eq!(size_of::<sasl_utils_t>(), 392);

@@ -1,6 +1,6 @@
 //! The OAUTH mechanism of the original KITTEN "OAuth over SASL" draft: the
 //! client message is an HTTP/1.1 request, the server's challenge an HTTP
-//! response (SPEC §2.4).
+//! response (docs/protocol.md §2.4).
 //!
 //! ```text
 //! GET / HTTP/1.1

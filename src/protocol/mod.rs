@@ -1,4 +1,4 @@
-//! Wire formats of the SASL mechanisms (SPEC §2). Pure functions over bytes:
+//! Wire formats of the SASL mechanisms (docs/protocol.md §2). Pure functions over bytes:
 //! no I/O, no panics on any input, parsed fields borrow the input.
 
 pub mod bearer;
@@ -15,7 +15,7 @@ pub mod xoauth2;
 use crate::error::Error;
 pub use mechanism::Mechanism;
 
-/// Largest message a server accepts (SPEC §6).
+/// Largest message a server accepts (docs/protocol.md §6.1).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// An authorization identity the client asks for (GS2 `a=`, XOAUTH2 `user=`,

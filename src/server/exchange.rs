@@ -1,4 +1,4 @@
-//! The server state machine of all four mechanisms (SPEC §2): one client
+//! The server state machine of all four mechanisms (docs/protocol.md §2, §3): one client
 //! message with a credential; on refusal one error challenge, then failure
 //! whatever the client sends next. The draft OAUTH mechanism adds a discovery
 //! round: after its challenge the client may send one more request.

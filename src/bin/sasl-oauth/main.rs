@@ -1,4 +1,4 @@
-//! `sasl-oauth`: the command line companion of the plugin (SPEC §5).
+//! `sasl-oauth`: the command line companion of the plugin (docs/architecture.md §3.3).
 //! Errors go to stderr with a non-zero exit; every subcommand has `--help`.
 
 mod args;
