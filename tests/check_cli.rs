@@ -143,7 +143,7 @@ fn check_refuses_unknown_and_misplaced_keys_with_the_fix() {
             "smtpd.conf:4: oauth_required_scopes: unknown option; did you mean oauth_required_scope?",
         ),
         ("oauth_requird_scope: admin\n", "did you mean oauth_required_scope?"),
-        ("oauth_required_claims: x\n", "a later version's option"),
+        ("oauth_cache_file: x\n", "a later version's option"),
         ("refresh_window: 60\n", "a client option"),
         ("oauth_clock_skew: 60s\n", "oauth_clock_skew: must be a whole number"),
         ("oauth_audience: smtp\n", "set twice (lines 2 and 4); libsasl2 uses the first (line 2)"),

@@ -9,7 +9,7 @@ use crate::options::{bad, Lookup, Side};
 use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
 use crate::validate::keys::Freshness;
-use crate::validate::policy::ClaimsPolicy;
+use crate::validate::policy::{ClaimRule, ClaimsPolicy, UsernameFormat, UsernameRule};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -118,10 +118,33 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
         Ok(ClaimsPolicy {
             issuer: self.url("oauth_issuer", allow_http)?,
             audiences: self.words("oauth_audience")?,
-            username_claim: self.text_or_default("oauth_username_claim")?,
+            username: self.username()?,
             required_scopes: self.words("oauth_required_scope")?,
+            required_roles: self.words("oauth_required_roles")?,
+            required_claims: self.claim_rules()?,
             clock_skew: self.number("oauth_clock_skew")?,
         })
+    }
+
+    fn username(&self) -> Result<UsernameRule, Error> {
+        let mut claims = self.words("oauth_username_claim")?;
+        if claims.is_empty() {
+            claims.push(self.text_or_default("oauth_username_claim")?);
+        }
+        let format = self.text_or_default("oauth_username_format")?;
+        Ok(UsernameRule {
+            claims,
+            format: UsernameFormat::parse(&format)
+                .map_err(|why| bad("oauth_username_format", why))?,
+            lowercase: self.yes_no("oauth_username_lowercase")?,
+        })
+    }
+
+    fn claim_rules(&self) -> Result<Vec<ClaimRule>, Error> {
+        self.words("oauth_required_claims")?
+            .iter()
+            .map(|r| ClaimRule::parse(r).map_err(|why| bad("oauth_required_claims", why)))
+            .collect()
     }
 
     fn sources(&self, claims: &ClaimsPolicy, allow_http: bool) -> Result<Sources, Error> {
@@ -400,7 +423,8 @@ mod tests {
         let c = cfg(BASE).unwrap();
         let jwt = c.jwt.as_ref().unwrap();
         assert_eq!(c.claims.audiences, vec!["imap", "smtp"]);
-        assert_eq!(c.claims.username_claim, "sub");
+        assert_eq!(c.claims.username, UsernameRule::claim("sub"));
+        assert!(c.claims.required_claims.is_empty() && c.claims.required_roles.is_empty());
         assert_eq!(c.claims.clock_skew, 60);
         assert_eq!(jwt.algorithms.len(), 9);
         assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
@@ -597,7 +621,11 @@ mod tests {
             ("oauth_client_id", "c".into()),
             ("oauth_client_secret_file", secret),
             ("oauth_client_auth_method", "client_secret_post".into()),
-            ("oauth_username_claim", "sub".into()),
+            ("oauth_username_claim", "preferred_username sub".into()),
+            ("oauth_username_format", "%n".into()),
+            ("oauth_username_lowercase", "yes".into()),
+            ("oauth_required_claims", "groups=mail".into()),
+            ("oauth_required_roles", "Mail.Send".into()),
             ("oauth_required_scope", "mail".into()),
             ("oauth_scope", "mail".into()),
             (
@@ -709,6 +737,34 @@ mod tests {
     }
 
     #[test]
+    fn claim_rules_and_username_mapping() {
+        let c = cfg(&with(&[
+            (
+                "oauth_required_claims",
+                "realm_access.roles=mail email_verified=true",
+            ),
+            ("oauth_required_roles", "Mail.Send"),
+            ("oauth_username_claim", "preferred_username upn email"),
+            ("oauth_username_format", "%n"),
+            ("oauth_username_lowercase", "yes"),
+        ]))
+        .unwrap();
+        let rules: Vec<String> = c
+            .claims
+            .required_claims
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(rules, ["realm_access.roles=mail", "email_verified=true"]);
+        assert_eq!(c.claims.required_roles, ["Mail.Send"]);
+        assert_eq!(
+            c.claims.username.claims,
+            ["preferred_username", "upn", "email"]
+        );
+        assert!(c.claims.username.lowercase && !c.claims.username.format.is_identity());
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (k, v) in [
             ("oauth_algorithms", "HS256"),
@@ -724,6 +780,10 @@ mod tests {
             ("oauth_jwks_max_stale", "-1"),
             ("oauth_introspection_audience", "sometimes"),
             ("oauth_openid_configuration", "id.test/config"),
+            ("oauth_required_claims", "groups"),
+            ("oauth_required_claims", "a=b c."),
+            ("oauth_username_format", "%x"),
+            ("oauth_username_lowercase", "sometimes"),
         ] {
             let mut p = with(&[(k, v)]);
             if k == "oauth_client_auth_method" {

@@ -94,30 +94,36 @@ pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Resul
     }
 }
 
+/// A claim holding names: a space-separated string or an array of strings.
+fn names(v: &Value) -> Vec<&str> {
+    match v {
+        Value::String(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The granted scopes: `scope` (RFC 9068, space-separated) or `scp`
 /// (Microsoft Entra: a string or an array).
 pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
-    fn list(v: &Value) -> Vec<&str> {
-        match v {
-            Value::String(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        }
-    }
     ["scope", "scp"]
         .iter()
         .filter_map(|name| claims.get(*name))
-        .flat_map(list)
+        .flat_map(names)
+        .collect()
+}
+
+/// The `required` names not among `granted`.
+fn missing<'a>(required: &'a [String], granted: &[&str]) -> Vec<&'a str> {
+    required
+        .iter()
+        .map(String::as_str)
+        .filter(|r| !granted.contains(r))
         .collect()
 }
 
 pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<(), Error> {
-    let granted = scopes(claims);
-    let missing: Vec<&str> = required
-        .iter()
-        .map(String::as_str)
-        .filter(|r| !granted.contains(r))
-        .collect();
+    let missing = missing(required, &scopes(claims));
     if missing.is_empty() {
         Ok(())
     } else {
@@ -126,22 +132,17 @@ pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<
     }
 }
 
-/// The authentication identity: a non-empty string without control characters.
-pub fn username(claims: &Map<String, Value>, claim: &str) -> Result<String, Error> {
-    match claims.get(claim) {
-        Some(Value::String(s))
-            if !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control) =>
-        {
-            Ok(s.clone())
-        }
-        // The claim's name is what the client's token lacks, not a secret of
-        // the configuration: the client is told it.
-        Some(Value::String(_)) => Err(Error::invalid_token(format!(
-            "the user name claim '{claim}' is empty, too long or has control characters"
-        ))),
-        _ => Err(Error::invalid_token(format!(
-            "token has no string claim '{claim}' for the user name (oauth_username_claim)"
-        ))),
+/// `roles` (Entra application tokens carry app roles there, not in `scp`).
+pub fn check_roles(claims: &Map<String, Value>, required: &[String]) -> Result<(), Error> {
+    let granted = claims.get("roles").map(names).unwrap_or_default();
+    let missing = missing(required, &granted);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            Error::insufficient_scope("missing a required role (oauth_required_roles)")
+                .with_detail(format!("missing: {}", missing.join(" "))),
+        )
     }
 }
 
@@ -219,17 +220,13 @@ mod tests {
     }
 
     #[test]
-    fn username_claim() {
-        assert_eq!(
-            username(&obj(json!({"sub": "alice"})), "sub").unwrap(),
-            "alice"
-        );
-        assert!(username(&obj(json!({"sub": 5})), "sub").is_err());
-        assert!(username(&obj(json!({"sub": ""})), "sub").is_err());
-        assert!(username(&obj(json!({"sub": "a\nb"})), "sub").is_err());
-        let e = username(&obj(json!({})), "email").unwrap_err();
-        assert!(e.reason.contains("oauth_username_claim"), "{e:?}");
-        assert!(e.log_text().contains("'email'"), "{e:?}");
+    fn roles_string_or_array() {
+        let req = vec!["Mail.Send".to_owned()];
+        assert!(check_roles(&obj(json!({"roles": ["Mail.Send", "x"]})), &req).is_ok());
+        assert!(check_roles(&obj(json!({"roles": "Mail.Send"})), &req).is_ok());
+        assert!(check_roles(&obj(json!({"scp": "Mail.Send"})), &req).is_err());
+        assert!(check_roles(&obj(json!({"roles": []})), &req).is_err());
+        assert!(check_roles(&obj(json!({})), &[]).is_ok());
     }
 
     /// The reason may reach the client (errdetail): it names the failed check
@@ -249,6 +246,10 @@ mod tests {
             (
                 check_scopes(&obj(json!({"scope": "a"})), &["conf-scope".into()]),
                 "conf-scope",
+            ),
+            (
+                check_roles(&obj(json!({"roles": ["a"]})), &["conf-role".into()]),
+                "conf-role",
             ),
             (
                 check_times(&obj(json!({"exp": now - 500})), now, 123),

@@ -120,18 +120,9 @@ pub fn judge(
         trace.note(|| format!("ok  iss is {issuer}"));
     }
     check_audience(&r, policy, trace)?;
-    // Fail closed: a required scope is missing unless the provider lists it.
-    claims::check_scopes(&r, &rules.required_scopes)?;
-    if !rules.required_scopes.is_empty() {
-        trace.note(|| format!("ok  scope includes: {}", rules.required_scopes.join(" ")));
-    }
-    let authid = claims::username(&r, &rules.username_claim)?;
-    trace.note(|| {
-        format!(
-            "ok  identity from field '{}': {authid}",
-            rules.username_claim
-        )
-    });
+    // Fail closed: a required scope, role or claim is missing unless the
+    // provider's answer lists it.
+    let authid = rules.authorize(&r, trace)?;
     Ok(Identity {
         authid,
         expires_at: exp,
@@ -195,9 +186,10 @@ mod tests {
             claims: Arc::new(ClaimsPolicy {
                 issuer: Some("https://id.test".into()),
                 audiences: vec!["imap".into()],
-                username_claim: "username".into(),
+                username: crate::validate::policy::UsernameRule::claim("username"),
                 required_scopes: vec!["mail".into()],
                 clock_skew: 60,
+                ..Default::default()
             }),
             audience_required: true,
         }

@@ -247,12 +247,7 @@ impl TokenValidator for JwtValidator {
                 p.clock_skew
             )
         });
-        let authid = claims::username(&c, &p.username_claim)?;
-        claims::check_scopes(&c, &p.required_scopes)?;
-        if !p.required_scopes.is_empty() {
-            trace.note(|| format!("ok  scope includes: {}", p.required_scopes.join(" ")));
-        }
-        trace.note(|| format!("ok  identity from claim '{}': {authid}", p.username_claim));
+        let authid = p.authorize(&c, trace)?;
         Ok(Identity { authid, expires_at })
     }
 }
@@ -333,9 +328,9 @@ mod tests {
                 claims: Arc::new(ClaimsPolicy {
                     issuer: Some("https://issuer.test".into()),
                     audiences: vec!["imap".into()],
-                    username_claim: "sub".into(),
                     required_scopes: vec!["mail".into()],
                     clock_skew: 60,
+                    ..Default::default()
                 }),
                 algorithms: super::super::alg::ALL.to_vec(),
             },

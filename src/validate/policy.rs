@@ -1,6 +1,17 @@
 //! The claims rules every accepted token must meet, whichever way it was
 //! checked (a JWT verified locally, or an introspection answer): one policy,
-//! shared by the validators of one configuration.
+//! shared by the validators of one configuration. What the token must grant
+//! (scopes, roles, claim rules) and which name it logs in as are decided here.
+
+mod claim_rule;
+mod username;
+
+pub use claim_rule::ClaimRule;
+pub use username::{UsernameFormat, UsernameRule};
+
+use super::{claims, Trace};
+use crate::error::Error;
+use serde_json::{Map, Value};
 
 /// What the configuration asks of every token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -9,10 +20,86 @@ pub struct ClaimsPolicy {
     pub issuer: Option<String>,
     /// A token's `aud` must name one of these (when any are set).
     pub audiences: Vec<String>,
-    /// The claim or introspection field giving the login name.
-    pub username_claim: String,
-    /// Scopes that must all be granted.
+    /// Which claim gives the login name, and how it is rewritten.
+    pub username: UsernameRule,
+    /// Scopes that must all be granted (`scope` or `scp`).
     pub required_scopes: Vec<String>,
+    /// Roles that must all be in `roles` (Entra application tokens).
+    pub required_roles: Vec<String>,
+    /// `name=value` rules that must all hold.
+    pub required_claims: Vec<ClaimRule>,
     /// Seconds of leeway for exp, nbf and iat.
     pub clock_skew: i64,
+}
+
+impl ClaimsPolicy {
+    /// What a token's claims (or an introspection answer) must grant, then
+    /// the login name they map to. Fails closed: every rule must hold.
+    pub fn authorize(
+        &self,
+        c: &Map<String, Value>,
+        trace: &mut dyn Trace,
+    ) -> Result<String, Error> {
+        claims::check_scopes(c, &self.required_scopes)?;
+        if !self.required_scopes.is_empty() {
+            trace.note(|| format!("ok  scope includes: {}", self.required_scopes.join(" ")));
+        }
+        claims::check_roles(c, &self.required_roles)?;
+        if !self.required_roles.is_empty() {
+            trace.note(|| format!("ok  roles include: {}", self.required_roles.join(" ")));
+        }
+        for rule in &self.required_claims {
+            rule.check(c)?;
+            trace.note(|| format!("ok  claim rule {rule} holds"));
+        }
+        let (authid, claim) = self.username.map(c)?;
+        trace.note(|| format!("ok  identity from claim '{claim}': {authid}"));
+        Ok(authid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{ErrorKind, OAuthStatus};
+    use crate::validate::NoTrace;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn every_rule_must_hold_and_the_name_comes_last() {
+        let p = ClaimsPolicy {
+            username: UsernameRule::claim("email"),
+            required_scopes: vec!["mail".into()],
+            required_roles: vec!["Mail.Send".into()],
+            required_claims: vec![ClaimRule::parse("email_verified=true").unwrap()],
+            ..Default::default()
+        };
+        let good = json!({"scp": "mail", "roles": ["Mail.Send"], "email_verified": true,
+                          "email": "a@x.test"});
+        assert_eq!(
+            p.authorize(&obj(good.clone()), &mut NoTrace).unwrap(),
+            "a@x.test"
+        );
+        for (k, v) in [
+            ("scp", json!("other")),
+            ("roles", json!([])),
+            ("email_verified", json!(false)),
+        ] {
+            let mut bad = good.clone();
+            bad[k] = v;
+            let e = p.authorize(&obj(bad), &mut NoTrace).unwrap_err();
+            assert_eq!(
+                e.kind,
+                ErrorKind::Rejected(OAuthStatus::InsufficientScope),
+                "{k}"
+            );
+        }
+        let mut no_name = good;
+        no_name.as_object_mut().unwrap().remove("email");
+        assert!(p.authorize(&obj(no_name), &mut NoTrace).is_err());
+    }
 }

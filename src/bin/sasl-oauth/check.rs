@@ -42,12 +42,28 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    let name = &config.claims.username;
     out.push((
         "username",
-        format!("claim '{}'", config.claims.username_claim),
+        format!(
+            "first of claims '{}'{}{}",
+            name.claims.join("' '"),
+            if name.format.is_identity() {
+                ""
+            } else {
+                ", formatted"
+            },
+            if name.lowercase { ", lowercased" } else { "" }
+        ),
     ));
     if !config.claims.required_scopes.is_empty() {
         out.push(("scope", config.claims.required_scopes.join(" ")));
+    }
+    if !config.claims.required_roles.is_empty() {
+        out.push(("roles", config.claims.required_roles.join(" ")));
+    }
+    for rule in &config.claims.required_claims {
+        out.push(("claim rule", rule.to_string()));
     }
     out.push(("clock skew", format!("{} s", config.claims.clock_skew)));
     out
