@@ -459,9 +459,13 @@ fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Optio
                 "signing keys",
                 Some(true),
                 format!(
-                    "{} usable keys from {from} (skipped {})",
+                    "{} usable keys from {from} (skipped {}{})",
                     set.len(),
-                    set.skipped
+                    set.skipped,
+                    match set.skip_reasons.is_empty() {
+                        true => String::new(),
+                        false => format!(": {}", set.skip_reasons.join("; ")),
+                    }
                 ),
             ),
             Err(e) => say("signing keys", Some(false), e.reason.into_owned()),
