@@ -6,7 +6,7 @@
 
 mod lookup;
 
-pub use lookup::{bad, parse_yes_no, Lookup};
+pub use lookup::{bad, check_url, parse_yes_no, Lookup};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -126,10 +126,10 @@ use Kind::{Number, Text, YesNo};
 
 #[rustfmt::skip]
 pub const OPTIONS: &[Opt] = &[
-    s("oauth_issuer", "0.1.0", Text, "the expected iss, exactly; base of discovery", "none"),
+    s("oauth_issuer", "0.1.0", Text, "the accepted iss values, each exactly, space-separated; base of discovery", "none"),
     s("oauth_audience", "0.1.0", Text, "accepted audiences, space-separated", "required for JWTs"),
-    s("oauth_jwks_file", "0.1.0", Text, "the provider's JWKS file", "none"),
-    s("oauth_jwks_url", "0.1.0", Text, "the provider's JWKS URL", "discovered jwks_uri"),
+    s("oauth_jwks_file", "0.1.0", Text, "the provider's JWKS file (several issuers: one per issuer, - for none)", "none"),
+    s("oauth_jwks_url", "0.1.0", Text, "the provider's JWKS URL (several issuers: one per issuer, - for none)", "discovered jwks_uri"),
     s("oauth_algorithms", "0.1.0", Text, "accepted JWS algorithms", "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA"),
     s("oauth_introspection_url", "0.1.0", Text, "RFC 7662 endpoint for opaque tokens", "discovered, when oauth_client_id is set"),
     s("oauth_client_id", "0.1.0", Text, "our client id at the introspection endpoint", "none"),

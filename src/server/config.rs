@@ -5,7 +5,7 @@
 
 use crate::client_auth::ClientAuth;
 use crate::error::Error;
-use crate::options::{bad, Lookup, Side};
+use crate::options::{bad, check_url, Lookup, Side};
 use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
 use crate::validate::keys::Freshness;
@@ -29,10 +29,18 @@ pub enum KeysFrom {
     Discovery,
 }
 
+/// One accepted issuer and where its keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKeys {
+    pub issuer: String,
+    pub keys: KeysFrom,
+}
+
 /// JWTs verified locally (the claims rules are the shared `ServerConfig::claims`).
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    pub keys: KeysFrom,
+    /// In the order of `oauth_issuer`; a token is checked with its issuer's keys only.
+    pub issuers: Vec<IssuerKeys>,
     pub algorithms: Vec<Algorithm>,
     /// When a remote key set is fetched again, and how long a stale one may serve.
     pub freshness: Freshness,
@@ -108,7 +116,8 @@ impl<F: Fn(&str) -> Option<String>> std::ops::Deref for Keys<F> {
 
 /// What the first keys decide: how validation is reached at all.
 struct Sources {
-    keys: Option<KeysFrom>,
+    /// One per issuer (or one, when no issuer is set: refused later).
+    keys: Option<Vec<KeysFrom>>,
     introspection_url: Option<String>,
     client_id: Option<String>,
 }
@@ -116,7 +125,7 @@ struct Sources {
 impl<F: Fn(&str) -> Option<String>> Keys<F> {
     fn claims(&self, allow_http: bool) -> Result<ClaimsPolicy, Error> {
         Ok(ClaimsPolicy {
-            issuer: self.url("oauth_issuer", allow_http)?,
+            issuers: self.urls("oauth_issuer", allow_http)?,
             audiences: self.words("oauth_audience")?,
             username: self.username()?,
             required_scopes: self.words("oauth_required_scope")?,
@@ -148,26 +157,85 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
     }
 
     fn sources(&self, claims: &ClaimsPolicy, allow_http: bool) -> Result<Sources, Error> {
-        let keys = match (self.text("oauth_jwks_file")?, self.text("oauth_jwks_url")?) {
-            (Some(_), Some(_)) => {
-                return Err(bad(
-                    "oauth_jwks_url",
-                    "set only one of oauth_jwks_file and oauth_jwks_url",
-                ))
-            }
-            (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
-            (None, Some(_)) => self.url("oauth_jwks_url", allow_http)?.map(KeysFrom::Url),
-            // Issuer and audience alone: JWTs with keys found by discovery.
-            (None, None) if claims.issuer.is_some() && !claims.audiences.is_empty() => {
-                Some(KeysFrom::Discovery)
-            }
-            (None, None) => None,
+        let keys = match claims.issuers.len() {
+            0 | 1 => self.one_issuers_keys(claims, allow_http)?.map(|k| vec![k]),
+            n => self.each_issuers_keys(n, claims, allow_http)?,
         };
         Ok(Sources {
             keys,
             introspection_url: self.url("oauth_introspection_url", allow_http)?,
             client_id: self.text("oauth_client_id")?,
         })
+    }
+
+    fn one_issuers_keys(
+        &self,
+        claims: &ClaimsPolicy,
+        allow_http: bool,
+    ) -> Result<Option<KeysFrom>, Error> {
+        Ok(
+            match (self.text("oauth_jwks_file")?, self.text("oauth_jwks_url")?) {
+                (Some(_), Some(_)) => {
+                    return Err(bad(
+                        "oauth_jwks_url",
+                        "set only one of oauth_jwks_file and oauth_jwks_url",
+                    ))
+                }
+                (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
+                (None, Some(_)) => self.url("oauth_jwks_url", allow_http)?.map(KeysFrom::Url),
+                // Issuer and audience alone: JWTs with keys found by discovery.
+                (None, None) if !claims.issuers.is_empty() && !claims.audiences.is_empty() => {
+                    Some(KeysFrom::Discovery)
+                }
+                (None, None) => None,
+            },
+        )
+    }
+
+    /// Several issuers: `oauth_jwks_file` and `oauth_jwks_url`, when set,
+    /// list one entry per issuer in `oauth_issuer`'s order, `-` where the
+    /// other option (or discovery) gives that issuer's keys.
+    fn each_issuers_keys(
+        &self,
+        n: usize,
+        claims: &ClaimsPolicy,
+        allow_http: bool,
+    ) -> Result<Option<Vec<KeysFrom>>, Error> {
+        let list = |name: &str| -> Result<Vec<Option<String>>, Error> {
+            let words = self.words(name)?;
+            match words.len() {
+                0 => Ok(vec![None; n]),
+                len if len == n => Ok(words.into_iter().map(|w| (w != "-").then_some(w)).collect()),
+                len => Err(bad(
+                    name,
+                    format!(
+                        "lists {len} entries for {n} issuers; give one per issuer of \
+                         oauth_issuer, in its order, with - for an issuer whose keys come \
+                         from elsewhere"
+                    ),
+                )),
+            }
+        };
+        let (files, urls) = (list("oauth_jwks_file")?, list("oauth_jwks_url")?);
+        let any_set = files.iter().chain(&urls).any(Option::is_some);
+        if !any_set && claims.audiences.is_empty() {
+            return Ok(None);
+        }
+        files
+            .into_iter()
+            .zip(urls)
+            .zip(&claims.issuers)
+            .map(|((file, url), issuer)| match (file, url) {
+                (Some(_), Some(_)) => Err(bad(
+                    "oauth_jwks_url",
+                    format!("{issuer}: set only one of its oauth_jwks_file and oauth_jwks_url"),
+                )),
+                (Some(f), None) => Ok(KeysFrom::File(PathBuf::from(f))),
+                (None, Some(u)) => check_url("oauth_jwks_url", u, allow_http).map(KeysFrom::Url),
+                (None, None) => Ok(KeysFrom::Discovery),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn oauth10a(&self) -> Result<Option<OAuth10aConfig>, Error> {
@@ -183,7 +251,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
 
     /// The JWT keys' own checks; the algorithms accepted.
     fn jwt(&self, claims: &ClaimsPolicy) -> Result<Vec<Algorithm>, Error> {
-        if claims.issuer.is_none() {
+        if claims.issuers.is_empty() {
             return Err(bad("oauth_issuer", "not set (required for JWT validation)"));
         }
         if claims.audiences.is_empty() {
@@ -214,7 +282,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             }
             (_, Some(id)) => id,
         };
-        if url.is_none() && claims.issuer.is_none() {
+        if url.is_none() && claims.issuers.is_empty() {
             return Err(bad(
                 "oauth_introspection_url",
                 "not set, and no oauth_issuer to discover it from",
@@ -281,8 +349,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             openid_configuration: self.url("oauth_openid_configuration", allow_http)?.or_else(
                 || {
                     claims
-                        .issuer
-                        .as_deref()
+                        .first_issuer()
                         .map(crate::validate::discovery::url_for)
                 },
             ),
@@ -294,9 +361,9 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
 
 /// Neither JWTs, introspection nor OAUTH10A: the key whose absence to name.
 fn nothing_to_validate_with(claims: &ClaimsPolicy) -> Error {
-    let missing = match claims.issuer {
-        None => "oauth_issuer",
-        Some(_) => "oauth_audience",
+    let missing = match claims.issuers.is_empty() {
+        true => "oauth_issuer",
+        false => "oauth_audience",
     };
     bad(
         missing,
@@ -341,7 +408,15 @@ impl ServerConfig {
         }
         let freshness = keys.freshness()?;
         let jwt = jwt.map(|(keys, algorithms)| JwtConfig {
-            keys,
+            issuers: claims
+                .issuers
+                .iter()
+                .zip(keys)
+                .map(|(issuer, keys)| IssuerKeys {
+                    issuer: issuer.clone(),
+                    keys,
+                })
+                .collect(),
             algorithms,
             freshness,
         });
@@ -370,12 +445,13 @@ impl ServerConfig {
 
     /// Whether any source needs the network (so an HTTP client must be built).
     pub fn uses_network(&self) -> bool {
-        let keys_by_network = self
-            .jwt
-            .as_ref()
-            .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)));
+        let keys_by_network = self.jwt.as_ref().is_some_and(|j| {
+            j.issuers
+                .iter()
+                .any(|i| !matches!(i.keys, KeysFrom::File(_)))
+        });
         // The draft OAUTH challenge names endpoints found by discovery unless configured.
-        let endpoints_by_discovery = self.claims.issuer.is_some()
+        let endpoints_by_discovery = !self.claims.issuers.is_empty()
             && (self.challenge.authorization_endpoint.is_none()
                 || self.challenge.token_endpoint.is_none());
         self.introspection.is_some() || keys_by_network || endpoints_by_discovery
@@ -427,7 +503,7 @@ mod tests {
         assert!(c.claims.required_claims.is_empty() && c.claims.required_roles.is_empty());
         assert_eq!(c.claims.clock_skew, 60);
         assert_eq!(jwt.algorithms.len(), 9);
-        assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
+        assert_eq!(jwt.issuers[0].keys, KeysFrom::File("/etc/jwks.json".into()));
         assert!(c.introspection.is_none());
         // Only the OAUTH challenge's endpoints would be discovered.
         assert!(c.uses_network());
@@ -448,7 +524,7 @@ mod tests {
     #[test]
     fn issuer_and_audience_alone_mean_discovery() {
         let c = cfg(&BASE[..2]).unwrap();
-        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Discovery);
+        assert_eq!(c.jwt.unwrap().issuers[0].keys, KeysFrom::Discovery);
         assert!(
             cfg(&[("oauth_issuer", "https://i"), ("oauth_audience", "a")])
                 .unwrap()
@@ -464,11 +540,104 @@ mod tests {
             ("oauth_jwks_url", "https://i/jwks"),
         ])
         .unwrap();
-        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Url("https://i/jwks".into()));
+        assert_eq!(
+            c.jwt.unwrap().issuers[0].keys,
+            KeysFrom::Url("https://i/jwks".into())
+        );
         assert!(cfg(&with(&[("oauth_jwks_url", "https://i/jwks")]))
             .unwrap_err()
             .reason
             .starts_with("oauth_jwks_url"));
+    }
+
+    #[test]
+    fn several_issuers_each_with_their_own_keys() {
+        let c = cfg(&[
+            (
+                "oauth_issuer",
+                "https://a.test/realms/mail https://b.test/v2.0 https://c.test",
+            ),
+            ("oauth_audience", "imap"),
+            ("oauth_jwks_file", "/etc/a.json - -"),
+            ("oauth_jwks_url", "- https://b.test/keys -"),
+        ])
+        .unwrap();
+        let keys: Vec<(&str, &KeysFrom)> = c
+            .jwt
+            .as_ref()
+            .unwrap()
+            .issuers
+            .iter()
+            .map(|i| (i.issuer.as_str(), &i.keys))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "https://a.test/realms/mail",
+                    &KeysFrom::File("/etc/a.json".into())
+                ),
+                (
+                    "https://b.test/v2.0",
+                    &KeysFrom::Url("https://b.test/keys".into())
+                ),
+                ("https://c.test", &KeysFrom::Discovery),
+            ]
+        );
+        assert_eq!(c.claims.first_issuer(), Some("https://a.test/realms/mail"));
+        assert_eq!(
+            c.challenge.openid_configuration.as_deref(),
+            Some("https://a.test/realms/mail/.well-known/openid-configuration")
+        );
+        // Issuers alone (with an audience): each by its own discovery.
+        let c = cfg(&[
+            ("oauth_issuer", "https://a.test https://b.test"),
+            ("oauth_audience", "imap"),
+        ])
+        .unwrap();
+        assert!(c
+            .jwt
+            .unwrap()
+            .issuers
+            .iter()
+            .all(|i| i.keys == KeysFrom::Discovery));
+    }
+
+    #[test]
+    fn several_issuers_with_misaligned_or_double_keys_are_refused() {
+        let two = ("oauth_issuer", "https://a.test https://b.test");
+        for (extra, key) in [
+            (vec![("oauth_jwks_file", "/etc/a.json")], "oauth_jwks_file"),
+            (
+                vec![(
+                    "oauth_jwks_url",
+                    "https://a.test/k https://b.test/k https://c.test/k",
+                )],
+                "oauth_jwks_url",
+            ),
+            (
+                vec![
+                    ("oauth_jwks_file", "/a -"),
+                    ("oauth_jwks_url", "https://a.test/k -"),
+                ],
+                "oauth_jwks_url",
+            ),
+            (
+                vec![("oauth_jwks_url", "- http://b.invalid/k")],
+                "oauth_jwks_url",
+            ),
+        ] {
+            let mut p = vec![two, ("oauth_audience", "imap")];
+            p.extend(extra);
+            let e = cfg(&p).unwrap_err();
+            assert!(e.reason.starts_with(key), "{key}: {}", e.reason);
+        }
+        let e = cfg(&[
+            ("oauth_issuer", "https://a.test http://b.invalid"),
+            ("oauth_audience", "imap"),
+        ])
+        .unwrap_err();
+        assert!(e.reason.starts_with("oauth_issuer"), "{}", e.reason);
     }
 
     #[test]

@@ -54,14 +54,20 @@ pub fn check_times(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(
     Ok(())
 }
 
-pub fn check_issuer(claims: &Map<String, Value>, expected: &str) -> Result<(), Error> {
+/// `iss` is exactly one of the configured issuers; returns which.
+pub fn check_issuer<'a>(
+    claims: &Map<String, Value>,
+    expected: &'a [String],
+) -> Result<&'a str, Error> {
     match claims.get("iss") {
-        Some(Value::String(iss)) if iss == expected => Ok(()),
-        Some(Value::String(iss)) => Err(Error::invalid_token(format!(
-            "issuer mismatch: token has '{}'",
-            printable(iss, 100)
-        ))
-        .with_detail(format!("expected '{expected}'"))),
+        Some(Value::String(iss)) => match expected.iter().find(|e| *e == iss) {
+            Some(e) => Ok(e),
+            None => Err(Error::invalid_token(format!(
+                "issuer mismatch: token has '{}'",
+                printable(iss, 100)
+            ))
+            .with_detail(format!("expected '{}'", expected.join("' or '")))),
+        },
         _ => Err(Error::invalid_token(
             "issuer mismatch: token has no 'iss' string",
         )),
@@ -186,14 +192,20 @@ mod tests {
 
     #[test]
     fn issuer() {
-        assert!(check_issuer(&obj(json!({"iss": "https://a"})), "https://a").is_ok());
-        assert!(
-            check_issuer(&obj(json!({"iss": "https://a/"})), "https://a")
-                .unwrap_err()
-                .reason
-                .contains("issuer")
+        let a = ["https://a".to_owned()];
+        assert!(check_issuer(&obj(json!({"iss": "https://a"})), &a).is_ok());
+        assert!(check_issuer(&obj(json!({"iss": "https://a/"})), &a)
+            .unwrap_err()
+            .reason
+            .contains("issuer"));
+        assert!(check_issuer(&obj(json!({"iss": 1})), &a).is_err());
+        let two = ["https://a".to_owned(), "https://b".to_owned()];
+        assert_eq!(
+            check_issuer(&obj(json!({"iss": "https://b"})), &two).unwrap(),
+            "https://b"
         );
-        assert!(check_issuer(&obj(json!({"iss": 1})), "https://a").is_err());
+        assert!(check_issuer(&obj(json!({"iss": "https://c"})), &two).is_err());
+        assert!(check_issuer(&obj(json!({"iss": "https://a"})), &[]).is_err());
     }
 
     #[test]
@@ -236,7 +248,11 @@ mod tests {
         let now = 1_000_000;
         let cases = [
             (
-                check_issuer(&obj(json!({"iss": "https://evil"})), "https://conf-iss"),
+                check_issuer(
+                    &obj(json!({"iss": "https://evil"})),
+                    &["https://conf-iss".into()],
+                )
+                .map(|_| ()),
                 "https://conf-iss",
             ),
             (

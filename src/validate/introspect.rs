@@ -115,8 +115,8 @@ pub fn judge(
             )));
         }
     }
-    if let (Some(issuer), true) = (&rules.issuer, r.contains_key("iss")) {
-        claims::check_issuer(&r, issuer)?;
+    if !rules.issuers.is_empty() && r.contains_key("iss") {
+        let issuer = claims::check_issuer(&r, &rules.issuers)?;
         trace.note(|| format!("ok  iss is {issuer}"));
     }
     check_audience(&r, policy, trace)?;
@@ -184,7 +184,7 @@ mod tests {
     fn policy() -> IntrospectionPolicy {
         IntrospectionPolicy {
             claims: Arc::new(ClaimsPolicy {
-                issuer: Some("https://id.test".into()),
+                issuers: vec!["https://id.test".into()],
                 audiences: vec!["imap".into()],
                 username: crate::validate::policy::UsernameRule::claim("username"),
                 required_scopes: vec!["mail".into()],

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 /// What the configuration asks of every token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimsPolicy {
-    /// The expected `iss`, exactly; required for JWTs.
-    pub issuer: Option<String>,
+    /// The accepted `iss` values, each exactly; at least one for JWTs.
+    pub issuers: Vec<String>,
     /// A token's `aud` must name one of these (when any are set).
     pub audiences: Vec<String>,
     /// Which claim gives the login name, and how it is rewritten.
@@ -33,6 +33,12 @@ pub struct ClaimsPolicy {
 }
 
 impl ClaimsPolicy {
+    /// The first configured issuer: the one error challenges name, and
+    /// whose discovery document gives the introspection endpoint.
+    pub fn first_issuer(&self) -> Option<&str> {
+        self.issuers.first().map(String::as_str)
+    }
+
     /// What a token's claims (or an introspection answer) must grant, then
     /// the login name they map to. Fails closed: every rule must hold.
     pub fn authorize(

@@ -14,18 +14,24 @@ use std::path::PathBuf;
 /// The configuration as the plugin will use it, one item a line.
 pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if let Some(i) = &config.claims.issuer {
+    for i in &config.claims.issuers {
         out.push(("issuer", i.clone()));
     }
     if let Some(j) = &config.jwt {
-        let keys = match &j.keys {
-            KeysFrom::File(p) => format!("JWT, keys from file {}", p.display()),
-            KeysFrom::Url(u) => format!("JWT, keys from {u}"),
-            KeysFrom::Discovery => {
-                "JWT, keys from the issuer's discovery document (jwks_uri)".into()
-            }
-        };
-        out.push(("validation", keys));
+        for i in &j.issuers {
+            let keys = match &i.keys {
+                KeysFrom::File(p) => format!("JWT, keys from file {}", p.display()),
+                KeysFrom::Url(u) => format!("JWT, keys from {u}"),
+                KeysFrom::Discovery => {
+                    "JWT, keys from the issuer's discovery document (jwks_uri)".into()
+                }
+            };
+            let keys = match j.issuers.len() {
+                1 => keys,
+                _ => format!("{keys} for {}", i.issuer),
+            };
+            out.push(("validation", keys));
+        }
         out.push(("audience", config.claims.audiences.join(" ")));
         out.push(("algorithms", config.algorithm_names().join(" ")));
     }
