@@ -155,6 +155,9 @@ pub const OPTIONS: &[Opt] = &[
     number(s("oauth_jwks_max_stale", "0.2.0", Number, "seconds the last good key set may still be used while refetches fail", "86400"), 0, 2_592_000, S),
     s("oauth_required_claims", "0.2.0", Text, "name=value rules every token must meet (dotted names reach into objects)", "none"),
     s("oauth_required_roles", "0.2.0", Text, "roles that must all be in the token's roles claim", "none"),
+    s("oauth_roles_claim", "0.2.0", Text, "the claim oauth_required_roles are looked for in (dotted names reach into objects)", "roles"),
+    s("oauth_provider", "0.2.0", Text, "keycloak, entra, okta, authentik, zitadel or google: defaults for that provider's tokens", "none"),
+    s("oauth_tenant", "0.2.0", Text, "Entra tenant id (a GUID), for the entra profile's issuer", "none"),
     s("oauth_username_format", "0.2.0", Text, "the login name from the claim: %u whole, %n before @, %d after", "%u"),
     s("oauth_username_lowercase", "0.2.0", YesNo, "lowercase the login name", "no"),
     s("oauth_introspection_audience", "0.2.0", Text, "required: an introspection answer must name one of oauth_audience; optional", "required"),
@@ -175,8 +178,6 @@ pub const OPTIONS: &[Opt] = &[
 /// Names that documentation of later versions may show but this version does
 /// not have: set, they would be ignored, so they are refused.
 pub const PLANNED: &[&str] = &[
-    "oauth_provider",
-    "oauth_tenant",
     "oauth_cache_file",
     "oauth_cache_url",
     "oauth_cache_key_file",

@@ -10,6 +10,7 @@ use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
 use crate::validate::keys::Freshness;
 use crate::validate::policy::{ClaimRule, ClaimsPolicy, UsernameFormat, UsernameRule};
+use crate::validate::providers::{self, Profile};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,7 +130,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             audiences: self.words("oauth_audience")?,
             username: self.username()?,
             required_scopes: self.words("oauth_required_scope")?,
-            required_roles: self.words("oauth_required_roles")?,
+            required_roles: self.roles()?,
             required_claims: self.claim_rules()?,
             clock_skew: self.number("oauth_clock_skew")?,
         })
@@ -147,6 +148,14 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
                 .map_err(|why| bad("oauth_username_format", why))?,
             lowercase: self.yes_no("oauth_username_lowercase")?,
         })
+    }
+
+    fn roles(&self) -> Result<Vec<ClaimRule>, Error> {
+        let claim = self.text_or_default("oauth_roles_claim")?;
+        self.words("oauth_required_roles")?
+            .iter()
+            .map(|r| ClaimRule::role(&claim, r).map_err(|why| bad("oauth_roles_claim", why)))
+            .collect()
     }
 
     fn claim_rules(&self) -> Result<Vec<ClaimRule>, Error> {
@@ -359,6 +368,81 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
     }
 }
 
+/// `oauth_provider`, and `oauth_tenant` only where the profile uses it
+/// (`file` gives the keys as set).
+fn chosen_profile(
+    file: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<&'static Profile>, Error> {
+    {
+        let keys = Lookup::new(Side::Server, file);
+        let profile = match keys.text("oauth_provider")? {
+            None => None,
+            Some(name) => Some(providers::find(&name).ok_or_else(|| {
+                let names: Vec<&str> = providers::PROFILES.iter().map(|p| p.name).collect();
+                bad("oauth_provider", format!("must be {}", names.join(", ")))
+            })?),
+        };
+        let needs_tenant = profile.is_some_and(|p| p.needs_tenant());
+        match (keys.text("oauth_tenant")?, needs_tenant) {
+            (Some(_), false) => Err(bad(
+                "oauth_tenant",
+                "only with oauth_provider: entra (it would be ignored)",
+            )),
+            (Some(t), true) if !providers::is_tenant_id(&t) => Err(bad(
+                "oauth_tenant",
+                "must be the tenant id (a GUID, as Entra's tokens name it in iss), \
+                 not a domain name, common or organizations",
+            )),
+            (None, true) if keys.text("oauth_issuer")?.is_none() => Err(bad(
+                "oauth_tenant",
+                "not set: the entra profile's issuer needs it (or set oauth_issuer)",
+            )),
+            _ => Ok(profile),
+        }
+    }
+}
+
+/// Where an effective value comes from, for `sasl-oauth check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Profile,
+    File,
+}
+
+/// Every server key with its effective value and origin (secrets as
+/// `(set)`), as `from_lookup` reads them.
+pub fn effective_values(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(&'static str, String, Origin)>, Error> {
+    let file = |k: &str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let profile = chosen_profile(&file)?;
+    let tenant = file("oauth_tenant");
+    Ok(crate::options::OPTIONS
+        .iter()
+        .filter(|o| o.side == Side::Server)
+        .map(|o| {
+            let (value, origin) = match (
+                file(o.name),
+                profile.and_then(|p| p.value(o.name, tenant.as_deref())),
+            ) {
+                (Some(v), _) => (v, Origin::File),
+                (None, Some(v)) => (v, Origin::Profile),
+                (None, None) => (o.default.to_owned(), Origin::Default),
+            };
+            let value = match (o.name, origin) {
+                ("oauth_client_secret", Origin::File) => "(set)".to_owned(),
+                _ => value,
+            };
+            (o.name, value, origin)
+        })
+        .collect())
+}
+
 /// Neither JWTs, introspection nor OAUTH10A: the key whose absence to name.
 fn nothing_to_validate_with(claims: &ClaimsPolicy) -> Error {
     let missing = match claims.issuers.is_empty() {
@@ -377,13 +461,27 @@ impl ServerConfig {
     /// Builds the configuration; `get` returns a key's value when it is set.
     /// Keys are read in a fixed order, so the first bad one is the one named.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ServerConfig, Error> {
-        let keys = Keys(Lookup::new(Side::Server, |k: &str| {
+        let file = |k: &str| {
             get(k)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
+        };
+        let profile = chosen_profile(&file)?;
+        let tenant = file("oauth_tenant");
+        let keys = Keys(Lookup::new(Side::Server, |k: &str| {
+            file(k).or_else(|| profile.and_then(|p| p.value(k, tenant.as_deref())))
         }));
         let allow_http = keys.yes_no("oauth_allow_http")?;
         let claims = keys.claims(allow_http)?;
+        if let (Some(p), true) = (profile, claims.issuers.is_empty()) {
+            return Err(bad(
+                "oauth_issuer",
+                format!(
+                    "not set: the {} profile needs it ({})",
+                    p.name, p.issuer_form
+                ),
+            ));
+        }
         let sources = keys.sources(&claims, allow_http)?;
         let oauth10a = keys.oauth10a()?;
         let nothing = sources.keys.is_none()
@@ -795,6 +893,7 @@ mod tests {
             ("oauth_username_lowercase", "yes".into()),
             ("oauth_required_claims", "groups=mail".into()),
             ("oauth_required_roles", "Mail.Send".into()),
+            ("oauth_roles_claim", "realm_access.roles".into()),
             ("oauth_required_scope", "mail".into()),
             ("oauth_scope", "mail".into()),
             (
@@ -812,8 +911,13 @@ mod tests {
             ("oauth10a_max_skew", "1".into()),
             ("oauth10a_nonce_dir", "/var/n".into()),
         ];
-        // The other branch of each either-or pair.
+        // The other branch of each either-or pair; a profile and its tenant.
         let other: Vec<(&str, String)> = vec![
+            ("oauth_provider", "entra".into()),
+            (
+                "oauth_tenant",
+                "9188040d-6c67-4c5b-b112-36a304b66dad".into(),
+            ),
             ("oauth_issuer", "https://i/".into()),
             ("oauth_audience", "a".into()),
             ("oauth_jwks_url", "https://i/jwks".into()),
@@ -925,12 +1029,120 @@ mod tests {
             .map(|r| r.to_string())
             .collect();
         assert_eq!(rules, ["realm_access.roles=mail", "email_verified=true"]);
-        assert_eq!(c.claims.required_roles, ["Mail.Send"]);
+        let roles: Vec<String> = c
+            .claims
+            .required_roles
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(roles, ["roles=Mail.Send"]);
         assert_eq!(
             c.claims.username.claims,
             ["preferred_username", "upn", "email"]
         );
         assert!(c.claims.username.lowercase && !c.claims.username.format.is_identity());
+    }
+
+    const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+    /// The entra profile: issuer from the tenant, preferred_username then
+    /// upn, roles in `roles`
+    /// (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    #[test]
+    fn a_profile_fills_defaults_and_the_file_overrides_each() {
+        let c = cfg(&[
+            ("oauth_provider", "entra"),
+            ("oauth_tenant", TENANT),
+            ("oauth_audience", "api://mail"),
+            ("oauth_required_roles", "Mail.Send"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.claims.issuers,
+            [format!("https://login.microsoftonline.com/{TENANT}/v2.0")]
+        );
+        assert_eq!(c.claims.username.claims, ["preferred_username", "upn"]);
+        assert_eq!(c.claims.required_roles[0].to_string(), "roles=Mail.Send");
+        assert_eq!(c.jwt.unwrap().issuers[0].keys, KeysFrom::Discovery);
+        let c = cfg(&[
+            ("oauth_provider", "keycloak"),
+            ("oauth_issuer", "https://kc.test/realms/mail"),
+            ("oauth_audience", "imap"),
+            ("oauth_required_roles", "mail"),
+            ("oauth_username_claim", "email"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.claims.required_roles[0].to_string(),
+            "realm_access.roles=mail"
+        );
+        assert_eq!(c.claims.username.claims, ["email"]);
+        let c = cfg(&[
+            ("oauth_provider", "google"),
+            ("oauth_audience", "123.apps.googleusercontent.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.claims.issuers, ["https://accounts.google.com"]);
+        assert_eq!(c.claims.username.claims, ["email"]);
+    }
+
+    #[test]
+    fn profiles_refuse_what_would_be_ignored_or_never_match() {
+        for (pairs, key) in [
+            (vec![("oauth_provider", "auth0")], "oauth_provider"),
+            (vec![("oauth_provider", "entra")], "oauth_tenant"),
+            (
+                vec![("oauth_provider", "entra"), ("oauth_tenant", "common")],
+                "oauth_tenant",
+            ),
+            (
+                vec![
+                    ("oauth_provider", "entra"),
+                    ("oauth_tenant", "contoso.onmicrosoft.com"),
+                ],
+                "oauth_tenant",
+            ),
+            (
+                vec![("oauth_provider", "keycloak"), ("oauth_tenant", TENANT)],
+                "oauth_tenant",
+            ),
+            (vec![("oauth_tenant", TENANT)], "oauth_tenant"),
+            (vec![("oauth_provider", "keycloak")], "oauth_issuer"),
+        ] {
+            let mut p = pairs.clone();
+            p.push(("oauth_audience", "imap"));
+            let e = cfg(&p).unwrap_err();
+            assert!(e.reason.starts_with(key), "{pairs:?}: {}", e.reason);
+        }
+        let e = cfg(&[("oauth_provider", "keycloak"), ("oauth_audience", "imap")]).unwrap_err();
+        assert!(
+            e.reason.contains("https://<host>/realms/<realm>"),
+            "{}",
+            e.reason
+        );
+    }
+
+    #[test]
+    fn effective_values_name_their_origin() {
+        let map: HashMap<&str, &str> = [
+            ("oauth_provider", "entra"),
+            ("oauth_tenant", TENANT),
+            ("oauth_username_claim", "upn"),
+            ("oauth_client_secret", "s3cret"),
+        ]
+        .into();
+        let v = effective_values(|k| map.get(k).map(|v| v.to_string())).unwrap();
+        let of = |key: &str| {
+            v.iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, v, o)| (v.clone(), *o))
+                .unwrap()
+        };
+        assert_eq!(of("oauth_issuer").1, Origin::Profile);
+        assert_eq!(of("oauth_username_claim"), ("upn".into(), Origin::File));
+        assert_eq!(of("oauth_roles_claim"), ("roles".into(), Origin::Profile));
+        assert_eq!(of("oauth_clock_skew"), ("60".into(), Origin::Default));
+        assert_eq!(of("oauth_client_secret"), ("(set)".into(), Origin::File));
     }
 
     #[test]

@@ -138,20 +138,6 @@ pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<
     }
 }
 
-/// `roles` (Entra application tokens carry app roles there, not in `scp`).
-pub fn check_roles(claims: &Map<String, Value>, required: &[String]) -> Result<(), Error> {
-    let granted = claims.get("roles").map(names).unwrap_or_default();
-    let missing = missing(required, &granted);
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(
-            Error::insufficient_scope("missing a required role (oauth_required_roles)")
-                .with_detail(format!("missing: {}", missing.join(" "))),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,16 +217,6 @@ mod tests {
         assert!(check_scopes(&obj(json!({"scope": "mailx"})), &req).is_err());
     }
 
-    #[test]
-    fn roles_string_or_array() {
-        let req = vec!["Mail.Send".to_owned()];
-        assert!(check_roles(&obj(json!({"roles": ["Mail.Send", "x"]})), &req).is_ok());
-        assert!(check_roles(&obj(json!({"roles": "Mail.Send"})), &req).is_ok());
-        assert!(check_roles(&obj(json!({"scp": "Mail.Send"})), &req).is_err());
-        assert!(check_roles(&obj(json!({"roles": []})), &req).is_err());
-        assert!(check_roles(&obj(json!({})), &[]).is_ok());
-    }
-
     /// The reason may reach the client (errdetail): it names the failed check
     /// but no configured value; the log line (log_text) keeps them.
     #[test]
@@ -262,10 +238,6 @@ mod tests {
             (
                 check_scopes(&obj(json!({"scope": "a"})), &["conf-scope".into()]),
                 "conf-scope",
-            ),
-            (
-                check_roles(&obj(json!({"roles": ["a"]})), &["conf-role".into()]),
-                "conf-role",
             ),
             (
                 check_times(&obj(json!({"exp": now - 500})), now, 123),

@@ -24,8 +24,9 @@ pub struct ClaimsPolicy {
     pub username: UsernameRule,
     /// Scopes that must all be granted (`scope` or `scp`).
     pub required_scopes: Vec<String>,
-    /// Roles that must all be in `roles` (Entra application tokens).
-    pub required_roles: Vec<String>,
+    /// Roles that must all be in the roles claim (`oauth_roles_claim`:
+    /// `roles` for Entra application tokens, `realm_access.roles` for Keycloak).
+    pub required_roles: Vec<ClaimRule>,
     /// `name=value` rules that must all hold.
     pub required_claims: Vec<ClaimRule>,
     /// Seconds of leeway for exp, nbf and iat.
@@ -50,11 +51,7 @@ impl ClaimsPolicy {
         if !self.required_scopes.is_empty() {
             trace.note(|| format!("ok  scope includes: {}", self.required_scopes.join(" ")));
         }
-        claims::check_roles(c, &self.required_roles)?;
-        if !self.required_roles.is_empty() {
-            trace.note(|| format!("ok  roles include: {}", self.required_roles.join(" ")));
-        }
-        for rule in &self.required_claims {
+        for rule in self.required_roles.iter().chain(&self.required_claims) {
             rule.check(c)?;
             trace.note(|| format!("ok  claim rule {rule} holds"));
         }
@@ -80,7 +77,7 @@ mod tests {
         let p = ClaimsPolicy {
             username: UsernameRule::claim("email"),
             required_scopes: vec!["mail".into()],
-            required_roles: vec!["Mail.Send".into()],
+            required_roles: vec![ClaimRule::role("roles", "Mail.Send").unwrap()],
             required_claims: vec![ClaimRule::parse("email_verified=true").unwrap()],
             ..Default::default()
         };

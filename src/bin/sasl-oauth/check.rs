@@ -6,7 +6,7 @@ use crate::lint;
 use crate::Outcome;
 use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
-use sasloauth::server::config::{KeysFrom, ServerConfig};
+use sasloauth::server::config::{effective_values, KeysFrom, Origin, ServerConfig};
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::unix_now;
 use std::path::PathBuf;
@@ -65,8 +65,8 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     if !config.claims.required_scopes.is_empty() {
         out.push(("scope", config.claims.required_scopes.join(" ")));
     }
-    if !config.claims.required_roles.is_empty() {
-        out.push(("roles", config.claims.required_roles.join(" ")));
+    for rule in &config.claims.required_roles {
+        out.push(("role", rule.to_string()));
     }
     for rule in &config.claims.required_claims {
         out.push(("claim rule", rule.to_string()));
@@ -119,6 +119,17 @@ pub fn run(args: &[String]) -> Outcome {
     println!("configuration  {}", config_path.display());
     for (what, value) in describe(&config) {
         println!("  {what:<12} {value}");
+    }
+    println!("effective values (default / profile / file)");
+    let values =
+        effective_values(|k| options.get(k).cloned()).map_err(|e| e.reason.into_owned())?;
+    for (key, value, origin) in values {
+        let origin = match origin {
+            Origin::Default => "default",
+            Origin::Profile => "profile",
+            Origin::File => "file",
+        };
+        println!("  {key:<30} {:<8} {}", origin, printable(&value, 200));
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
     let mut trace = crate::trace::Lines::default();

@@ -13,6 +13,8 @@ pub struct ClaimRule {
     /// The claim's path: one name, or names into nested objects.
     pub path: Vec<String>,
     pub value: String,
+    /// The option that asked for it, named in the refusal.
+    pub option: &'static str,
 }
 
 impl fmt::Display for ClaimRule {
@@ -46,13 +48,24 @@ impl ClaimRule {
             .split_once('=')
             .filter(|(n, v)| !n.is_empty() && !v.is_empty())
             .ok_or_else(|| format!("'{rule}' is not name=value"))?;
+        Self::new(name, value, "oauth_required_claims").map_err(|why| format!("'{rule}': {why}"))
+    }
+
+    /// `oauth_required_roles`: `role` must be in the claim `roles_claim`
+    /// names (`oauth_roles_claim`), by the same matching as any rule.
+    pub fn role(roles_claim: &str, role: &str) -> Result<ClaimRule, String> {
+        Self::new(roles_claim, role, "oauth_required_roles")
+    }
+
+    fn new(name: &str, value: &str, option: &'static str) -> Result<ClaimRule, String> {
         let path: Vec<String> = name.split('.').map(str::to_owned).collect();
         if path.iter().any(String::is_empty) {
-            return Err(format!("'{rule}': empty name between dots"));
+            return Err(format!("'{name}': empty name between dots"));
         }
         Ok(ClaimRule {
             path,
             value: value.to_owned(),
+            option,
         })
     }
 
@@ -78,8 +91,9 @@ impl ClaimRule {
             },
         };
         Err(Error::insufficient_scope(format!(
-            "claim rule on '{}' not met (oauth_required_claims)",
-            self.name()
+            "claim rule on '{}' not met ({})",
+            self.name(),
+            self.option
         ))
         .with_detail(format!("rule {self}: {why}")))
     }
@@ -171,6 +185,28 @@ mod tests {
         assert!(e.reason.contains("'groups'"), "{}", e.reason);
         assert!(!e.reason.contains("secret-group") && !e.log_text().contains("personal-data"));
         assert!(e.log_text().contains("groups=secret-group"));
+    }
+
+    /// Entra application tokens list app roles in `roles`
+    /// (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    #[test]
+    fn roles_are_rules_on_the_roles_claim() {
+        let r = ClaimRule::role("roles", "Mail.Send").unwrap();
+        let c = json!({"roles": ["Mail.Read", "Mail.Send"], "scp": "Mail.Send"});
+        assert!(r.check(c.as_object().unwrap()).is_ok());
+        let e = r
+            .check(json!({"scp": "Mail.Send"}).as_object().unwrap())
+            .unwrap_err();
+        assert!(e.reason.contains("oauth_required_roles"), "{}", e.reason);
+        let kc = ClaimRule::role("realm_access.roles", "mail").unwrap();
+        assert!(kc
+            .check(
+                json!({"realm_access": {"roles": ["mail"]}})
+                    .as_object()
+                    .unwrap()
+            )
+            .is_ok());
+        assert!(ClaimRule::role("a..b", "x").is_err());
     }
 
     #[test]
