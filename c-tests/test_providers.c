@@ -89,6 +89,34 @@ static void keycloak_key_set(const char *mech)
     t_opt_set("oauth_jwks_file", fixture("jwks.json"));
 }
 
+/* The README's lines for Entra: the profile and the tenant give the issuer,
+ * preferred_username the name; the app role is required. */
+static void entra(const char *mech, const char *issuer_a)
+{
+    t_opt_set("oauth_issuer", NULL);
+    t_opt_set("oauth_provider", "entra");
+    t_opt_set("oauth_tenant", "9188040d-6c67-4c5b-b112-36a304b66dad");
+    t_opt_set("oauth_required_roles", "Mail.Send");
+    t_opt_set("oauth_username_format", "%n");
+    t_opt_set("oauth_username_lowercase", "yes");
+    login(mech, "entra", "entra", "alice", NULL);
+    login(mech, "entra", "entra-other-tenant", "alice", "issuer");
+    t_opt_set("oauth_required_roles", "Mail.Admin");
+    login(mech, "entra", "entra", "alice", "roles");
+    t_opt_set("oauth_required_roles", NULL);
+    t_opt_set("oauth_tenant", NULL);
+    /* Google: the profile gives the issuer and the e-mail as the name. */
+    t_opt_set("oauth_provider", "google");
+    t_opt_set("oauth_username_format", NULL);
+    t_opt_set("oauth_username_lowercase", NULL);
+    t_opt_set("oauth_required_claims", "email_verified=true hd=example.com");
+    login(mech, "google", "google", "alice@example.com", NULL);
+    login(mech, "google", "google-unverified", "alice@example.com", "email_verified");
+    t_opt_set("oauth_required_claims", NULL);
+    t_opt_set("oauth_provider", NULL);
+    t_opt_set("oauth_issuer", issuer_a);
+}
+
 int main(int argc, char **argv)
 {
     char issuer[1024];
@@ -101,6 +129,7 @@ int main(int argc, char **argv)
         claim_rules_and_user_names(mechs[m]);
         two_issuers(mechs[m], issuer);
         keycloak_key_set(mechs[m]);
+        entra(mechs[m], issuer);
     }
     t_done();
     return t_summary();

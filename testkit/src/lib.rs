@@ -19,6 +19,8 @@ pub const REQUIRED_SCOPE: &str = "mail";
 /// A second issuer, with its own key set (jwks-b.json), for the tests of
 /// several issuers: its key has issuer A's Ed25519 kid, `ed-1`.
 pub const ISSUER_B: &str = "https://issuer-b.example.test";
+/// The Entra tenant of the provider-shaped tokens.
+pub const ENTRA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// Every failure is a one-line message for the test's output.
 pub type Result<T> = std::result::Result<T, String>;
@@ -383,6 +385,33 @@ fn provider_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
             k.signature(key, input)
         })
     };
+    // Entra v2.0 access token of a user (no `scope`: `scp`; app roles in
+    // `roles`), https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference.
+    let entra = |tenant: &'static str| {
+        move |c: &mut Value| {
+            let obj = c.as_object_mut().expect("claims are an object");
+            obj.remove("scope");
+            obj.insert(
+                "iss".into(),
+                json!(format!("https://login.microsoftonline.com/{tenant}/v2.0")),
+            );
+            obj.insert("tid".into(), json!(tenant));
+            obj.insert("scp".into(), json!("mail Mail.Send"));
+            obj.insert("roles".into(), json!(["Mail.Send"]));
+            obj.insert("preferred_username".into(), json!("Alice@Contoso.example"));
+            obj.insert("ver".into(), json!("2.0"));
+        }
+    };
+    // Google: iss https://accounts.google.com, email, email_verified, hd
+    // (https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload).
+    let google = |verified: bool| {
+        move |c: &mut Value| {
+            c["iss"] = json!("https://accounts.google.com");
+            c["email"] = json!("alice@example.com");
+            c["email_verified"] = json!(verified);
+            c["hd"] = json!("example.com");
+        }
+    };
     // Signed by the private half of the Keycloak set's encryption key.
     let enc = k.sign(
         &json!({"alg": "RS256", "kid": "kc-enc", "typ": "JWT"}),
@@ -400,6 +429,13 @@ fn provider_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
         ("issuer-b", b(KeyName::Evil)),
         ("issuer-b-signed-by-a", b(KeyName::Ed)),
         ("keycloak-enc-key", enc),
+        ("entra", rsa(&entra(ENTRA_TENANT))?),
+        (
+            "entra-other-tenant",
+            rsa(&entra("72f988bf-86f1-41af-91ab-2d7cd011db47"))?,
+        ),
+        ("google", rsa(&google(true))?),
+        ("google-unverified", rsa(&google(false))?),
     ])
 }
 
