@@ -51,20 +51,17 @@ oauth_required_claims: groups=mail-users
 oauth_cache_ttl: 0
 EOF
 
-# token VAR ISSUER KIND USER: a token of a user of that provider.
-token() {
-    local t
-    if ! t=$("$IDP_GET_TOKEN" "$2" "user-$3" "$4" 2>> "$E2E_TMP/out/tokens.log"); then
-        not_ok "provider $2 issues a $3 token for $4" "get-token.sh failed" "$E2E_TMP/out/tokens.log"
-        finish
-    fi
-    printf -v "$1" '%s' "$t"
-}
-token a_jwt "$issuer_a" jwt alice
-token b_jwt "$issuer_b" jwt bob
-token a_opaque "$issuer_a" opaque alice
-token a_outsider_jwt "$issuer_a" jwt outsider
-token a_outsider_opaque "$issuer_a" opaque outsider
+# A token of a user of each provider (tok asks the provider at IDP_ISSUER).
+IDP_ISSUER=$issuer_a tok user-jwt alice
+a_jwt=$TOKEN
+IDP_ISSUER=$issuer_b tok user-jwt bob
+b_jwt=$TOKEN
+IDP_ISSUER=$issuer_a tok user-opaque alice
+a_opaque=$TOKEN
+IDP_ISSUER=$issuer_a tok user-jwt outsider
+a_outsider_jwt=$TOKEN
+IDP_ISSUER=$issuer_a tok user-opaque outsider
+a_outsider_opaque=$TOKEN
 
 check() { # TOKEN
     printf '%s\n' "$1" > "$E2E_TMP/token"
