@@ -61,6 +61,14 @@ static void claim_rules_and_user_names(const char *mech)
     /* No preferred_username: the next claim of the list, sub. */
     login(mech, "user name list", "rs256", "alice", NULL);
     t_opt_set("oauth_username_claim", NULL);
+    /* The README's Keycloak lines: the profile puts the user name in
+     * preferred_username and the roles in realm_access.roles. */
+    t_opt_set("oauth_provider", "keycloak");
+    t_opt_set("oauth_required_roles", "mail");
+    login(mech, "keycloak profile", "keycloak", "alice.smith", NULL);
+    login(mech, "keycloak profile", "keycloak-no-role", "alice.smith", "realm_access.roles");
+    t_opt_set("oauth_provider", NULL);
+    t_opt_set("oauth_required_roles", NULL);
     t_opt_set("oauth_username_format", NULL);
     t_opt_set("oauth_username_lowercase", NULL);
 }
