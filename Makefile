@@ -93,6 +93,7 @@ e2e: plugin plugin-hooks fixtures idp
 	$(CARGO) build --bins
 	bash c-tests/e2e/tool.sh $(PLUGIN_DIR) $(FIXTURES)
 	bash c-tests/e2e/idp_harness.sh $(PLUGIN_DIR)
+	bash c-tests/e2e/providers_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
 

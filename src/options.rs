@@ -6,7 +6,7 @@
 
 mod lookup;
 
-pub use lookup::{bad, parse_yes_no, Lookup};
+pub use lookup::{bad, check_url, parse_yes_no, Lookup};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -126,17 +126,17 @@ use Kind::{Number, Text, YesNo};
 
 #[rustfmt::skip]
 pub const OPTIONS: &[Opt] = &[
-    s("oauth_issuer", "0.1.0", Text, "the expected iss, exactly; base of discovery", "none"),
+    s("oauth_issuer", "0.1.0", Text, "the accepted iss values, each exactly, space-separated; base of discovery", "none"),
     s("oauth_audience", "0.1.0", Text, "accepted audiences, space-separated", "required for JWTs"),
-    s("oauth_jwks_file", "0.1.0", Text, "the provider's JWKS file", "none"),
-    s("oauth_jwks_url", "0.1.0", Text, "the provider's JWKS URL", "discovered jwks_uri"),
+    s("oauth_jwks_file", "0.1.0", Text, "the provider's JWKS file (several issuers: one per issuer, - for none)", "none"),
+    s("oauth_jwks_url", "0.1.0", Text, "the provider's JWKS URL (several issuers: one per issuer, - for none)", "discovered jwks_uri"),
     s("oauth_algorithms", "0.1.0", Text, "accepted JWS algorithms", "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA"),
     s("oauth_introspection_url", "0.1.0", Text, "RFC 7662 endpoint for opaque tokens", "discovered, when oauth_client_id is set"),
     s("oauth_client_id", "0.1.0", Text, "our client id at the introspection endpoint", "none"),
     s("oauth_client_secret", "0.1.0", Text, "our client secret at the introspection endpoint", "none"),
     s("oauth_client_secret_file", "0.1.0", Text, "file holding the client secret, read at start", "none"),
     s("oauth_client_auth_method", "0.1.0", Text, "client_secret_basic or client_secret_post", "client_secret_basic"),
-    s("oauth_username_claim", "0.1.0", Text, "claim or introspection field giving the login name", "sub"),
+    s("oauth_username_claim", "0.1.0", Text, "claims or introspection fields giving the login name, tried in order", "sub"),
     s("oauth_required_scope", "0.1.0", Text, "scopes that must all be granted", "none"),
     s("oauth_scope", "0.1.0", Text, "scope named in error challenges", "the required scope"),
     s("oauth_openid_configuration", "0.1.0", Text, "URL named in OAUTHBEARER error challenges", "<issuer>/.well-known/openid-configuration"),
@@ -153,6 +153,13 @@ pub const OPTIONS: &[Opt] = &[
     s("oauth_allow_http", "0.2.0", YesNo, "allow plain http to identity provider URLs on non-loopback hosts", "no"),
     number(s("oauth_jwks_max_age", "0.2.0", Number, "seconds a fetched key set is used before it is fetched again (min 5)", "3600"), 5, 604_800, S),
     number(s("oauth_jwks_max_stale", "0.2.0", Number, "seconds the last good key set may still be used while refetches fail", "86400"), 0, 2_592_000, S),
+    s("oauth_required_claims", "0.2.0", Text, "name=value rules every token must meet (dotted names reach into objects)", "none"),
+    s("oauth_required_roles", "0.2.0", Text, "roles that must all be in the token's roles claim", "none"),
+    s("oauth_roles_claim", "0.2.0", Text, "the claim oauth_required_roles are looked for in (dotted names reach into objects)", "roles"),
+    s("oauth_provider", "0.2.0", Text, "keycloak, entra, okta, authentik, zitadel or google: defaults for that provider's tokens", "none"),
+    s("oauth_tenant", "0.2.0", Text, "Entra tenant id (a GUID), for the entra profile's issuer", "none"),
+    s("oauth_username_format", "0.2.0", Text, "the login name from the claim: %u whole, %n before @, %d after", "%u"),
+    s("oauth_username_lowercase", "0.2.0", YesNo, "lowercase the login name", "no"),
     s("oauth_introspection_audience", "0.2.0", Text, "required: an introspection answer must name one of oauth_audience; optional", "required"),
     number(c("refresh_window", "0.1.0", Number, false, "seconds before expiry at which a token file is refreshed", "300"), 0, 86_400, S),
     number(c("timeout", "0.1.0", Number, false, "milliseconds a call to the token endpoint may take", "10000"), 100, 120_000, MS),
@@ -171,12 +178,6 @@ pub const OPTIONS: &[Opt] = &[
 /// Names that documentation of later versions may show but this version does
 /// not have: set, they would be ignored, so they are refused.
 pub const PLANNED: &[&str] = &[
-    "oauth_required_claims",
-    "oauth_username_format",
-    "oauth_username_lowercase",
-    "oauth_required_roles",
-    "oauth_provider",
-    "oauth_tenant",
     "oauth_cache_file",
     "oauth_cache_url",
     "oauth_cache_key_file",
@@ -370,7 +371,11 @@ mod tests {
         ] {
             assert_eq!(m.get(name), Some(&Mistake::Typo(fix)), "{name}");
         }
-        assert_eq!(m.get("oauth_required_claims"), Some(&Mistake::Planned));
+        assert_eq!(m.get("oauth_cache_file"), Some(&Mistake::Planned));
+        assert_eq!(
+            m.get("oauth_required_claim"),
+            Some(&Mistake::Typo("oauth_required_claims"))
+        );
     }
 
     /// Every generated name, set alone, is reported with itself named; every

@@ -5,7 +5,7 @@
 
 use crate::error::Error;
 use crate::http::HttpClient;
-use crate::server::config::{KeysFrom, OAuth10aConfig, ServerConfig, CACHE_ENTRIES};
+use crate::server::config::{JwtConfig, KeysFrom, OAuth10aConfig, ServerConfig, CACHE_ENTRIES};
 use crate::server::{ChallengeInfo, EndpointFinder, ServerRuntime};
 use crate::validate::cache::CachedValidator;
 use crate::validate::discovery::{Discovery, Pick};
@@ -46,7 +46,10 @@ impl ServerRuntime {
                 openid_configuration: c.openid_configuration.clone(),
                 authorization_uri: c.authorization_endpoint.clone(),
                 token_uri: c.token_endpoint.clone(),
-                discovery: wired.discovery.map(|d| d as Arc<dyn EndpointFinder>),
+                discovery: wired
+                    .discoveries
+                    .first()
+                    .map(|d| d.clone() as Arc<dyn EndpointFinder>),
             },
             accepted_hosts: config.accepted_hosts.clone(),
         })
@@ -62,10 +65,11 @@ fn oauth10a(c: &OAuth10aConfig) -> Result<OAuth10aVerifier, Error> {
     })
 }
 
-/// The HTTP client and the discovery client the validators share.
+/// The HTTP client and the discovery clients the validators share.
 struct Wiring {
     http: Option<Arc<HttpClient>>,
-    discovery: Option<Arc<Discovery>>,
+    /// One per issuer, in `oauth_issuer`'s order (none without the network).
+    discoveries: Vec<Arc<Discovery>>,
 }
 
 /// A source configured without what it needs (the configuration rules this out).
@@ -83,23 +87,54 @@ impl Wiring {
             )?)),
             false => None,
         };
-        let discovery = match (&config.claims.issuer, &http) {
-            (Some(issuer), Some(http)) => Some(Arc::new(Discovery::new(
-                issuer,
-                http.clone(),
-                config.http.allow_http,
-            ))),
-            _ => None,
+        let discoveries = match &http {
+            Some(http) => config
+                .claims
+                .issuers
+                .iter()
+                .map(|issuer| {
+                    Arc::new(Discovery::new(issuer, http.clone(), config.http.allow_http))
+                })
+                .collect(),
+            None => Vec::new(),
         };
-        Ok(Wiring { http, discovery })
+        Ok(Wiring { http, discoveries })
     }
 
     fn http(&self, what: &str) -> Result<Arc<HttpClient>, Error> {
         self.http.clone().ok_or_else(|| needs(what))
     }
 
-    fn discovery(&self, what: &str) -> Result<Arc<Discovery>, Error> {
-        self.discovery.clone().ok_or_else(|| needs(what))
+    /// The discovery client of the issuer at `index` of `oauth_issuer`.
+    fn discovery(&self, index: usize, what: &str) -> Result<Arc<Discovery>, Error> {
+        self.discoveries
+            .get(index)
+            .cloned()
+            .ok_or_else(|| needs(what))
+    }
+
+    /// An issuer's key store, from its file (read now), URL or discovery.
+    fn key_store(
+        &self,
+        index: usize,
+        keys: &KeysFrom,
+        j: &JwtConfig,
+        now: i64,
+    ) -> Result<KeyStore, Error> {
+        Ok(match keys {
+            KeysFrom::File(path) => KeyStore::from_file(path.clone(), now)
+                .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?,
+            KeysFrom::Url(url) => KeyStore::remote(
+                KeySource::Url(url.clone()),
+                self.http("oauth_jwks_url")?,
+                j.freshness,
+            ),
+            KeysFrom::Discovery => KeyStore::remote(
+                KeySource::Discovered(self.discovery(index, "discovery")?),
+                self.http("discovery")?,
+                j.freshness,
+            ),
+        })
     }
 
     /// The bearer-token validators, sharing one claims policy.
@@ -111,20 +146,14 @@ impl Wiring {
         let jwt = match &config.jwt {
             None => None,
             Some(j) => {
-                let keys = match &j.keys {
-                    KeysFrom::File(path) => KeyStore::from_file(path.clone(), now)
-                        .map_err(|e| Error::config(format!("oauth_jwks_file: {}", e.reason)))?,
-                    KeysFrom::Url(url) => KeyStore::remote(
-                        KeySource::Url(url.clone()),
-                        self.http("oauth_jwks_url")?,
-                        j.freshness,
-                    ),
-                    KeysFrom::Discovery => KeyStore::remote(
-                        KeySource::Discovered(self.discovery("discovery")?),
-                        self.http("discovery")?,
-                        j.freshness,
-                    ),
-                };
+                let keys = j
+                    .issuers
+                    .iter()
+                    .enumerate()
+                    .map(|(index, i)| {
+                        Ok((i.issuer.clone(), self.key_store(index, &i.keys, j, now)?))
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
                 let policy = JwtPolicy {
                     claims: claims.clone(),
                     algorithms: j.algorithms.clone(),
@@ -137,7 +166,7 @@ impl Wiring {
             Some(i) => Some(IntrospectionValidator {
                 endpoint: match &i.url {
                     Some(url) => Endpoint::Url(url.clone()),
-                    None => Endpoint::Discovered(self.discovery("introspection")?),
+                    None => Endpoint::Discovered(self.discovery(0, "introspection")?),
                 },
                 client_id: i.client_id.clone(),
                 client_secret: i.client_secret.clone(),

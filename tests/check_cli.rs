@@ -143,7 +143,7 @@ fn check_refuses_unknown_and_misplaced_keys_with_the_fix() {
             "smtpd.conf:4: oauth_required_scopes: unknown option; did you mean oauth_required_scope?",
         ),
         ("oauth_requird_scope: admin\n", "did you mean oauth_required_scope?"),
-        ("oauth_required_claims: x\n", "a later version's option"),
+        ("oauth_cache_file: x\n", "a later version's option"),
         ("refresh_window: 60\n", "a client option"),
         ("oauth_clock_skew: 60s\n", "oauth_clock_skew: must be a whole number"),
         ("oauth_audience: smtp\n", "set twice (lines 2 and 4); libsasl2 uses the first (line 2)"),
@@ -223,5 +223,46 @@ fn check_prints_a_hostile_kid_without_its_control_bytes() {
     assert!(
         !out.chars().any(|c| c.is_control() && c != '\n'),
         "control bytes reach the terminal: {out:?}"
+    );
+}
+
+/// A Keycloak-shaped token with the keycloak profile: the effective values
+/// say where each comes from, each rule's outcome is one line, and the
+/// identity is the mapped name.
+#[test]
+fn check_prints_effective_values_with_their_origin_and_each_rule() {
+    let s = setup("profile");
+    let conf = format!(
+        "sasl_oauth_provider: keycloak\nsasl_oauth_issuer: https://id.test\nsasl_oauth_audience: imap\n\
+         sasl_oauth_jwks_file: {}\nsasl_oauth_required_roles: mail\nsasl_oauth_required_claims: email_verified=true\n\
+         sasl_oauth_username_format: %n\nsasl_oauth_username_lowercase: yes\n",
+        s.dir.join("jwks.json").display()
+    );
+    std::fs::write(s.dir.join("imapd.conf"), conf).unwrap();
+    let claims = |roles: &str| {
+        format!(
+            r#"{{"iss":"https://id.test","aud":"imap","sub":"f81d","exp":{},"preferred_username":"Alice@Example.COM","email_verified":true,"realm_access":{{"roles":{roles}}}}}"#,
+            now() + 600
+        )
+    };
+    let (code, out) = check(&s.dir, &s.key.sign(&claims(r#"["mail"]"#)));
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "oauth_provider                 file     keycloak",
+        "oauth_username_claim           profile  preferred_username",
+        "oauth_roles_claim              profile  realm_access.roles",
+        "oauth_clock_skew               default  60",
+        "ok  claim rule realm_access.roles=mail holds",
+        "ok  claim rule email_verified=true holds",
+        "ok  identity from claim 'preferred_username': alice",
+        "ACCEPTED: authentication identity 'alice'",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    let (code, out) = check(&s.dir, &s.key.sign(&claims(r#"["offline_access"]"#)));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("claim rule on 'realm_access.roles' not met (oauth_required_roles)"),
+        "{out}"
     );
 }

@@ -369,7 +369,7 @@ fn doctor_names_the_version_and_every_mistaken_key() {
     let conf = d.join("smtpd.conf");
     std::fs::write(
         &conf,
-        "oauth_issuer: https://id.test\noauth_audience: smtp\noauth_jwks_file: /nonexistent\noauth_required_scopes: admin\noauth_required_claims: x\n",
+        "oauth_issuer: https://id.test\noauth_audience: smtp\noauth_jwks_file: /nonexistent\noauth_required_scopes: admin\noauth_cache_file: x\n",
     )
     .unwrap();
     let client = d.join("sasl-oauth.conf");
@@ -393,7 +393,7 @@ fn doctor_names_the_version_and_every_mistaken_key() {
     );
     assert!(
         stdout.contains(&format!(
-            "smtpd.conf:5: oauth_required_claims: not in sasl-oauth {} (a later version's option)",
+            "smtpd.conf:5: oauth_cache_file: not in sasl-oauth {} (a later version's option)",
             env!("CARGO_PKG_VERSION")
         )),
         "{stdout}"

@@ -2,17 +2,23 @@
 //! RFC 7662 introspection responses and discovery documents.
 use libfuzzer_sys::fuzz_target;
 use sasloauth::validate::introspect::{judge, IntrospectionPolicy};
-use sasloauth::validate::policy::ClaimsPolicy;
+use sasloauth::validate::policy::{ClaimRule, ClaimsPolicy, UsernameFormat, UsernameRule};
 use sasloauth::validate::{discovery, NoTrace};
 
 fuzz_target!(|data: &[u8]| {
     let policy = IntrospectionPolicy {
         claims: std::sync::Arc::new(ClaimsPolicy {
-            issuer: Some("https://issuer.test".into()),
+            issuers: vec!["https://issuer.test".into()],
             audiences: vec!["imap".into()],
-            username_claim: "username".into(),
+            username: UsernameRule {
+                claims: vec!["preferred_username".into(), "username".into()],
+                format: UsernameFormat::parse("%n").unwrap(),
+                lowercase: true,
+            },
             required_scopes: vec!["mail".into()],
+            required_claims: vec![ClaimRule::parse("groups=mail-users").unwrap()],
             clock_skew: 60,
+            ..Default::default()
         }),
         audience_required: true,
     };
@@ -22,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         let text = String::from_utf8_lossy(data);
         assert!(text.contains("true"), "accepted without active true");
         assert!(text.contains("imap"), "accepted without naming our audience");
+        assert!(text.contains("mail-users"), "accepted without the group rule");
     }
     let _ = discovery::parse(data, "https://issuer.test");
 });

@@ -6,7 +6,7 @@ use sasloauth::validate::alg;
 use sasloauth::validate::jwks::JwkSet;
 use sasloauth::validate::jwt::{unverified_issuer, JwtPolicy, JwtValidator};
 use sasloauth::validate::keys::KeyStore;
-use sasloauth::validate::policy::ClaimsPolicy;
+use sasloauth::validate::policy::{ClaimRule, ClaimsPolicy};
 use sasloauth::validate::TokenValidator;
 use std::sync::OnceLock;
 
@@ -19,15 +19,17 @@ fn validator() -> &'static JwtValidator {
         std::fs::write(&path, JWKS).unwrap();
         let policy = JwtPolicy {
             claims: std::sync::Arc::new(ClaimsPolicy {
-                issuer: Some("https://issuer.test".into()),
+                issuers: vec!["https://issuer.test".into()],
                 audiences: vec!["imap".into()],
-                username_claim: "sub".into(),
                 required_scopes: vec!["mail".into()],
+                required_claims: vec![ClaimRule::parse("realm_access.roles=mail").unwrap()],
                 clock_skew: 60,
+                ..Default::default()
             }),
             algorithms: alg::ALL.to_vec(),
         };
-        JwtValidator::new(policy, KeyStore::from_file(path, 0).unwrap())
+        let keys = KeyStore::from_file(path, 0).unwrap();
+        JwtValidator::new(policy, vec![("https://issuer.test".into(), keys)])
     })
 }
 

@@ -124,16 +124,30 @@ impl<F: Fn(&str) -> Option<String>> Lookup<F> {
 
     /// An http(s) URL; plain http only to loopback unless `allow_http`.
     pub fn url(&self, name: &str, allow_http: bool) -> Result<Option<String>, Error> {
-        let Some(value) = self.text(name)? else {
-            return Ok(None);
-        };
-        if !(value.starts_with("https://") || value.starts_with("http://")) {
-            return Err(bad(name, "must be an http(s) URL"));
-        }
-        crate::url_policy::check(&value, allow_http).map_err(|why| bad(name, why))?;
-        Ok(Some(value))
+        self.text(name)?
+            .map(|v| check_url(name, v, allow_http))
+            .transpose()
+    }
+
+    /// A list of http(s) URLs, each as `url` checks it; empty when unset.
+    pub fn urls(&self, name: &str, allow_http: bool) -> Result<Vec<String>, Error> {
+        self.words(name)?
+            .into_iter()
+            .map(|v| check_url(name, v, allow_http))
+            .collect()
     }
 }
+
+/// `value` of key `name` is an http(s) URL the plain-http rule allows.
+pub fn check_url(name: &str, value: String, allow_http: bool) -> Result<String, Error> {
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err(bad(name, "must be an http(s) URL"));
+    }
+    crate::url_policy::check(&value, allow_http).map_err(|why| bad(name, why))?;
+    Ok(value)
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup<F> {}
 
 #[cfg(test)]
 mod tests {

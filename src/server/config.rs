@@ -5,11 +5,12 @@
 
 use crate::client_auth::ClientAuth;
 use crate::error::Error;
-use crate::options::{bad, Lookup, Side};
+use crate::options::{bad, check_url, Lookup, Side};
 use crate::secret::Secret;
 use crate::validate::alg::{self, Algorithm};
 use crate::validate::keys::Freshness;
-use crate::validate::policy::ClaimsPolicy;
+use crate::validate::policy::{ClaimRule, ClaimsPolicy, UsernameFormat, UsernameRule};
+use crate::validate::providers::{self, Profile};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,10 +30,18 @@ pub enum KeysFrom {
     Discovery,
 }
 
+/// One accepted issuer and where its keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKeys {
+    pub issuer: String,
+    pub keys: KeysFrom,
+}
+
 /// JWTs verified locally (the claims rules are the shared `ServerConfig::claims`).
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
-    pub keys: KeysFrom,
+    /// In the order of `oauth_issuer`; a token is checked with its issuer's keys only.
+    pub issuers: Vec<IssuerKeys>,
     pub algorithms: Vec<Algorithm>,
     /// When a remote key set is fetched again, and how long a stale one may serve.
     pub freshness: Freshness,
@@ -108,7 +117,8 @@ impl<F: Fn(&str) -> Option<String>> std::ops::Deref for Keys<F> {
 
 /// What the first keys decide: how validation is reached at all.
 struct Sources {
-    keys: Option<KeysFrom>,
+    /// One per issuer (or one, when no issuer is set: refused later).
+    keys: Option<Vec<KeysFrom>>,
     introspection_url: Option<String>,
     client_id: Option<String>,
 }
@@ -116,35 +126,125 @@ struct Sources {
 impl<F: Fn(&str) -> Option<String>> Keys<F> {
     fn claims(&self, allow_http: bool) -> Result<ClaimsPolicy, Error> {
         Ok(ClaimsPolicy {
-            issuer: self.url("oauth_issuer", allow_http)?,
+            issuers: self.urls("oauth_issuer", allow_http)?,
             audiences: self.words("oauth_audience")?,
-            username_claim: self.text_or_default("oauth_username_claim")?,
+            username: self.username()?,
             required_scopes: self.words("oauth_required_scope")?,
+            required_roles: self.roles()?,
+            required_claims: self.claim_rules()?,
             clock_skew: self.number("oauth_clock_skew")?,
         })
     }
 
+    fn username(&self) -> Result<UsernameRule, Error> {
+        let mut claims = self.words("oauth_username_claim")?;
+        if claims.is_empty() {
+            claims.push(self.text_or_default("oauth_username_claim")?);
+        }
+        let format = self.text_or_default("oauth_username_format")?;
+        Ok(UsernameRule {
+            claims,
+            format: UsernameFormat::parse(&format)
+                .map_err(|why| bad("oauth_username_format", why))?,
+            lowercase: self.yes_no("oauth_username_lowercase")?,
+        })
+    }
+
+    fn roles(&self) -> Result<Vec<ClaimRule>, Error> {
+        let claim = self.text_or_default("oauth_roles_claim")?;
+        self.words("oauth_required_roles")?
+            .iter()
+            .map(|r| ClaimRule::role(&claim, r).map_err(|why| bad("oauth_roles_claim", why)))
+            .collect()
+    }
+
+    fn claim_rules(&self) -> Result<Vec<ClaimRule>, Error> {
+        self.words("oauth_required_claims")?
+            .iter()
+            .map(|r| ClaimRule::parse(r).map_err(|why| bad("oauth_required_claims", why)))
+            .collect()
+    }
+
     fn sources(&self, claims: &ClaimsPolicy, allow_http: bool) -> Result<Sources, Error> {
-        let keys = match (self.text("oauth_jwks_file")?, self.text("oauth_jwks_url")?) {
-            (Some(_), Some(_)) => {
-                return Err(bad(
-                    "oauth_jwks_url",
-                    "set only one of oauth_jwks_file and oauth_jwks_url",
-                ))
-            }
-            (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
-            (None, Some(_)) => self.url("oauth_jwks_url", allow_http)?.map(KeysFrom::Url),
-            // Issuer and audience alone: JWTs with keys found by discovery.
-            (None, None) if claims.issuer.is_some() && !claims.audiences.is_empty() => {
-                Some(KeysFrom::Discovery)
-            }
-            (None, None) => None,
+        let keys = match claims.issuers.len() {
+            0 | 1 => self.one_issuers_keys(claims, allow_http)?.map(|k| vec![k]),
+            n => self.each_issuers_keys(n, claims, allow_http)?,
         };
         Ok(Sources {
             keys,
             introspection_url: self.url("oauth_introspection_url", allow_http)?,
             client_id: self.text("oauth_client_id")?,
         })
+    }
+
+    fn one_issuers_keys(
+        &self,
+        claims: &ClaimsPolicy,
+        allow_http: bool,
+    ) -> Result<Option<KeysFrom>, Error> {
+        Ok(
+            match (self.text("oauth_jwks_file")?, self.text("oauth_jwks_url")?) {
+                (Some(_), Some(_)) => {
+                    return Err(bad(
+                        "oauth_jwks_url",
+                        "set only one of oauth_jwks_file and oauth_jwks_url",
+                    ))
+                }
+                (Some(f), None) => Some(KeysFrom::File(PathBuf::from(f))),
+                (None, Some(_)) => self.url("oauth_jwks_url", allow_http)?.map(KeysFrom::Url),
+                // Issuer and audience alone: JWTs with keys found by discovery.
+                (None, None) if !claims.issuers.is_empty() && !claims.audiences.is_empty() => {
+                    Some(KeysFrom::Discovery)
+                }
+                (None, None) => None,
+            },
+        )
+    }
+
+    /// Several issuers: `oauth_jwks_file` and `oauth_jwks_url`, when set,
+    /// list one entry per issuer in `oauth_issuer`'s order, `-` where the
+    /// other option (or discovery) gives that issuer's keys.
+    fn each_issuers_keys(
+        &self,
+        n: usize,
+        claims: &ClaimsPolicy,
+        allow_http: bool,
+    ) -> Result<Option<Vec<KeysFrom>>, Error> {
+        let list = |name: &str| -> Result<Vec<Option<String>>, Error> {
+            let words = self.words(name)?;
+            match words.len() {
+                0 => Ok(vec![None; n]),
+                len if len == n => Ok(words.into_iter().map(|w| (w != "-").then_some(w)).collect()),
+                len => Err(bad(
+                    name,
+                    format!(
+                        "lists {len} entries for {n} issuers; give one per issuer of \
+                         oauth_issuer, in its order, with - for an issuer whose keys come \
+                         from elsewhere"
+                    ),
+                )),
+            }
+        };
+        let (files, urls) = (list("oauth_jwks_file")?, list("oauth_jwks_url")?);
+        let any_set = files.iter().chain(&urls).any(Option::is_some);
+        if !any_set && claims.audiences.is_empty() {
+            return Ok(None);
+        }
+        files
+            .into_iter()
+            .zip(urls)
+            .zip(&claims.issuers)
+            .map(|((file, url), issuer)| match (file, url) {
+                (Some(_), Some(_)) => Err(bad(
+                    "oauth_jwks_url",
+                    format!("{issuer}: set only one of its oauth_jwks_file and oauth_jwks_url"),
+                )),
+                (Some(f), None) => Ok(KeysFrom::File(PathBuf::from(f))),
+                (None, Some(u)) => check_url("oauth_jwks_url", u, allow_http).map(KeysFrom::Url),
+                (None, None) => Ok(KeysFrom::Discovery),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     fn oauth10a(&self) -> Result<Option<OAuth10aConfig>, Error> {
@@ -160,7 +260,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
 
     /// The JWT keys' own checks; the algorithms accepted.
     fn jwt(&self, claims: &ClaimsPolicy) -> Result<Vec<Algorithm>, Error> {
-        if claims.issuer.is_none() {
+        if claims.issuers.is_empty() {
             return Err(bad("oauth_issuer", "not set (required for JWT validation)"));
         }
         if claims.audiences.is_empty() {
@@ -191,7 +291,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             }
             (_, Some(id)) => id,
         };
-        if url.is_none() && claims.issuer.is_none() {
+        if url.is_none() && claims.issuers.is_empty() {
             return Err(bad(
                 "oauth_introspection_url",
                 "not set, and no oauth_issuer to discover it from",
@@ -258,8 +358,7 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             openid_configuration: self.url("oauth_openid_configuration", allow_http)?.or_else(
                 || {
                     claims
-                        .issuer
-                        .as_deref()
+                        .first_issuer()
                         .map(crate::validate::discovery::url_for)
                 },
             ),
@@ -269,11 +368,86 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
     }
 }
 
+/// `oauth_provider`, and `oauth_tenant` only where the profile uses it
+/// (`file` gives the keys as set).
+fn chosen_profile(
+    file: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<&'static Profile>, Error> {
+    {
+        let keys = Lookup::new(Side::Server, file);
+        let profile = match keys.text("oauth_provider")? {
+            None => None,
+            Some(name) => Some(providers::find(&name).ok_or_else(|| {
+                let names: Vec<&str> = providers::PROFILES.iter().map(|p| p.name).collect();
+                bad("oauth_provider", format!("must be {}", names.join(", ")))
+            })?),
+        };
+        let needs_tenant = profile.is_some_and(|p| p.needs_tenant());
+        match (keys.text("oauth_tenant")?, needs_tenant) {
+            (Some(_), false) => Err(bad(
+                "oauth_tenant",
+                "only with oauth_provider: entra (it would be ignored)",
+            )),
+            (Some(t), true) if !providers::is_tenant_id(&t) => Err(bad(
+                "oauth_tenant",
+                "must be the tenant id (a GUID, as Entra's tokens name it in iss), \
+                 not a domain name, common or organizations",
+            )),
+            (None, true) if keys.text("oauth_issuer")?.is_none() => Err(bad(
+                "oauth_tenant",
+                "not set: the entra profile's issuer needs it (or set oauth_issuer)",
+            )),
+            _ => Ok(profile),
+        }
+    }
+}
+
+/// Where an effective value comes from, for `sasl-oauth check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    Profile,
+    File,
+}
+
+/// Every server key with its effective value and origin (secrets as
+/// `(set)`), as `from_lookup` reads them.
+pub fn effective_values(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(&'static str, String, Origin)>, Error> {
+    let file = |k: &str| {
+        get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let profile = chosen_profile(&file)?;
+    let tenant = file("oauth_tenant");
+    Ok(crate::options::OPTIONS
+        .iter()
+        .filter(|o| o.side == Side::Server)
+        .map(|o| {
+            let (value, origin) = match (
+                file(o.name),
+                profile.and_then(|p| p.value(o.name, tenant.as_deref())),
+            ) {
+                (Some(v), _) => (v, Origin::File),
+                (None, Some(v)) => (v, Origin::Profile),
+                (None, None) => (o.default.to_owned(), Origin::Default),
+            };
+            let value = match (o.name, origin) {
+                ("oauth_client_secret", Origin::File) => "(set)".to_owned(),
+                _ => value,
+            };
+            (o.name, value, origin)
+        })
+        .collect())
+}
+
 /// Neither JWTs, introspection nor OAUTH10A: the key whose absence to name.
 fn nothing_to_validate_with(claims: &ClaimsPolicy) -> Error {
-    let missing = match claims.issuer {
-        None => "oauth_issuer",
-        Some(_) => "oauth_audience",
+    let missing = match claims.issuers.is_empty() {
+        true => "oauth_issuer",
+        false => "oauth_audience",
     };
     bad(
         missing,
@@ -287,13 +461,27 @@ impl ServerConfig {
     /// Builds the configuration; `get` returns a key's value when it is set.
     /// Keys are read in a fixed order, so the first bad one is the one named.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ServerConfig, Error> {
-        let keys = Keys(Lookup::new(Side::Server, |k: &str| {
+        let file = |k: &str| {
             get(k)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
+        };
+        let profile = chosen_profile(&file)?;
+        let tenant = file("oauth_tenant");
+        let keys = Keys(Lookup::new(Side::Server, |k: &str| {
+            file(k).or_else(|| profile.and_then(|p| p.value(k, tenant.as_deref())))
         }));
         let allow_http = keys.yes_no("oauth_allow_http")?;
         let claims = keys.claims(allow_http)?;
+        if let (Some(p), true) = (profile, claims.issuers.is_empty()) {
+            return Err(bad(
+                "oauth_issuer",
+                format!(
+                    "not set: the {} profile needs it ({})",
+                    p.name, p.issuer_form
+                ),
+            ));
+        }
         let sources = keys.sources(&claims, allow_http)?;
         let oauth10a = keys.oauth10a()?;
         let nothing = sources.keys.is_none()
@@ -318,7 +506,15 @@ impl ServerConfig {
         }
         let freshness = keys.freshness()?;
         let jwt = jwt.map(|(keys, algorithms)| JwtConfig {
-            keys,
+            issuers: claims
+                .issuers
+                .iter()
+                .zip(keys)
+                .map(|(issuer, keys)| IssuerKeys {
+                    issuer: issuer.clone(),
+                    keys,
+                })
+                .collect(),
             algorithms,
             freshness,
         });
@@ -347,12 +543,13 @@ impl ServerConfig {
 
     /// Whether any source needs the network (so an HTTP client must be built).
     pub fn uses_network(&self) -> bool {
-        let keys_by_network = self
-            .jwt
-            .as_ref()
-            .is_some_and(|j| !matches!(j.keys, KeysFrom::File(_)));
+        let keys_by_network = self.jwt.as_ref().is_some_and(|j| {
+            j.issuers
+                .iter()
+                .any(|i| !matches!(i.keys, KeysFrom::File(_)))
+        });
         // The draft OAUTH challenge names endpoints found by discovery unless configured.
-        let endpoints_by_discovery = self.claims.issuer.is_some()
+        let endpoints_by_discovery = !self.claims.issuers.is_empty()
             && (self.challenge.authorization_endpoint.is_none()
                 || self.challenge.token_endpoint.is_none());
         self.introspection.is_some() || keys_by_network || endpoints_by_discovery
@@ -400,10 +597,11 @@ mod tests {
         let c = cfg(BASE).unwrap();
         let jwt = c.jwt.as_ref().unwrap();
         assert_eq!(c.claims.audiences, vec!["imap", "smtp"]);
-        assert_eq!(c.claims.username_claim, "sub");
+        assert_eq!(c.claims.username, UsernameRule::claim("sub"));
+        assert!(c.claims.required_claims.is_empty() && c.claims.required_roles.is_empty());
         assert_eq!(c.claims.clock_skew, 60);
         assert_eq!(jwt.algorithms.len(), 9);
-        assert_eq!(jwt.keys, KeysFrom::File("/etc/jwks.json".into()));
+        assert_eq!(jwt.issuers[0].keys, KeysFrom::File("/etc/jwks.json".into()));
         assert!(c.introspection.is_none());
         // Only the OAUTH challenge's endpoints would be discovered.
         assert!(c.uses_network());
@@ -424,7 +622,7 @@ mod tests {
     #[test]
     fn issuer_and_audience_alone_mean_discovery() {
         let c = cfg(&BASE[..2]).unwrap();
-        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Discovery);
+        assert_eq!(c.jwt.unwrap().issuers[0].keys, KeysFrom::Discovery);
         assert!(
             cfg(&[("oauth_issuer", "https://i"), ("oauth_audience", "a")])
                 .unwrap()
@@ -440,11 +638,104 @@ mod tests {
             ("oauth_jwks_url", "https://i/jwks"),
         ])
         .unwrap();
-        assert_eq!(c.jwt.unwrap().keys, KeysFrom::Url("https://i/jwks".into()));
+        assert_eq!(
+            c.jwt.unwrap().issuers[0].keys,
+            KeysFrom::Url("https://i/jwks".into())
+        );
         assert!(cfg(&with(&[("oauth_jwks_url", "https://i/jwks")]))
             .unwrap_err()
             .reason
             .starts_with("oauth_jwks_url"));
+    }
+
+    #[test]
+    fn several_issuers_each_with_their_own_keys() {
+        let c = cfg(&[
+            (
+                "oauth_issuer",
+                "https://a.test/realms/mail https://b.test/v2.0 https://c.test",
+            ),
+            ("oauth_audience", "imap"),
+            ("oauth_jwks_file", "/etc/a.json - -"),
+            ("oauth_jwks_url", "- https://b.test/keys -"),
+        ])
+        .unwrap();
+        let keys: Vec<(&str, &KeysFrom)> = c
+            .jwt
+            .as_ref()
+            .unwrap()
+            .issuers
+            .iter()
+            .map(|i| (i.issuer.as_str(), &i.keys))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "https://a.test/realms/mail",
+                    &KeysFrom::File("/etc/a.json".into())
+                ),
+                (
+                    "https://b.test/v2.0",
+                    &KeysFrom::Url("https://b.test/keys".into())
+                ),
+                ("https://c.test", &KeysFrom::Discovery),
+            ]
+        );
+        assert_eq!(c.claims.first_issuer(), Some("https://a.test/realms/mail"));
+        assert_eq!(
+            c.challenge.openid_configuration.as_deref(),
+            Some("https://a.test/realms/mail/.well-known/openid-configuration")
+        );
+        // Issuers alone (with an audience): each by its own discovery.
+        let c = cfg(&[
+            ("oauth_issuer", "https://a.test https://b.test"),
+            ("oauth_audience", "imap"),
+        ])
+        .unwrap();
+        assert!(c
+            .jwt
+            .unwrap()
+            .issuers
+            .iter()
+            .all(|i| i.keys == KeysFrom::Discovery));
+    }
+
+    #[test]
+    fn several_issuers_with_misaligned_or_double_keys_are_refused() {
+        let two = ("oauth_issuer", "https://a.test https://b.test");
+        for (extra, key) in [
+            (vec![("oauth_jwks_file", "/etc/a.json")], "oauth_jwks_file"),
+            (
+                vec![(
+                    "oauth_jwks_url",
+                    "https://a.test/k https://b.test/k https://c.test/k",
+                )],
+                "oauth_jwks_url",
+            ),
+            (
+                vec![
+                    ("oauth_jwks_file", "/a -"),
+                    ("oauth_jwks_url", "https://a.test/k -"),
+                ],
+                "oauth_jwks_url",
+            ),
+            (
+                vec![("oauth_jwks_url", "- http://b.invalid/k")],
+                "oauth_jwks_url",
+            ),
+        ] {
+            let mut p = vec![two, ("oauth_audience", "imap")];
+            p.extend(extra);
+            let e = cfg(&p).unwrap_err();
+            assert!(e.reason.starts_with(key), "{key}: {}", e.reason);
+        }
+        let e = cfg(&[
+            ("oauth_issuer", "https://a.test http://b.invalid"),
+            ("oauth_audience", "imap"),
+        ])
+        .unwrap_err();
+        assert!(e.reason.starts_with("oauth_issuer"), "{}", e.reason);
     }
 
     #[test]
@@ -597,7 +888,12 @@ mod tests {
             ("oauth_client_id", "c".into()),
             ("oauth_client_secret_file", secret),
             ("oauth_client_auth_method", "client_secret_post".into()),
-            ("oauth_username_claim", "sub".into()),
+            ("oauth_username_claim", "preferred_username sub".into()),
+            ("oauth_username_format", "%n".into()),
+            ("oauth_username_lowercase", "yes".into()),
+            ("oauth_required_claims", "groups=mail".into()),
+            ("oauth_required_roles", "Mail.Send".into()),
+            ("oauth_roles_claim", "realm_access.roles".into()),
             ("oauth_required_scope", "mail".into()),
             ("oauth_scope", "mail".into()),
             (
@@ -615,8 +911,13 @@ mod tests {
             ("oauth10a_max_skew", "1".into()),
             ("oauth10a_nonce_dir", "/var/n".into()),
         ];
-        // The other branch of each either-or pair.
+        // The other branch of each either-or pair; a profile and its tenant.
         let other: Vec<(&str, String)> = vec![
+            ("oauth_provider", "entra".into()),
+            (
+                "oauth_tenant",
+                "9188040d-6c67-4c5b-b112-36a304b66dad".into(),
+            ),
             ("oauth_issuer", "https://i/".into()),
             ("oauth_audience", "a".into()),
             ("oauth_jwks_url", "https://i/jwks".into()),
@@ -709,6 +1010,142 @@ mod tests {
     }
 
     #[test]
+    fn claim_rules_and_username_mapping() {
+        let c = cfg(&with(&[
+            (
+                "oauth_required_claims",
+                "realm_access.roles=mail email_verified=true",
+            ),
+            ("oauth_required_roles", "Mail.Send"),
+            ("oauth_username_claim", "preferred_username upn email"),
+            ("oauth_username_format", "%n"),
+            ("oauth_username_lowercase", "yes"),
+        ]))
+        .unwrap();
+        let rules: Vec<String> = c
+            .claims
+            .required_claims
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(rules, ["realm_access.roles=mail", "email_verified=true"]);
+        let roles: Vec<String> = c
+            .claims
+            .required_roles
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(roles, ["roles=Mail.Send"]);
+        assert_eq!(
+            c.claims.username.claims,
+            ["preferred_username", "upn", "email"]
+        );
+        assert!(c.claims.username.lowercase && !c.claims.username.format.is_identity());
+    }
+
+    const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+    /// The entra profile: issuer from the tenant, preferred_username then
+    /// upn, roles in `roles`
+    /// (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+    #[test]
+    fn a_profile_fills_defaults_and_the_file_overrides_each() {
+        let c = cfg(&[
+            ("oauth_provider", "entra"),
+            ("oauth_tenant", TENANT),
+            ("oauth_audience", "api://mail"),
+            ("oauth_required_roles", "Mail.Send"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.claims.issuers,
+            [format!("https://login.microsoftonline.com/{TENANT}/v2.0")]
+        );
+        assert_eq!(c.claims.username.claims, ["preferred_username", "upn"]);
+        assert_eq!(c.claims.required_roles[0].to_string(), "roles=Mail.Send");
+        assert_eq!(c.jwt.unwrap().issuers[0].keys, KeysFrom::Discovery);
+        let c = cfg(&[
+            ("oauth_provider", "keycloak"),
+            ("oauth_issuer", "https://kc.test/realms/mail"),
+            ("oauth_audience", "imap"),
+            ("oauth_required_roles", "mail"),
+            ("oauth_username_claim", "email"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.claims.required_roles[0].to_string(),
+            "realm_access.roles=mail"
+        );
+        assert_eq!(c.claims.username.claims, ["email"]);
+        let c = cfg(&[
+            ("oauth_provider", "google"),
+            ("oauth_audience", "123.apps.googleusercontent.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.claims.issuers, ["https://accounts.google.com"]);
+        assert_eq!(c.claims.username.claims, ["email"]);
+    }
+
+    #[test]
+    fn profiles_refuse_what_would_be_ignored_or_never_match() {
+        for (pairs, key) in [
+            (vec![("oauth_provider", "auth0")], "oauth_provider"),
+            (vec![("oauth_provider", "entra")], "oauth_tenant"),
+            (
+                vec![("oauth_provider", "entra"), ("oauth_tenant", "common")],
+                "oauth_tenant",
+            ),
+            (
+                vec![
+                    ("oauth_provider", "entra"),
+                    ("oauth_tenant", "contoso.onmicrosoft.com"),
+                ],
+                "oauth_tenant",
+            ),
+            (
+                vec![("oauth_provider", "keycloak"), ("oauth_tenant", TENANT)],
+                "oauth_tenant",
+            ),
+            (vec![("oauth_tenant", TENANT)], "oauth_tenant"),
+            (vec![("oauth_provider", "keycloak")], "oauth_issuer"),
+        ] {
+            let mut p = pairs.clone();
+            p.push(("oauth_audience", "imap"));
+            let e = cfg(&p).unwrap_err();
+            assert!(e.reason.starts_with(key), "{pairs:?}: {}", e.reason);
+        }
+        let e = cfg(&[("oauth_provider", "keycloak"), ("oauth_audience", "imap")]).unwrap_err();
+        assert!(
+            e.reason.contains("https://<host>/realms/<realm>"),
+            "{}",
+            e.reason
+        );
+    }
+
+    #[test]
+    fn effective_values_name_their_origin() {
+        let map: HashMap<&str, &str> = [
+            ("oauth_provider", "entra"),
+            ("oauth_tenant", TENANT),
+            ("oauth_username_claim", "upn"),
+            ("oauth_client_secret", "s3cret"),
+        ]
+        .into();
+        let v = effective_values(|k| map.get(k).map(|v| v.to_string())).unwrap();
+        let of = |key: &str| {
+            v.iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, v, o)| (v.clone(), *o))
+                .unwrap()
+        };
+        assert_eq!(of("oauth_issuer").1, Origin::Profile);
+        assert_eq!(of("oauth_username_claim"), ("upn".into(), Origin::File));
+        assert_eq!(of("oauth_roles_claim"), ("roles".into(), Origin::Profile));
+        assert_eq!(of("oauth_clock_skew"), ("60".into(), Origin::Default));
+        assert_eq!(of("oauth_client_secret"), ("(set)".into(), Origin::File));
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (k, v) in [
             ("oauth_algorithms", "HS256"),
@@ -724,6 +1161,10 @@ mod tests {
             ("oauth_jwks_max_stale", "-1"),
             ("oauth_introspection_audience", "sometimes"),
             ("oauth_openid_configuration", "id.test/config"),
+            ("oauth_required_claims", "groups"),
+            ("oauth_required_claims", "a=b c."),
+            ("oauth_username_format", "%x"),
+            ("oauth_username_lowercase", "sometimes"),
         ] {
             let mut p = with(&[(k, v)]);
             if k == "oauth_client_auth_method" {

@@ -115,23 +115,14 @@ pub fn judge(
             )));
         }
     }
-    if let (Some(issuer), true) = (&rules.issuer, r.contains_key("iss")) {
-        claims::check_issuer(&r, issuer)?;
+    if !rules.issuers.is_empty() && r.contains_key("iss") {
+        let issuer = claims::check_issuer(&r, &rules.issuers)?;
         trace.note(|| format!("ok  iss is {issuer}"));
     }
     check_audience(&r, policy, trace)?;
-    // Fail closed: a required scope is missing unless the provider lists it.
-    claims::check_scopes(&r, &rules.required_scopes)?;
-    if !rules.required_scopes.is_empty() {
-        trace.note(|| format!("ok  scope includes: {}", rules.required_scopes.join(" ")));
-    }
-    let authid = claims::username(&r, &rules.username_claim)?;
-    trace.note(|| {
-        format!(
-            "ok  identity from field '{}': {authid}",
-            rules.username_claim
-        )
-    });
+    // Fail closed: a required scope, role or claim is missing unless the
+    // provider's answer lists it.
+    let authid = rules.authorize(&r, trace)?;
     Ok(Identity {
         authid,
         expires_at: exp,
@@ -193,11 +184,12 @@ mod tests {
     fn policy() -> IntrospectionPolicy {
         IntrospectionPolicy {
             claims: Arc::new(ClaimsPolicy {
-                issuer: Some("https://id.test".into()),
+                issuers: vec!["https://id.test".into()],
                 audiences: vec!["imap".into()],
-                username_claim: "username".into(),
+                username: crate::validate::policy::UsernameRule::claim("username"),
                 required_scopes: vec!["mail".into()],
                 clock_skew: 60,
+                ..Default::default()
             }),
             audience_required: true,
         }

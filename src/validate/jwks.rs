@@ -1,6 +1,10 @@
 //! JSON Web Key Sets (RFC 7517) holding the identity provider's public keys.
-//! Keys we cannot use (symmetric, encryption-only, unknown curves) are skipped
-//! rather than failing the whole set, as providers publish mixed sets.
+//! Keys we cannot use (symmetric, encryption-only by `use` or `key_ops`,
+//! unknown types or curves, malformed members) are skipped rather than
+//! failing the whole set, as providers publish mixed sets: Keycloak lists its
+//! RSA-OAEP encryption key beside the signing key, Entra's keys carry `x5c`
+//! and `x5t` and no `alg`. A key's material is only ever `n`/`e` or `x`/`y`:
+//! certificates (`x5c`) are never read, so they cannot stand in for it.
 
 use super::alg::{Algorithm, Family};
 use crate::error::Error;
@@ -71,7 +75,12 @@ pub struct JwkSet {
     by_kid: HashMap<String, Vec<usize>>,
     /// How many entries were skipped as unusable (for a log line).
     pub skipped: usize,
+    /// Why, for the first few (kid and reason), for `sasl-oauth doctor`.
+    pub skip_reasons: Vec<String>,
 }
+
+/// Skip reasons kept per set.
+const MAX_SKIP_REASONS: usize = 16;
 
 #[derive(Deserialize)]
 struct RawSet {
@@ -87,6 +96,8 @@ struct RawKey {
     alg: Option<String>,
     #[serde(default, rename = "use")]
     use_: Option<String>,
+    #[serde(default)]
+    key_ops: Option<Vec<String>>,
     #[serde(default)]
     n: Option<String>,
     #[serde(default)]
@@ -108,12 +119,13 @@ impl JwkSet {
         })?;
         let mut set = JwkSet::default();
         for value in raw.keys {
-            match serde_json::from_value::<RawKey>(value)
-                .ok()
-                .and_then(|k| convert(&k))
-            {
-                Some(jwk) => set.push(jwk),
-                None => set.skipped += 1,
+            let kid = value.get("kid").and_then(|k| k.as_str()).map(str::to_owned);
+            let key = serde_json::from_value::<RawKey>(value)
+                .map_err(|_| "a member has the wrong type")
+                .and_then(|k| convert(&k));
+            match key {
+                Ok(jwk) => set.push(jwk),
+                Err(why) => set.skip(kid, why),
             }
         }
         if set.keys.is_empty() {
@@ -138,6 +150,14 @@ impl JwkSet {
         }
         JwkSet::parse(&bytes)
             .map_err(|e| Error::config(format!("{}: {}", path.display(), e.reason)))
+    }
+
+    fn skip(&mut self, kid: Option<String>, why: &str) {
+        self.skipped += 1;
+        if self.skip_reasons.len() < MAX_SKIP_REASONS {
+            let kid = crate::error::printable(kid.as_deref().unwrap_or("(none)"), 64);
+            self.skip_reasons.push(format!("kid {kid}: {why}"));
+        }
     }
 
     fn push(&mut self, jwk: Jwk) {
@@ -184,37 +204,54 @@ impl JwkSet {
     }
 }
 
-fn b64(field: &Option<String>) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(field.as_deref()?).ok()
+fn b64(field: &Option<String>) -> Result<Vec<u8>, &'static str> {
+    let text = field
+        .as_deref()
+        .ok_or("key material (n/e or x/y) missing")?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| "key material is not base64url")
 }
 
-fn convert(k: &RawKey) -> Option<Jwk> {
+/// Whether the JWK may verify signatures at all (RFC 7517 §4.2, §4.3).
+fn for_verifying(k: &RawKey) -> Result<(), &'static str> {
     if k.use_.as_deref().is_some_and(|u| u != "sig") {
-        return None;
+        return Err("not a signature key (use)");
     }
+    if k.key_ops
+        .as_ref()
+        .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+    {
+        return Err("key_ops has no verify");
+    }
+    Ok(())
+}
+
+fn convert(k: &RawKey) -> Result<Jwk, &'static str> {
+    for_verifying(k)?;
     // A JWK bound to an algorithm we never accept (HS256, RSA-OAEP…) is unusable.
     let alg = match &k.alg {
         None => None,
-        Some(name) => Some(Algorithm::from_name(name).ok()?),
+        Some(name) => Some(Algorithm::from_name(name).map_err(|_| "alg is not one we verify")?),
     };
     let key = match k.kty.as_str() {
         "RSA" => {
             let n = strip_zeros(b64(&k.n)?);
             let e = strip_zeros(b64(&k.e)?);
             if n.is_empty() || e.is_empty() {
-                return None;
+                return Err("RSA n or e is zero");
             }
             PublicKey::Rsa { n, e }
         }
         "EC" => {
-            let (family, len) = match k.crv.as_deref()? {
-                "P-256" => (Family::EcP256, 32),
-                "P-384" => (Family::EcP384, 48),
-                _ => return None,
+            let (family, len) = match k.crv.as_deref() {
+                Some("P-256") => (Family::EcP256, 32),
+                Some("P-384") => (Family::EcP384, 48),
+                _ => return Err("unknown EC curve"),
             };
             let (x, y) = (b64(&k.x)?, b64(&k.y)?);
             if x.len() != len || y.len() != len {
-                return None;
+                return Err("EC x or y has the wrong length");
             }
             let mut point = Vec::with_capacity(1 + 2 * len);
             point.push(4);
@@ -225,18 +262,17 @@ fn convert(k: &RawKey) -> Option<Jwk> {
         "OKP" if k.crv.as_deref() == Some("Ed25519") => {
             let x = b64(&k.x)?;
             if x.len() != 32 {
-                return None;
+                return Err("Ed25519 x has the wrong length");
             }
             PublicKey::Ed25519(x)
         }
-        _ => return None,
+        "OKP" => return Err("unknown OKP curve"),
+        _ => return Err("unknown key type"),
     };
-    if let Some(a) = alg {
-        if !key.family_matches(a.family()) {
-            return None;
-        }
+    if alg.is_some_and(|a| !key.family_matches(a.family())) {
+        return Err("alg does not match the key type");
     }
-    Some(Jwk {
+    Ok(Jwk {
         kid: k.kid.clone(),
         alg,
         key,
@@ -295,6 +331,76 @@ mod tests {
         let s = set(&[EC_JWK, r#"{"kty":"oct","k":"c2VjcmV0"}"#, r#"{"kty":"RSA","alg":"HS256","n":"AQAB","e":"AQAB"}"#, r#"{"kty":"EC","crv":"P-256","use":"enc","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#]).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s.skipped, 3);
+    }
+
+    /// Keycloak's realm keys (`/realms/<realm>/protocol/openid-connect/certs`,
+    /// described at https://documentation.cloud-iam.com/resources/configure-remote-jwks.html
+    /// and the Keycloak server admin guide, "Realm keys"): an RS256 signing key
+    /// and an RSA-OAEP encryption key, both RSA, both with x5c and x5t.
+    #[test]
+    fn keycloak_encryption_key_is_skipped_and_the_signing_key_kept() {
+        let s = set(&[
+            r#"{"kid":"kc-sig","kty":"RSA","alg":"RS256","use":"sig","n":"AQAB","e":"AQAB","x5c":["MIIC"],"x5t":"abc","x5t#S256":"def"}"#,
+            r#"{"kid":"kc-enc","kty":"RSA","alg":"RSA-OAEP","use":"enc","n":"AQAB","e":"AQAB","x5c":["MIIC"],"x5t":"abc"}"#,
+        ])
+        .unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(s.has_kid("kc-sig") && !s.has_kid("kc-enc"));
+        assert_eq!(s.skip_reasons, ["kid kc-enc: not a signature key (use)"]);
+        // Without `use`, RSA-OAEP as alg alone rules it out too.
+        let s = set(&[
+            RSA_JWK,
+            r#"{"kid":"e2","kty":"RSA","alg":"RSA-OAEP","n":"AQAB","e":"AQAB"}"#,
+        ])
+        .unwrap();
+        assert!(!s.has_kid("e2"));
+    }
+
+    /// Entra's keys (https://login.microsoftonline.com/common/discovery/v2.0/keys,
+    /// per https://learn.microsoft.com/entra/identity-platform/access-tokens,
+    /// "Validate the signature"): RSA with kid, x5t, n, e, x5c, and no alg.
+    #[test]
+    fn a_key_without_alg_serves_every_algorithm_of_its_type() {
+        let s = set(&[r#"{"kty":"RSA","use":"sig","kid":"entra-1","x5t":"entra-1","n":"AQAB","e":"AQAB","x5c":["MIIC"],"issuer":"https://login.microsoftonline.com/{tenantid}/v2.0"}"#]).unwrap();
+        for alg in [Algorithm::RS256, Algorithm::RS384, Algorithm::PS256] {
+            assert_eq!(s.candidates(Some("entra-1"), alg).count(), 1, "{alg:?}");
+        }
+        assert_eq!(s.candidates(Some("entra-1"), Algorithm::ES256).count(), 0);
+    }
+
+    #[test]
+    fn a_certificate_never_stands_in_for_the_key() {
+        // x5c only, no n/e: unusable, whatever the certificate holds.
+        let only_cert = r#"{"kty":"RSA","kid":"c","x5c":["MIIC"],"x5t":"t"}"#;
+        assert!(set(&[only_cert]).is_err());
+        let s = set(&[EC_JWK, only_cert]).unwrap();
+        assert_eq!(s.skip_reasons, ["kid c: key material (n/e or x/y) missing"]);
+    }
+
+    #[test]
+    fn key_ops_without_verify_and_malformed_members_are_skipped_not_fatal() {
+        let s = set(&[
+            EC_JWK,
+            r#"{"kty":"EC","crv":"P-256","kid":"ops","key_ops":["encrypt"],"x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#,
+            r#"{"kty":"RSA","kid":7,"n":"AQAB","e":"AQAB"}"#,
+            r#"{"kty":"RSA","kid":"badb64","n":"!!","e":"AQAB"}"#,
+            r#"{"kty":"EC","crv":"P-521","kid":"p521","x":"AA","y":"AA"}"#,
+            r#"{"kty":"OKP","crv":"X25519","kid":"x25519","x":"AA"}"#,
+            r#"{"kty":"AKP","kid":"pq","pub":"AA"}"#,
+            r#"{"kty":"RSA","kid":"ops-str","key_ops":"verify","n":"AQAB","e":"AQAB"}"#,
+            r#"[1,2]"#,
+        ])
+        .unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.skipped, 8);
+        assert!(s
+            .skip_reasons
+            .iter()
+            .any(|r| r == "kid ops: key_ops has no verify"));
+        // key_ops naming verify is kept.
+        let s = set(&[r#"{"kty":"RSA","kid":"v","key_ops":["verify"],"n":"AQAB","e":"AQAB"}"#])
+            .unwrap();
+        assert!(s.has_kid("v"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! JWT access tokens (RFC 9068) verified against a local key set, following
 //! RFC 8725: the algorithm must be on our list and match the key; the
-//! signature is checked before any claim is believed.
+//! signature is checked before any claim is believed. With several issuers,
+//! the `iss` a token names (exactly one of ours, else it is refused) only
+//! chooses whose keys verify it: never a key of another issuer.
 
 use super::alg::Algorithm;
 use super::jwks::JwkSet;
@@ -26,7 +28,8 @@ pub struct JwtPolicy {
 
 pub struct JwtValidator {
     policy: JwtPolicy,
-    keys: KeyStore,
+    /// Each configured issuer with its own keys.
+    keys: Vec<(String, KeyStore)>,
 }
 
 /// The three parts of a compact JWS, still encoded.
@@ -90,7 +93,8 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
 }
 
 impl JwtValidator {
-    pub fn new(policy: JwtPolicy, keys: KeyStore) -> Self {
+    /// `keys`: each issuer of `policy.claims` with its key store.
+    pub fn new(policy: JwtPolicy, keys: Vec<(String, KeyStore)>) -> Self {
         JwtValidator { policy, keys }
     }
 
@@ -98,17 +102,19 @@ impl JwtValidator {
         &self.policy
     }
 
-    pub fn keys(&self) -> &KeyStore {
-        &self.keys
+    /// Whether `iss` is exactly one of the issuers we hold keys for.
+    pub fn knows_issuer(&self, iss: &str) -> bool {
+        self.keys.iter().any(|(i, _)| i == iss)
     }
 
-    /// Header checks and signature; returns the verified claims set.
+    /// Header checks, the issuer the token names, and the signature with
+    /// that issuer's keys; returns the verified claims set and the issuer.
     fn verify(
         &self,
         token: &str,
         now: i64,
         trace: &mut dyn Trace,
-    ) -> Result<serde_json::Map<String, Value>, Error> {
+    ) -> Result<(serde_json::Map<String, Value>, &str), Error> {
         let jws = split(token)?;
         let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
             Error::invalid_token("JWT header is not a JSON object with unique keys")
@@ -125,16 +131,20 @@ impl JwtValidator {
                 kid.unwrap_or("(none)")
             )
         });
-        self.check_signature(&jws, alg, kid, now)?;
-        trace.note(|| {
-            format!(
-                "ok  signature verified with a key from {}",
-                self.keys.describe()
-            )
-        });
-        parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
+        // Read before the signature is checked, only to choose whose keys check it.
+        let claims = parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
             Error::invalid_token("JWT claims are not a JSON object with unique keys")
-        })
+        })?;
+        let issuer = claims::check_issuer(&claims, &self.policy.claims.issuers)?;
+        let keys = self
+            .keys
+            .iter()
+            .find(|(i, _)| i == issuer)
+            .map(|(_, k)| k)
+            .ok_or_else(|| Error::internal("an issuer without a key store"))?;
+        self.check_signature(keys, &jws, alg, kid, now)?;
+        trace.note(|| format!("ok  signature verified with a key from {}", keys.describe()));
+        Ok((claims, issuer))
     }
 
     /// The algorithm (one of ours) and the kid, if the header is acceptable.
@@ -172,17 +182,18 @@ impl JwtValidator {
     /// The signature verifies with one of our keys for `kid` and `alg`.
     fn check_signature(
         &self,
+        store: &KeyStore,
         jws: &Compact<'_>,
         alg: Algorithm,
         kid: Option<&str>,
         now: i64,
     ) -> Result<(), Error> {
         let signature = decode(jws.signature, "signature")?;
-        let mut keys = self.keys.keys(now)?;
+        let mut keys = store.keys(now)?;
         let unknown = |set: &JwkSet| kid.is_some_and(|k| !set.has_kid(k));
         if unknown(&keys) {
             // Perhaps the provider rotated its keys: look again, within limits.
-            if let Some(newer) = self.keys.refresh_for_unknown_kid(now) {
+            if let Some(newer) = store.refresh_for_unknown_kid(now) {
                 keys = newer;
             }
         }
@@ -227,14 +238,9 @@ impl JwtValidator {
 
 impl TokenValidator for JwtValidator {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
-        let c = self.verify(token, now, trace)?;
+        // Without a configured issuer no token names one of ours: nothing passes.
+        let (c, issuer) = self.verify(token, now, trace)?;
         let p = &*self.policy.claims;
-        // Configuration requires an issuer with JWTs; without one, nothing passes.
-        let issuer = p
-            .issuer
-            .as_deref()
-            .ok_or_else(|| Error::config("oauth_issuer: not set (required for JWT validation)"))?;
-        claims::check_issuer(&c, issuer)?;
         trace.note(|| format!("ok  iss is {issuer}"));
         claims::check_audience(&c, &p.audiences)?;
         trace.note(|| format!("ok  aud names one of: {}", p.audiences.join(" ")));
@@ -247,12 +253,7 @@ impl TokenValidator for JwtValidator {
                 p.clock_skew
             )
         });
-        let authid = claims::username(&c, &p.username_claim)?;
-        claims::check_scopes(&c, &p.required_scopes)?;
-        if !p.required_scopes.is_empty() {
-            trace.note(|| format!("ok  scope includes: {}", p.required_scopes.join(" ")));
-        }
-        trace.note(|| format!("ok  identity from claim '{}': {authid}", p.username_claim));
+        let authid = p.authorize(&c, trace)?;
         Ok(Identity { authid, expires_at })
     }
 }
@@ -331,15 +332,18 @@ mod tests {
         JwtValidator::new(
             JwtPolicy {
                 claims: Arc::new(ClaimsPolicy {
-                    issuer: Some("https://issuer.test".into()),
+                    issuers: vec!["https://issuer.test".into()],
                     audiences: vec!["imap".into()],
-                    username_claim: "sub".into(),
                     required_scopes: vec!["mail".into()],
                     clock_skew: 60,
+                    ..Default::default()
                 }),
                 algorithms: super::super::alg::ALL.to_vec(),
             },
-            KeyStore::from_file(path, NOW).unwrap(),
+            vec![(
+                "https://issuer.test".into(),
+                KeyStore::from_file(path, NOW).unwrap(),
+            )],
         )
     }
 
@@ -547,6 +551,61 @@ mod tests {
         ] {
             assert!(v.validate(t, NOW).is_err(), "{t:?}");
         }
+    }
+
+    /// Two issuers publish a key under the same kid: a token is verified with
+    /// the keys of the issuer it names only, so issuer A's key never makes a
+    /// token naming issuer B valid, and an issuer we do not have is refused
+    /// before any key is looked at.
+    #[test]
+    fn a_token_is_checked_with_its_own_issuers_keys_only() {
+        let rng = SystemRandom::new();
+        let pair = || {
+            Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref())
+                .unwrap()
+        };
+        let (a, b) = (pair(), pair());
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-jwt-two-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = |name: &str, k: &Ed25519KeyPair| {
+            let path = dir.join(name);
+            let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+                                        "x": b64(k.public_key().as_ref())}]});
+            std::fs::write(&path, jwks.to_string()).unwrap();
+            KeyStore::from_file(path, NOW).unwrap()
+        };
+        let (iss_a, iss_b) = ("https://a.test/realms/mail", "https://b.test/v2.0");
+        let v = JwtValidator::new(
+            JwtPolicy {
+                claims: Arc::new(ClaimsPolicy {
+                    issuers: vec![iss_a.into(), iss_b.into()],
+                    audiences: vec!["imap".into()],
+                    clock_skew: 60,
+                    ..Default::default()
+                }),
+                algorithms: super::super::alg::ALL.to_vec(),
+            },
+            vec![
+                (iss_a.into(), store("a.json", &a)),
+                (iss_b.into(), store("b.json", &b)),
+            ],
+        );
+        let token = |iss: &str, key: &Ed25519KeyPair| {
+            let mut c = claims();
+            c["iss"] = json!(iss);
+            let signed = format!(
+                "{}.{}",
+                b64(json!({"alg": "EdDSA", "kid": "k1"}).to_string().as_bytes()),
+                b64(c.to_string().as_bytes())
+            );
+            format!("{signed}.{}", b64(key.sign(signed.as_bytes()).as_ref()))
+        };
+        assert!(v.validate(&token(iss_a, &a), NOW).is_ok());
+        assert!(v.validate(&token(iss_b, &b), NOW).is_ok());
+        assert!(reason(v.validate(&token(iss_b, &a), NOW)).contains("bad signature"));
+        assert!(reason(v.validate(&token(iss_a, &b), NOW)).contains("bad signature"));
+        assert!(reason(v.validate(&token("https://c.test", &a), NOW)).contains("issuer"));
+        assert!(v.knows_issuer(iss_b) && !v.knows_issuer("https://b.test/v2.0/"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod nonce_dir;
 pub mod notice;
 pub mod oauth10a;
 pub mod policy;
+pub mod providers;
 pub mod router;
 pub mod strict_json;
 

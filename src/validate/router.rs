@@ -1,5 +1,5 @@
 //! Chooses how a token is checked when the server has both a JWT validator and
-//! introspection: a JWT that names our issuer is verified locally; anything
+//! introspection: a JWT that names one of our issuers is verified locally; anything
 //! else goes to the introspection endpoint.
 
 use super::introspect::IntrospectionValidator;
@@ -23,13 +23,12 @@ impl TokenValidator for Router {
             (Some(jwt), None) => jwt.check(token, now, trace),
             (None, Some(intro)) => intro.check(token, now, trace),
             (Some(jwt), Some(intro)) => {
-                let ours = unverified_issuer(token)
-                    .is_some_and(|iss| Some(iss.as_str()) == jwt.policy().claims.issuer.as_deref());
+                let ours = unverified_issuer(token).is_some_and(|iss| jwt.knows_issuer(&iss));
                 if ours {
-                    trace.note(|| "ok  a JWT from our issuer: verified locally".into());
+                    trace.note(|| "ok  a JWT from one of our issuers: verified locally".into());
                     jwt.check(token, now, trace)
                 } else {
-                    trace.note(|| "ok  not a JWT from our issuer: introspected".into());
+                    trace.note(|| "ok  not a JWT from one of our issuers: introspected".into());
                     intro.check(token, now, trace)
                 }
             }

@@ -16,6 +16,11 @@ pub const ISSUER: &str = "https://issuer.example.test";
 pub const AUDIENCE: &str = "sasl-oauth-test";
 pub const SCOPE: &str = "openid mail";
 pub const REQUIRED_SCOPE: &str = "mail";
+/// A second issuer, with its own key set (jwks-b.json), for the tests of
+/// several issuers: its key has issuer A's Ed25519 kid, `ed-1`.
+pub const ISSUER_B: &str = "https://issuer-b.example.test";
+/// The Entra tenant of the provider-shaped tokens.
+pub const ENTRA_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// Every failure is a one-line message for the test's output.
 pub type Result<T> = std::result::Result<T, String>;
@@ -162,6 +167,30 @@ impl Keys {
     }
 
     /// The signature of `input` with a named key (RS256 for rsa, EdDSA for the others).
+    /// Issuer B's key set: the `evil` key under issuer A's Ed25519 kid.
+    pub fn jwks_b(&self) -> Value {
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "use": "sig",
+                         "x": b64(self.evil.public_key().as_ref())}]})
+    }
+
+    /// A set shaped like Keycloak's (`/realms/R/protocol/openid-connect/certs`):
+    /// the RS256 signing key, and beside it an RSA-OAEP encryption key
+    /// (`use: enc`), both with the certificate members Keycloak adds.
+    pub fn jwks_keycloak(&self) -> Value {
+        let with_cert = |mut jwk: Value, alg: &str, use_: &str| {
+            jwk["alg"] = json!(alg);
+            jwk["use"] = json!(use_);
+            jwk["x5c"] = json!(["MIICmzCCAYMCBgGTestOnly"]);
+            jwk["x5t"] = json!("dGVzdC1vbmx5");
+            jwk["x5t#S256"] = json!("dGVzdC1vbmx5LXNoYTI1Ng");
+            jwk
+        };
+        json!({"keys": [
+            with_cert(rsa_jwk(&self.rsa, "rsa-1"), "RS256", "sig"),
+            with_cert(rsa_jwk(&self.rsa_other, "kc-enc"), "RSA-OAEP", "enc"),
+        ]})
+    }
+
     pub fn signature(&self, key: KeyName, input: &[u8]) -> Vec<u8> {
         match key {
             KeyName::Rsa => rsa_sign(&self.rsa, &signature::RSA_PKCS1_SHA256, input),
@@ -182,7 +211,8 @@ impl Keys {
     /// Signs `header.claims` with the key the header's alg names (kid
     /// rsa-unknown: a key outside the JWKS).
     pub fn sign(&self, header: &Value, claims: &Value) -> Result<String> {
-        let other = header["kid"] == "rsa-unknown";
+        // Keys outside jwks.json: an unknown kid, the Keycloak set's encryption key.
+        let other = header["kid"] == "rsa-unknown" || header["kid"] == "kc-enc";
         let rng = SystemRandom::new();
         let alg = header["alg"].as_str().unwrap_or("").to_owned();
         let (h, c) = (header.to_string(), claims.to_string());
@@ -264,9 +294,14 @@ pub fn write_fixtures(dir: &Path) -> Result<PathBuf> {
         dir.join("jwks.json").display()
     );
     write(&dir.join("server.conf"), conf.as_bytes())?;
+    write(&dir.join("jwks-b.json"), k.jwks_b().to_string().as_bytes())?;
+    write(
+        &dir.join("jwks-keycloak.json"),
+        k.jwks_keycloak().to_string().as_bytes(),
+    )?;
     let tokens = dir.join("tokens");
     std::fs::create_dir_all(&tokens).map_err(|e| format!("{}: {e}", tokens.display()))?;
-    for (name, token) in fixture_tokens(&k)? {
+    for (name, token) in fixture_tokens(&k)?.into_iter().chain(provider_tokens(&k)?) {
         write(
             &tokens.join(format!("{}.jwt", name.to_ascii_lowercase())),
             token.as_bytes(),
@@ -324,6 +359,86 @@ fn fixture_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
 
 /// A fixture directory written by `write_fixtures` (`make fixtures`), read
 /// back: its tokens and the keys of its JWKS.
+/// Tokens shaped like the providers' (tokens/NAME.jwt), for the tests of
+/// claim rules, user-name mapping, several issuers and mixed key sets.
+fn provider_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
+    let rsa = |f: &dyn Fn(&mut Value)| {
+        let mut c = default_claims("f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
+        f(&mut c);
+        k.sign(&header("RS256"), &c)
+    };
+    // Keycloak's access token: preferred_username, realm roles, groups
+    // (https://www.keycloak.org/docs/latest/server_admin/#_oidc_token_role_mappings).
+    let keycloak = |roles: Value| {
+        move |c: &mut Value| {
+            c["preferred_username"] = json!("Alice.Smith@Example.COM");
+            c["email_verified"] = json!(true);
+            c["realm_access"] = json!({"roles": roles.clone()});
+            c["groups"] = json!(["/staff", "mail-users"]);
+        }
+    };
+    let b = |key: KeyName| {
+        let mut c = default_claims("bob");
+        c["iss"] = json!(ISSUER_B);
+        let header = json!({"alg": "EdDSA", "kid": "ed-1", "typ": "at+jwt"}).to_string();
+        jws(header.as_bytes(), c.to_string().as_bytes(), |input| {
+            k.signature(key, input)
+        })
+    };
+    // Entra v2.0 access token of a user (no `scope`: `scp`; app roles in
+    // `roles`), https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference.
+    let entra = |tenant: &'static str| {
+        move |c: &mut Value| {
+            let obj = c.as_object_mut().expect("claims are an object");
+            obj.remove("scope");
+            obj.insert(
+                "iss".into(),
+                json!(format!("https://login.microsoftonline.com/{tenant}/v2.0")),
+            );
+            obj.insert("tid".into(), json!(tenant));
+            obj.insert("scp".into(), json!("mail Mail.Send"));
+            obj.insert("roles".into(), json!(["Mail.Send"]));
+            obj.insert("preferred_username".into(), json!("Alice@Contoso.example"));
+            obj.insert("ver".into(), json!("2.0"));
+        }
+    };
+    // Google: iss https://accounts.google.com, email, email_verified, hd
+    // (https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload).
+    let google = |verified: bool| {
+        move |c: &mut Value| {
+            c["iss"] = json!("https://accounts.google.com");
+            c["email"] = json!("alice@example.com");
+            c["email_verified"] = json!(verified);
+            c["hd"] = json!("example.com");
+        }
+    };
+    // Signed by the private half of the Keycloak set's encryption key.
+    let enc = k.sign(
+        &json!({"alg": "RS256", "kid": "kc-enc", "typ": "JWT"}),
+        &default_claims("alice"),
+    )?;
+    Ok(vec![
+        (
+            "keycloak",
+            rsa(&keycloak(json!(["offline_access", "mail"])))?,
+        ),
+        (
+            "keycloak-no-role",
+            rsa(&keycloak(json!(["offline_access"])))?,
+        ),
+        ("issuer-b", b(KeyName::Evil)),
+        ("issuer-b-signed-by-a", b(KeyName::Ed)),
+        ("keycloak-enc-key", enc),
+        ("entra", rsa(&entra(ENTRA_TENANT))?),
+        (
+            "entra-other-tenant",
+            rsa(&entra("72f988bf-86f1-41af-91ab-2d7cd011db47"))?,
+        ),
+        ("google", rsa(&google(true))?),
+        ("google-unverified", rsa(&google(false))?),
+    ])
+}
+
 pub struct FixtureDir {
     pub dir: PathBuf,
     jwks: Value,

@@ -5,6 +5,7 @@
 //! testkit fixtures DIR
 //! testkit mint --keys DIR [--sub S] [--alg RS256|PS256|ES256|EdDSA] [--exp-in SECONDS]
 //!              [--aud A] [--iss I] [--scope S] [--kid K] [--typ T]
+//!              [--claim NAME=JSON]...   (a claim of any JSON value, e.g. groups=["mail"])
 //! testkit sign --keys DIR
 //! ```
 //!
@@ -64,6 +65,13 @@ fn mint(args: &[String]) {
             h[field] = json!(v);
         }
     }
+    for pair in args.windows(2).filter(|w| w[0] == "--claim").map(|w| &w[1]) {
+        let (name, value) = pair
+            .split_once('=')
+            .unwrap_or_else(|| die("--claim takes NAME=JSON"));
+        c[name] = serde_json::from_str(value)
+            .unwrap_or_else(|_| die(&format!("--claim {name}: the value is not JSON")));
+    }
     println!("{}", or_die(k.sign(&h, &c)));
 }
 
@@ -99,6 +107,6 @@ fn main() {
         }
         Some("mint") => mint(&args[1..]),
         Some("sign") => sign(&args[1..]),
-        _ => die("usage: testkit fixtures DIR | testkit mint --keys DIR [--sub S] [--alg A] [--exp-in SECS] [--aud A] [--iss I] [--scope S] [--kid K] [--typ T] | testkit sign --keys DIR"),
+        _ => die("usage: testkit fixtures DIR | testkit mint --keys DIR [--sub S] [--alg A] [--exp-in SECS] [--aud A] [--iss I] [--scope S] [--kid K] [--typ T] [--claim NAME=JSON]... | testkit sign --keys DIR"),
     }
 }

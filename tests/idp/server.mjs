@@ -309,7 +309,10 @@ function configuration() {
     },
     async extraTokenClaims(ctx, token) {
       const username = token.accountId || ccUsernames[token.clientId] || token.clientId;
-      return { username, email: emailOf(username) };
+      // Group membership for claim rules: every account is staff, and all
+      // but those named outsider* are mail-users too.
+      const groups = username.startsWith('outsider') ? ['staff'] : ['staff', 'mail-users'];
+      return { username, email: emailOf(username), groups };
     },
     ttl: {
       AccessToken: () => ttl.access,

@@ -6,7 +6,7 @@ use crate::lint;
 use crate::Outcome;
 use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
-use sasloauth::server::config::{KeysFrom, ServerConfig};
+use sasloauth::server::config::{effective_values, KeysFrom, Origin, ServerConfig};
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::unix_now;
 use std::path::PathBuf;
@@ -14,18 +14,24 @@ use std::path::PathBuf;
 /// The configuration as the plugin will use it, one item a line.
 pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    if let Some(i) = &config.claims.issuer {
+    for i in &config.claims.issuers {
         out.push(("issuer", i.clone()));
     }
     if let Some(j) = &config.jwt {
-        let keys = match &j.keys {
-            KeysFrom::File(p) => format!("JWT, keys from file {}", p.display()),
-            KeysFrom::Url(u) => format!("JWT, keys from {u}"),
-            KeysFrom::Discovery => {
-                "JWT, keys from the issuer's discovery document (jwks_uri)".into()
-            }
-        };
-        out.push(("validation", keys));
+        for i in &j.issuers {
+            let keys = match &i.keys {
+                KeysFrom::File(p) => format!("JWT, keys from file {}", p.display()),
+                KeysFrom::Url(u) => format!("JWT, keys from {u}"),
+                KeysFrom::Discovery => {
+                    "JWT, keys from the issuer's discovery document (jwks_uri)".into()
+                }
+            };
+            let keys = match j.issuers.len() {
+                1 => keys,
+                _ => format!("{keys} for {}", i.issuer),
+            };
+            out.push(("validation", keys));
+        }
         out.push(("audience", config.claims.audiences.join(" ")));
         out.push(("algorithms", config.algorithm_names().join(" ")));
     }
@@ -42,12 +48,28 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    let name = &config.claims.username;
     out.push((
         "username",
-        format!("claim '{}'", config.claims.username_claim),
+        format!(
+            "first of claims '{}'{}{}",
+            name.claims.join("' '"),
+            if name.format.is_identity() {
+                ""
+            } else {
+                ", formatted"
+            },
+            if name.lowercase { ", lowercased" } else { "" }
+        ),
     ));
     if !config.claims.required_scopes.is_empty() {
         out.push(("scope", config.claims.required_scopes.join(" ")));
+    }
+    for rule in &config.claims.required_roles {
+        out.push(("role", rule.to_string()));
+    }
+    for rule in &config.claims.required_claims {
+        out.push(("claim rule", rule.to_string()));
     }
     out.push(("clock skew", format!("{} s", config.claims.clock_skew)));
     out
@@ -97,6 +119,17 @@ pub fn run(args: &[String]) -> Outcome {
     println!("configuration  {}", config_path.display());
     for (what, value) in describe(&config) {
         println!("  {what:<12} {value}");
+    }
+    println!("effective values (default / profile / file)");
+    let values =
+        effective_values(|k| options.get(k).cloned()).map_err(|e| e.reason.into_owned())?;
+    for (key, value, origin) in values {
+        let origin = match origin {
+            Origin::Default => "default",
+            Origin::Profile => "profile",
+            Origin::File => "file",
+        };
+        println!("  {key:<30} {:<8} {}", origin, printable(&value, 200));
     }
     let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
     let mut trace = crate::trace::Lines::default();

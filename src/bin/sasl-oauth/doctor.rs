@@ -408,64 +408,78 @@ fn check_network(config: &ServerConfig, say: &mut impl FnMut(&'static str, Optio
         Ok(h) => h,
         Err(e) => return say("TLS trust anchors", Some(false), e.reason.into_owned()),
     };
+    for (index, issuer) in config.claims.issuers.iter().enumerate() {
+        let keys = config.jwt.as_ref().and_then(|j| j.issuers.get(index));
+        check_issuer(config, &http, index, issuer, keys.map(|k| &k.keys), say);
+    }
+}
+
+/// One issuer: its discovery document, then its signing keys.
+fn check_issuer(
+    config: &ServerConfig,
+    http: &HttpClient,
+    index: usize,
+    issuer: &str,
+    keys: Option<&KeysFrom>,
+    say: &mut impl FnMut(&'static str, Option<bool>, String),
+) {
     let mut jwks_uri = None;
-    if let Some(issuer) = &config.claims.issuer {
-        let url = discovery::url_for(issuer);
-        match http.get(&url).and_then(|d| discovery::parse(&d, issuer)) {
-            Ok(e) => {
-                say("discovery", Some(true), format!("{url}: issuer matches"));
-                jwks_uri = e.jwks_uri;
-            }
-            // Discovery matters only where something is discovered.
-            Err(e) => {
-                let keys = config
-                    .jwt
-                    .as_ref()
-                    .is_some_and(|j| j.keys == KeysFrom::Discovery);
-                let introspection = config
+    let url = discovery::url_for(issuer);
+    match http.get(&url).and_then(|d| discovery::parse(&d, issuer)) {
+        Ok(e) => {
+            say("discovery", Some(true), format!("{url}: issuer matches"));
+            jwks_uri = e.jwks_uri;
+        }
+        // Discovery matters only where something is discovered.
+        Err(e) => {
+            let by_keys = keys == Some(&KeysFrom::Discovery);
+            let introspection = index == 0
+                && config
                     .introspection
                     .as_ref()
                     .is_some_and(|i| i.url.is_none());
-                let needed = keys || introspection;
-                let note = match needed {
-                    true => "",
-                    false => " (only the OAUTH mechanism's challenge would name its endpoints)",
-                };
-                say(
-                    "discovery",
-                    needed.then_some(false),
-                    format!("{url}: {}{note}", e.reason),
-                );
-            }
+            let needed = by_keys || introspection;
+            let note = match needed {
+                true => "",
+                false => " (only the OAUTH mechanism's challenge would name its endpoints)",
+            };
+            say(
+                "discovery",
+                needed.then_some(false),
+                format!("{url}: {}{note}", e.reason),
+            );
         }
     }
-    if let Some(j) = &config.jwt {
-        let result = match &j.keys {
-            KeysFrom::File(p) => JwkSet::load(p).map(|s| (format!("file {}", p.display()), s)),
-            KeysFrom::Url(u) => http
+    let Some(keys) = keys else { return };
+    let result = match keys {
+        KeysFrom::File(p) => JwkSet::load(p).map(|s| (format!("file {}", p.display()), s)),
+        KeysFrom::Url(u) => http
+            .get(u)
+            .and_then(|b| JwkSet::parse(&b))
+            .map(|s| (u.clone(), s)),
+        KeysFrom::Discovery => match &jwks_uri {
+            Some(u) => http
                 .get(u)
                 .and_then(|b| JwkSet::parse(&b))
                 .map(|s| (u.clone(), s)),
-            KeysFrom::Discovery => match &jwks_uri {
-                Some(u) => http
-                    .get(u)
-                    .and_then(|b| JwkSet::parse(&b))
-                    .map(|s| (u.clone(), s)),
-                None => Err(sasloauth::error::Error::config("no jwks_uri discovered")),
-            },
-        };
-        match result {
-            Ok((from, set)) => say(
-                "signing keys",
-                Some(true),
-                format!(
-                    "{} usable keys from {from} (skipped {})",
-                    set.len(),
-                    set.skipped
-                ),
+            None => Err(sasloauth::error::Error::config("no jwks_uri discovered")),
+        },
+    };
+    match result {
+        Ok((from, set)) => say(
+            "signing keys",
+            Some(true),
+            format!(
+                "{} usable keys from {from} (skipped {}{})",
+                set.len(),
+                set.skipped,
+                match set.skip_reasons.is_empty() {
+                    true => String::new(),
+                    false => format!(": {}", set.skip_reasons.join("; ")),
+                }
             ),
-            Err(e) => say("signing keys", Some(false), e.reason.into_owned()),
-        }
+        ),
+        Err(e) => say("signing keys", Some(false), e.reason.into_owned()),
     }
 }
 

@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn planned_options_say_a_later_version_has_them() {
-        let p = server_text("oauth_required_claims: {}\n", Form::Sasl);
+        let p = server_text("oauth_cache_file: {}\n", Form::Sasl);
         assert!(p[0].text.contains("a later version's option"), "{p:?}");
     }
 
