@@ -66,7 +66,7 @@ fi
 node "$idp_dir/server.mjs" --port 0 --host 127.0.0.1 --log > "$E2E_TMP/idp.out" 2> "$E2E_TMP/idp.err" &
 E2E_PIDS+=("$!")
 idp_pid=$!
-for _ in $(seq 150); do
+for _ in $(seq 600); do
     grep -q '^ready ' "$E2E_TMP/idp.out" && break
     is_running "$idp_pid" || break
     sleep 0.1

@@ -53,7 +53,7 @@ idp_require() {
 }
 
 # idp_start [FLAGS...]: node server.mjs --port 0 FLAGS; waits for its ready line
-# (at most 15 s). Its stderr goes to TMP/idp.err (shown by idp_dump).
+# (at most 60 s: a loaded machine starts node slowly). Its stderr goes to TMP/idp.err (shown by idp_dump).
 idp_start() {
     local tmp _
     tmp=$(_idp_tmp)
@@ -63,7 +63,7 @@ idp_start() {
     node "$IDP_DIR/server.mjs" --port 0 --host 127.0.0.1 "$@" > "$tmp/idp.out" 2>> "$tmp/idp.err" &
     IDP_PID=$!
     if declare -p E2E_PIDS >/dev/null 2>&1; then E2E_PIDS+=("$IDP_PID"); fi
-    for _ in $(seq 150); do
+    for _ in $(seq 600); do
         grep -q '^ready ' "$tmp/idp.out" && break
         kill -0 "$IDP_PID" 2>/dev/null || break
         sleep 0.1

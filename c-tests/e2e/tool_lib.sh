@@ -48,7 +48,7 @@ tool_idp_start() {
     node "$TOOL_IDP_DIR/server.mjs" --port 0 --host 127.0.0.1 "$@" > "$out" 2>> "$err" &
     IDP_PID=$!
     E2E_PIDS+=("$IDP_PID")
-    for _ in $(seq 150); do
+    for _ in $(seq 600); do
         grep -q '^ready ' "$out" && break
         kill -0 "$IDP_PID" 2> /dev/null || break
         sleep 0.1

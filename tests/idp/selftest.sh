@@ -44,7 +44,7 @@ start() {
   node "$HERE/server.mjs" --port 0 --state "$STATE" "$@" >"$TMP/out" 2>>"$TMP/err" &
   PID=$!
   local _
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     grep -q '^ready ' "$TMP/out" && break
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
