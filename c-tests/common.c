@@ -92,7 +92,7 @@ static void load_conf(const char *path)
 
 /* libsasl2 asks with the bare option name ("oauth_issuer"); plugin_name is
  * "sasloauth" or NULL and does not change the answer. */
-static int cb_getopt(void *ctx, const char *plugin_name, const char *option,
+int t_cb_getopt(void *ctx, const char *plugin_name, const char *option,
                      const char **result, unsigned *len)
 {
     const char *v;
@@ -106,7 +106,7 @@ static int cb_getopt(void *ctx, const char *plugin_name, const char *option,
     return SASL_OK;
 }
 
-static int cb_getpath(void *ctx, const char **path)
+int t_cb_getpath(void *ctx, const char **path)
 {
     (void)ctx;
     *path = plugin_dir;
@@ -158,15 +158,15 @@ void t_init(int argc, char **argv)
 }
 
 static sasl_callback_t server_cbs[] = {
-    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_GETPATH, CB(t_cb_getpath), NULL},
     {SASL_CB_LOG, CB(cb_log), NULL},
-    {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+    {SASL_CB_GETOPT, CB(t_cb_getopt), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
 /* The client gets no GETOPT: client processes have no configuration. */
 static sasl_callback_t client_cbs[] = {
-    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_GETPATH, CB(t_cb_getpath), NULL},
     {SASL_CB_LOG, CB(cb_log), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
@@ -174,7 +174,7 @@ static sasl_callback_t client_cbs[] = {
 const sasl_callback_t *t_conn_getopt(void)
 {
     static const sasl_callback_t cbs[] = {
-        {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+        {SASL_CB_GETOPT, CB(t_cb_getopt), NULL},
         {SASL_CB_LIST_END, NULL, NULL},
     };
     return cbs;

@@ -21,6 +21,10 @@ void t_init(int argc, char **argv);
 
 /* Option table served by the getopt callback (read from server.conf). */
 const char *t_opt_get(const char *key);
+/* SASL_CB_GETOPT answering from that table, and SASL_CB_GETPATH giving
+ * PLUGIN_DIR, for programs that build their own callback lists. */
+int t_cb_getopt(void *ctx, const char *plugin_name, const char *option, const char **result, unsigned *len);
+int t_cb_getpath(void *ctx, const char **path);
 void t_opt_set(const char *key, const char *value); /* value NULL = remove */
 
 /* A GETOPT callback serving the option table, for sasl_server_new: options

@@ -74,28 +74,10 @@ static int cb_log(void *ctx, int level, const char *message)
     return SASL_OK;
 }
 
-static int cb_getopt(void *ctx, const char *plugin_name, const char *option, const char **result,
-                     unsigned *len)
-{
-    const char *v;
-    (void)ctx, (void)plugin_name;
-    if (!option || !result || !(v = t_opt_get(option))) return SASL_FAIL;
-    *result = v;
-    if (len) *len = (unsigned)strlen(v);
-    return SASL_OK;
-}
-
-static int cb_getpath(void *ctx, const char **path)
-{
-    (void)ctx;
-    *path = plugin_dir;
-    return SASL_OK;
-}
-
 static sasl_callback_t global_cbs[] = {
-    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_GETPATH, CB(t_cb_getpath), NULL},
     {SASL_CB_LOG, CB(cb_log), NULL},
-    {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+    {SASL_CB_GETOPT, CB(t_cb_getopt), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 

@@ -75,26 +75,6 @@ static int nthreads = 8;
 static long log_lines;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int cb_getopt(void *ctx, const char *plugin_name, const char *option, const char **result,
-                     unsigned *len)
-{
-    const char *v;
-    (void)ctx, (void)plugin_name;
-    if (!option || !result) return SASL_BADPARAM;
-    v = t_opt_get(option); /* the table is only read once the threads run */
-    if (!v) return SASL_FAIL;
-    *result = v;
-    if (len) *len = (unsigned)strlen(v);
-    return SASL_OK;
-}
-
-static int cb_getpath(void *ctx, const char **path)
-{
-    (void)ctx;
-    *path = plugin_dir;
-    return SASL_OK;
-}
-
 /* Whether this thread's log lines and errdetails go to SASL_OAUTH_TEST_LOGDIR:
  * only during its first KEEP_LOGS exchanges (every case is covered by then;
  * hundreds of thousands of copies would only slow the threads down). */
@@ -112,9 +92,9 @@ static int cb_log(void *ctx, int level, const char *message)
 }
 
 static sasl_callback_t global_cbs[] = {
-    {SASL_CB_GETPATH, CB(cb_getpath), NULL},
+    {SASL_CB_GETPATH, CB(t_cb_getpath), NULL},
     {SASL_CB_LOG, CB(cb_log), NULL},
-    {SASL_CB_GETOPT, CB(cb_getopt), NULL},
+    {SASL_CB_GETOPT, CB(t_cb_getopt), NULL},
     {SASL_CB_LIST_END, NULL, NULL},
 };
 
