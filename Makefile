@@ -12,20 +12,27 @@ PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
 FUZZ_PHONY := fuzz-corpus fuzz-save docs check-interop-doc
-.PHONY: $(FUZZ_PHONY) plugin-hooks idp idp-selftest all deps plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
+.PHONY: $(FUZZ_PHONY) plugin-hooks idp idp-selftest all deps deps-build deps-lint plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
 
 all: plugin
 
+# What building needs (make install), and what the tests need besides (make test).
+deps-build:
+	@bash scripts/deps.sh build
+
+deps-lint:
+	@bash scripts/deps.sh lint
+
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh test
 
 # The debug build, copied alone into build/plugin so libsasl2 loads only our plugin from there.
-plugin: deps
+plugin: deps-build
 	$(CARGO) build --lib
 	@mkdir -p $(PLUGIN_DIR)
 	@cp target/debug/libsasloauth.so $(PLUGIN_DIR)/libsasloauth.so
 
-release: deps
+release: deps-build
 	$(CARGO) build --release --lib --bins
 
 # The testkit (testkit/) writes them; its binary is copied beside them, where
@@ -37,24 +44,24 @@ fixtures: deps
 	@cp target/debug/testkit $(FIXTURES)/testkit
 
 # Regenerates include/sasl_oauth.h from the Rust sources with cbindgen.
-header: deps
+header: deps-build
 	SASL_OAUTH_UPDATE_HEADER=1 $(CARGO) test -q --test header
 
 # Fails when the checked-in header differs from what cbindgen generates, or
 # when the exports no longer type-check against libsasl2's own typedefs.
-check-header: deps
+check-header: deps-build
 	$(CARGO) test -q --test header
 	$(MAKE) -C c-tests typecheck
 
 # Every shell script, by shellcheck (warnings and errors; sourced files followed).
 SHELL_SCRIPTS := $(wildcard c-tests/e2e/*.sh scripts/*.sh tests/idp/*.sh c-tests/*.sh) .ci/run
 
-lint: deps
+lint: deps-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck -S warning -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 
-unit: deps
+unit: deps-build
 	$(CARGO) test
 
 # The plugin must not depend on libsasl2 (it is linked -z defs against libc
@@ -67,7 +74,7 @@ check-links: plugin
 	@echo "ok - libsasloauth.so links no libsasl2 and is NODELETE"
 
 # The plugin with the test-hooks feature (crash injection), in its own target dir.
-plugin-hooks: deps
+plugin-hooks: deps-build
 	$(CARGO) build --lib --features test-hooks --target-dir target/hooks
 	@mkdir -p $(BUILD)/plugin-hooks
 	@cp target/hooks/debug/libsasloauth.so $(BUILD)/plugin-hooks/libsasloauth.so
@@ -118,7 +125,7 @@ TEST_LOGDIR := $(BUILD)/test-logs
 secrets:
 	$(MAKE) -C c-tests FIXTURES=$(FIXTURES) LOGDIR=$(TEST_LOGDIR) secrets
 
-test: lint unit check-header check-links
+test: deps lint unit check-header check-links
 	@rm -rf $(TEST_LOGDIR)
 	SASL_OAUTH_TEST_LOGDIR=$(TEST_LOGDIR) $(MAKE) c-tests hardening idp-selftest e2e interop
 	$(MAKE) check-interop-doc

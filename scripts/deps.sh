@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the tests need, when missing.
-# As root it runs apt-get itself; otherwise it prints the exact command.
+# Installs the Debian packages that building (`deps.sh build`: make install),
+# linting (`deps.sh lint`) or building and testing (`deps.sh`, `deps.sh test`: make test) needs, when
+# missing. As root it runs apt-get itself; otherwise it prints the exact
+# command. Building never installs a server.
 set -euo pipefail
 
-packages=(
-  build-essential pkg-config libclang-dev openssl   # build: cc, bindgen's libclang, test keys
-  libsasl2-dev libsasl2-2 libsasl2-modules sasl2-bin # libsasl2 headers, library, saslpluginviewer
+build=(
+  build-essential pkg-config libclang-dev            # cc, bindgen's libclang
+  libsasl2-dev                                       # libsasl2's headers (bindgen) and library
+)
+tests=(
+  openssl                                            # test keys
+  libsasl2-2 libsasl2-modules sasl2-bin              # libsasl2, its PLAIN/ANONYMOUS plugins, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
   postfix                                            # relay tests (private instances only)
   slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
@@ -13,9 +19,17 @@ packages=(
   curl python3 valgrind                              # real clients; memory checks
   shellcheck                                         # make lint: every shell script
 )
-# The test identity provider (npm oidc-provider) needs Node.js 20 or later;
-# this machine kind ships it. Debian's own nodejs is only a fallback.
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+case "${1:-test}" in
+  build) packages=("${build[@]}") ;;
+  lint) packages=("${build[@]}" shellcheck) ;;
+  test)
+    packages=("${build[@]}" "${tests[@]}")
+    # The test identity provider (npm oidc-provider) needs Node.js 20 or later;
+    # this machine kind ships it. Debian's own nodejs is only a fallback.
+    command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+    ;;
+  *) echo "usage: deps.sh [build|lint|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
