@@ -142,7 +142,7 @@ install: release
 uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/libsasloauth.so $(DESTDIR)$(BINDIR)/sasl-oauth
 
-demo: plugin
+demo: deps plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
 
 # The interoperability matrix (real servers and clients), written to
