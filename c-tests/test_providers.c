@@ -2,7 +2,8 @@
  * scenario with its own options (a connection's getopt, so one process runs
  * them all): claim rules met and not met, a mapped user name, two issuers
  * whose keys never serve each other, and a Keycloak-shaped key set whose
- * encryption key never verifies a token. */
+ * encryption key never verifies a token; Okta, authentik and Zitadel with the
+ * README's lines. */
 #include "common.h"
 
 #include <stdio.h>
@@ -125,6 +126,106 @@ static void entra(const char *mech, const char *issuer_a)
     t_opt_set("oauth_issuer", issuer_a);
 }
 
+/* One provider's README lines (imapd.conf's, without "sasl_"), in place of
+ * the fixture's configuration, with its key set from a file in place of the
+ * discovered one (and a secret file for Zitadel's). NULL ends the list. */
+struct line { const char *key, *value; };
+static const char *const base_keys[] = {"oauth_issuer", "oauth_audience", "oauth_jwks_file",
+                                        "oauth_required_scope"};
+static char *base_values[4];
+
+static void set_lines(const struct line *lines)
+{
+    for (; lines->key; lines++)
+        t_opt_set(lines->key, strstr(lines->key, "_file") ? fixture(lines->value) : lines->value);
+}
+
+static void unset_lines(const struct line *lines)
+{
+    for (; lines->key; lines++) t_opt_set(lines->key, NULL);
+}
+
+static void use_lines(const struct line *lines, const char *jwks)
+{
+    for (int i = 0; i < 4; i++) {
+        base_values[i] = strdup(t_opt_get(base_keys[i]));
+        t_opt_set(base_keys[i], NULL);
+    }
+    set_lines(lines);
+    t_opt_set("oauth_jwks_file", fixture(jwks));
+}
+
+static void drop_lines(const struct line *lines)
+{
+    unset_lines(lines);
+    for (int i = 0; i < 4; i++) {
+        t_opt_set(base_keys[i], base_values[i]);
+        free(base_values[i]);
+    }
+}
+
+/* README "Okta": sub is the user's login; groups as the roles claim. */
+static const struct line okta_lines[] = {
+    {"oauth_provider", "okta"},
+    {"oauth_issuer", "https://example.okta.com/oauth2/default"},
+    {"oauth_audience", "api://mail"},
+    {"oauth_required_scope", "mail"},
+    {"oauth_required_roles", "mail-users"},
+    {NULL, NULL}};
+
+/* README "Authentik": the issuer ends with a slash; no scope in its tokens. */
+static const struct line authentik_lines[] = {
+    {"oauth_provider", "authentik"},
+    {"oauth_issuer", "https://auth.example.com/application/o/mail/"},
+    {"oauth_audience", "mail-client-id"},
+    {"oauth_required_roles", "mail-users"},
+    {NULL, NULL}};
+
+/* README "Zitadel": JWT access tokens, whose user name an Action adds. */
+static const struct line zitadel_lines[] = {
+    {"oauth_provider", "zitadel"},
+    {"oauth_issuer", "https://mail-example.zitadel.cloud"},
+    {"oauth_audience", "301234567890123456"},
+    {"oauth_required_roles", "mail"},
+    {NULL, NULL}};
+
+/* ... and the credentials for introspecting opaque tokens; the secret file is
+ * the fixture's. A JWT naming the issuer is still verified locally. */
+static const struct line zitadel_client_lines[] = {
+    {"oauth_client_id", "301234567890123457"},
+    {"oauth_client_secret_file", "zitadel-secret"},
+    {NULL, NULL}};
+
+/* Okta, authentik and Zitadel with the README's lines and key sets shaped
+ * like theirs (testkit/src/provider_shapes.rs cites each format): a login,
+ * a claim rule not met, a token of another issuer of the same provider. */
+static void okta_authentik_zitadel(const char *mech)
+{
+    use_lines(okta_lines, "jwks-okta.json");
+    login(mech, "okta", "okta", "alice@example.com", NULL);
+    login(mech, "okta", "okta-no-group", "alice@example.com", "groups");
+    login(mech, "okta", "okta-other-server", "alice@example.com", "issuer");
+    drop_lines(okta_lines);
+    use_lines(authentik_lines, "jwks-authentik.json");
+    login(mech, "authentik", "authentik", "alice", NULL);
+    login(mech, "authentik", "authentik-no-group", "alice", "groups");
+    login(mech, "authentik", "authentik-other-app", "alice", "issuer");
+    drop_lines(authentik_lines);
+    use_lines(zitadel_lines, "jwks-zitadel.json");
+    login(mech, "zitadel", "zitadel", "alice@mail-example.zitadel.cloud", NULL);
+    login(mech, "zitadel", "zitadel-no-role", "alice@mail-example.zitadel.cloud",
+          "urn:zitadel:iam:org:project:roles");
+    login(mech, "zitadel", "zitadel-other-instance", "alice@mail-example.zitadel.cloud", "issuer");
+    /* Without the Action's claim, Zitadel's JWT names no user. */
+    login(mech, "zitadel", "zitadel-no-name", "alice@mail-example.zitadel.cloud", "username");
+    set_lines(zitadel_client_lines);
+    login(mech, "zitadel introspection", "zitadel", "alice@mail-example.zitadel.cloud", NULL);
+    login(mech, "zitadel introspection", "zitadel-no-role", "alice@mail-example.zitadel.cloud",
+          "urn:zitadel:iam:org:project:roles");
+    unset_lines(zitadel_client_lines);
+    drop_lines(zitadel_lines);
+}
+
 int main(int argc, char **argv)
 {
     char issuer[1024];
@@ -138,6 +239,7 @@ int main(int argc, char **argv)
         two_issuers(mechs[m], issuer);
         keycloak_key_set(mechs[m]);
         entra(mechs[m], issuer);
+        okta_authentik_zitadel(mechs[m]);
     }
     t_done();
     return t_summary();

@@ -266,3 +266,39 @@ fn check_prints_effective_values_with_their_origin_and_each_rule() {
         "{out}"
     );
 }
+
+/// Every scope and claim rule gets its own line, the ones after a refused
+/// rule too, each once; the verdict is the first refusal.
+#[test]
+fn check_explains_each_rule_in_one_line_after_a_refusal_too() {
+    let s = setup("rules");
+    let conf = format!(
+        "sasl_oauth_issuer: https://id.test\nsasl_oauth_audience: imap\nsasl_oauth_jwks_file: {}\n\
+         sasl_oauth_required_scope: mail\nsasl_oauth_required_roles: admin\n\
+         sasl_oauth_required_claims: groups=mail-users email_verified=true hd=example.com\n",
+        s.dir.join("jwks.json").display()
+    );
+    std::fs::write(s.dir.join("imapd.conf"), conf).unwrap();
+    let token = s.key.sign(&format!(
+        r#"{{"iss":"https://id.test","aud":"imap","sub":"alice","exp":{},"scope":"openid","groups":["mail-users"],"email_verified":true,"hd":"other.example"}}"#,
+        now() + 600
+    ));
+    let (code, out) = check(&s.dir, &token);
+    assert_eq!(code, 1, "{out}");
+    for line in [
+        "  NO  missing a required scope (missing: mail)",
+        "  NO  claim rule on 'roles' not met (oauth_required_roles) (rule roles=admin: the token has no such claim)",
+        "  ok  claim rule groups=mail-users holds",
+        "  ok  claim rule email_verified=true holds",
+        "  NO  claim rule on 'hd' not met (oauth_required_claims) (rule hd=example.com: the claim has another value)",
+    ] {
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(line)).collect();
+        assert_eq!(lines.len(), 1, "{line}\n{out}");
+    }
+    let verdict = out.lines().last().unwrap();
+    assert!(
+        verdict
+            .starts_with("result         REFUSED (insufficient_scope): missing a required scope"),
+        "{out}"
+    );
+}

@@ -104,12 +104,23 @@ static int nglobal;
  * So ANONYMOUS and the OAuth mechanisms get "null": an auxprop plugin
  * registered by this program whose lookup returns SASL_OK at once (no lookup
  * at all, as the issue's floor asks); PLAIN gets the sasldb auxprop. */
-enum aux { AUX_NONE, AUX_SASLDB, AUX_PERCONN };
+enum aux { AUX_NONE, AUX_SASLDB, AUX_PERCONN, AUX_ISSUERS };
 static struct opt aux_none[] = {{"auxprop_plugin", "null"}, {NULL, NULL}};
 /* perconn: server.conf and auxprop_plugin null, per connection only. */
 static struct opt conn_opts[MAX_OPTS + 2];
 static int nconn_opts, per_conn;
 static char sasldb_path[4096];
+/* Two issuers (the fixture's and issuer B, each with its own key file) and
+ * two claim rules the fixture tokens meet: what a server of several
+ * providers runs with, against the single issuer of server.conf. */
+static char issuers[4200], issuer_files[8400];
+static struct opt aux_issuers[] = {
+    {"auxprop_plugin", "null"},
+    {"oauth_issuer", issuers},
+    {"oauth_jwks_file", issuer_files},
+    {"oauth_required_claims", "client_id=sasl-oauth-testkit aud=sasl-oauth-test"},
+    {NULL, NULL},
+};
 static struct opt aux_sasldb[] = {
     {"pwcheck_method", "auxprop"},
     {"auxprop_plugin", "sasldb"},
@@ -140,6 +151,8 @@ static char *trim(char *s)
     return s;
 }
 
+static const char *lookup(const struct opt *t, int n, const char *key);
+
 static void load_conf(void)
 {
     char path[4096], line[4096];
@@ -157,6 +170,11 @@ static void load_conf(void)
     snprintf(sasldb_path, sizeof sasldb_path, "%s/sasldb", bench_dir);
     add_global("sasldb_path", sasldb_path);
     if (per_conn) add_global("auxprop_plugin", "null");
+    snprintf(issuers, sizeof issuers, "%s https://issuer-b.example.test",
+             lookup(per_conn ? conn_opts : global_opts, per_conn ? nconn_opts : nglobal, "oauth_issuer"));
+    snprintf(issuer_files, sizeof issuer_files, "%s %s/jwks-b.json",
+             lookup(per_conn ? conn_opts : global_opts, per_conn ? nconn_opts : nglobal, "oauth_jwks_file"),
+             fixtures);
 }
 
 static const char *lookup(const struct opt *t, int n, const char *key)
@@ -215,6 +233,10 @@ static sasl_callback_t conn_cbs_perconn[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), conn_opts},
     {SASL_CB_LIST_END, NULL, NULL},
 };
+static sasl_callback_t conn_cbs_issuers[] = {
+    {SASL_CB_GETOPT, CB(cb_getopt), aux_issuers},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
 static sasl_callback_t conn_cbs_sasldb[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), aux_sasldb},
     {SASL_CB_LIST_END, NULL, NULL},
@@ -270,6 +292,8 @@ static void build_scenarios(void)
     /* A server that offers PLAIN with sasldb and OAUTHBEARER: libsasl2 then
      * looks the token's user up in sasldb too (canon_user -> auxprop). */
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_SASLDB, "OAUTHBEARER ES256 warm +sasldb");
+    add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_ISSUERS, "OAUTHBEARER ES256 warm two issuers");
+    add_scen("OAUTHBEARER", 1, MODE_COLD, AUX_ISSUERS, "OAUTHBEARER ES256 cold two issuers");
     /* perconn's pair: every option through the connection's own GETOPT. */
     add_scen("ANONYMOUS", -1, MODE_NONE, AUX_PERCONN, "ANONYMOUS per-connection options");
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_PERCONN, "OAUTHBEARER ES256 warm per-connection options");
@@ -372,6 +396,7 @@ static void client_init(struct client *c)
 static sasl_callback_t *server_cbs(enum aux aux)
 {
     if (aux == AUX_PERCONN) return conn_cbs_perconn;
+    if (aux == AUX_ISSUERS) return conn_cbs_issuers;
     return aux == AUX_SASLDB ? conn_cbs_sasldb : conn_cbs_none;
 }
 
@@ -610,9 +635,12 @@ static void init_sasl(void)
 
 static void cmd_run(double secs, long cold_n)
 {
-    /* Every cold scenario (2 mechanisms x 1+2 threads) needs its own tokens. */
+    /* Every cold scenario (1+2 threads) needs its own tokens. */
     for (int a = 0; a < NALGS; a++) {
-        long most = (long)(ncold[a] / 6);
+        long slices = 0, most;
+        for (int i = 0; i < nscen; i++)
+            if (scen[i].mode == MODE_COLD && scen[i].alg == a && scen[i].aux != AUX_PERCONN) slices += 3;
+        most = slices ? (long)(ncold[a] / (size_t)slices) : cold_n;
         if (cold_n > most) cold_n = most;
     }
     if (cold_n < 20) die("too few cold tokens (%ld per scenario)", cold_n);

@@ -219,6 +219,7 @@ def main():
             print(f"\nFrom {int(rows[1][0]):,} to {int(rows[-1][0]):,} handshakes: heap {hn - h1:+,} bytes, "
                   f"RSS {rn - r1:+,} KiB: {yes(hn - h1 <= 4096 and rn - r1 <= 64)} (no growth: heap within 4 KiB, RSS within 64 KiB).\n")
 
+    two_issuers(d, table)
     perconn(d)
 
     profiles = sorted(glob.glob(os.path.join(d, "profile-*.txt")))
@@ -229,6 +230,39 @@ def main():
             print(open(p).read().rstrip())
             print()
         print("```")
+
+
+def instructions(d, profile):
+    """Instructions per handshake of one callgrind profile, or None."""
+    p = os.path.join(d, f"profile-{profile}.txt")
+    if not os.path.exists(p):
+        return None
+    m = re.search(r"instructions per handshake \(callgrind Ir[^:]*: ([\d,]+)", open(p).read())
+    return float(m.group(1).replace(",", "")) if m else None
+
+
+def two_issuers(d, table):
+    """Two issuers and two claim rules against the single issuer, same run."""
+    pairs = [("warm", "oauthbearer-warm", "oauthbearer-warm-two-issuers"),
+             ("cold", "oauthbearer-cold-es256", "oauthbearer-cold-es256-two-issuers")]
+    rows = [(mode, f"OAUTHBEARER ES256 {mode}", f"OAUTHBEARER ES256 {mode} two issuers", p1, p2)
+            for mode, p1, p2 in pairs]
+    if not any(r[2] in table for r in rows):
+        return
+    print("## Two issuers and two claim rules ≤ 1.05 × one issuer (OAUTHBEARER ES256)\n")
+    print("| | µs one issuer | µs two issuers | × | CPU × | | instructions one issuer "
+          "| two issuers | × | |")
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
+    for mode, one, two, p1, p2 in rows:
+        if one not in table or two not in table:
+            continue
+        a, b = table[one], table[two]
+        i1, i2 = instructions(d, p1), instructions(d, p2)
+        ix = i2 / i1 if i1 and i2 else None
+        print(f"| {mode} | {fmt(a['us'], 2)} | {fmt(b['us'], 2)} | {fmt(b['us'] / a['us'], 3)} "
+              f"| {fmt(b['cpu'] / a['cpu'], 3)} | {yes(b['cpu'] / a['cpu'] <= 1.05)} "
+              f"| {fmt(i1, 0)} | {fmt(i2, 0)} | {fmt(ix, 3)} | {'–' if ix is None else yes(ix <= 1.05)} |")
+    print()
 
 
 def perconn(d):

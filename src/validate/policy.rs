@@ -47,13 +47,32 @@ impl ClaimsPolicy {
         c: &Map<String, Value>,
         trace: &mut dyn Trace,
     ) -> Result<String, Error> {
-        claims::check_scopes(c, &self.required_scopes)?;
+        // A login stops at the first refusal; with a trace (`sasl-oauth
+        // check`) every rule is tried, so each outcome gets its line, and the
+        // first refusal is still the verdict.
+        let mut refusal: Option<Error> = None;
+        let mut outcome = |r: Result<(), Error>, ok: &dyn Fn() -> String| match r {
+            Ok(()) => {
+                trace.note(ok);
+                Ok(())
+            }
+            Err(e) if !trace.is_on() => Err(e),
+            Err(e) => {
+                trace.note(|| format!("NO  {}", e.log_text()));
+                refusal.get_or_insert(e);
+                Ok(())
+            }
+        };
         if !self.required_scopes.is_empty() {
-            trace.note(|| format!("ok  scope includes: {}", self.required_scopes.join(" ")));
+            outcome(claims::check_scopes(c, &self.required_scopes), &|| {
+                format!("ok  scope includes: {}", self.required_scopes.join(" "))
+            })?;
         }
         for rule in self.required_roles.iter().chain(&self.required_claims) {
-            rule.check(c)?;
-            trace.note(|| format!("ok  claim rule {rule} holds"));
+            outcome(rule.check(c), &|| format!("ok  claim rule {rule} holds"))?;
+        }
+        if let Some(e) = refusal {
+            return Err(e);
         }
         let (authid, claim) = self.username.map(c)?;
         trace.note(|| format!("ok  identity from claim '{claim}': {authid}"));

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod provider_shapes;
+
 pub const ISSUER: &str = "https://issuer.example.test";
 pub const AUDIENCE: &str = "sasl-oauth-test";
 pub const SCOPE: &str = "openid mail";
@@ -301,7 +303,12 @@ pub fn write_fixtures(dir: &Path) -> Result<PathBuf> {
     )?;
     let tokens = dir.join("tokens");
     std::fs::create_dir_all(&tokens).map_err(|e| format!("{}: {e}", tokens.display()))?;
-    for (name, token) in fixture_tokens(&k)?.into_iter().chain(provider_tokens(&k)?) {
+    let shaped = provider_shapes::write_all(&dir, &k)?;
+    for (name, token) in fixture_tokens(&k)?
+        .into_iter()
+        .chain(provider_tokens(&k)?)
+        .chain(shaped)
+    {
         write(
             &tokens.join(format!("{}.jwt", name.to_ascii_lowercase())),
             token.as_bytes(),

@@ -154,7 +154,10 @@ pub fn run(args: &[String]) -> Outcome {
         Err(e) => {
             // The administrator sees the log line's detail (configured values) too.
             let reason = printable(&e.log_text(), 300);
-            println!("  NO  {reason}");
+            // Rule refusals already have their lines among the checks.
+            if !trace.lines().iter().any(|l| l.starts_with("NO  ")) {
+                println!("  NO  {reason}");
+            }
             let kind = match e.kind {
                 ErrorKind::Rejected(s) => s.code(),
                 ErrorKind::Unavailable => {
