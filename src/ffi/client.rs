@@ -23,7 +23,7 @@ static TABLES: [ClientTable; 1 << table::MECHANISMS.len()] =
     [const { ClientTable::new() }; 1 << table::MECHANISMS.len()];
 
 /// The client configuration and HTTP client, built at the last plugin init
-/// (None when the configuration file is broken: plain tokens still work).
+/// (None when the configuration file is broken: then no mechanism is registered).
 static RUNTIME: RwLock<Option<Arc<ClientRuntime>>> = RwLock::new(None);
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
