@@ -155,6 +155,10 @@ void t_init(int argc, char **argv)
     logdir_prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
     snprintf(path, sizeof path, "%s/server.conf", fixtures);
     load_conf(path);
+    /* The client mechanisms are registered only when the client's file names
+     * them: FIXTURES/client.conf does, unless the caller chose another file. */
+    snprintf(path, sizeof path, "%s/client.conf", fixtures);
+    setenv("SASL_OAUTH_CONF", path, 0);
 }
 
 static sasl_callback_t server_cbs[] = {

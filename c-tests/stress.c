@@ -120,7 +120,7 @@ static void make_files(void)
              (long)time(NULL) + 3000);
     write_file(tf_bearer, text);
     snprintf(conf_file, sizeof conf_file, "%s/sasl-oauth.conf", tmpdir);
-    write_file(conf_file, "# empty: defaults\n");
+    write_file(conf_file, "# defaults, and every client mechanism\nmechanisms: OAUTHBEARER XOAUTH2 OAUTH10A OAUTH\n");
     setenv("SASL_OAUTH_CONF", conf_file, 1);
 }
 

@@ -135,7 +135,7 @@ static void make_files(void)
     chmod(tf_sha256, 0600);
     /* The client reads its own configuration file at init: an empty private one. */
     snprintf(tf_conf, sizeof tf_conf, "%s/sasl-oauth.conf", tmpdir);
-    write_file(tf_conf, "# empty: defaults\n");
+    write_file(tf_conf, "# defaults, and every client mechanism\nmechanisms: OAUTHBEARER XOAUTH2 OAUTH10A OAUTH\n");
     setenv("SASL_OAUTH_CONF", tf_conf, 1);
 }
 

@@ -15,9 +15,12 @@ extern "C" {
 
 /*
  Client entry point, called by libsasl2 (sasl_client_init) when it loads the
- plugin: reads the client configuration file and returns the four client
- mechanisms, which need no configuration (the token comes from
- SASL_CB_PASS or a prompt).
+ plugin: reads the client configuration file and returns the client
+ mechanisms its `mechanisms` line names, none without one. libsasl2 ranks
+ client mechanisms once, at load, and ours tie with PLAIN and LOGIN: were
+ they always registered, a password client could pick one of them and send
+ its password as a token (docs/platform.md §1.8). Zero mechanisms with
+ SASL_OK is what libsasl2 takes without logging an error.
 
  # Safety
  Called by libsasl2 with a valid `utils` and writable out pointers.

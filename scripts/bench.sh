@@ -56,6 +56,8 @@ if [ ! -f "$FIX/server.conf" ]; then
   "$TESTKIT" fixtures "$FIX"
   cp "$TESTKIT" "$FIX/testkit"
 fi
+# The client mechanisms are registered only when the client's file names them.
+export SASL_OAUTH_CONF=$FIX/client.conf
 
 # ---- a private plugin directory: the system's ANONYMOUS, PLAIN, sasldb and ours
 mkdir -p "$OUT"

@@ -28,6 +28,9 @@ idp_start --access-ttl 3600 > /dev/null
 
 rm -rf "$FIXO"
 mkdir -p "$FIXO/tokens"
+# The client mechanisms are registered only when the client's file names them.
+echo "mechanisms: OAUTHBEARER XOAUTH2 OAUTH10A OAUTH" > "$FIXO/client.conf"
+export SASL_OAUTH_CONF=$FIXO/client.conf
 cat > "$FIXO/server.conf" <<CONF
 oauth_introspection_url: $IDP_ISSUER/token/introspection
 oauth_client_id: resource-server

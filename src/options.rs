@@ -167,6 +167,7 @@ pub const OPTIONS: &[Opt] = &[
     c("ca_file", "0.1.0", Text, false, "extra trust anchors (PEM) for the token endpoint", "none"),
     c("proxy", "0.1.0", Text, false, "HTTP proxy for the token endpoint", "none"),
     c("allow_http", "0.2.0", YesNo, false, "allow plain http token endpoints and proxies on non-loopback hosts", "no"),
+    c("mechanisms", "0.2.0", Text, false, "client mechanisms registered with libsasl2 (OAUTHBEARER XOAUTH2 OAUTH10A OAUTH); unset, password clients keep PLAIN and LOGIN", "none"),
     c("tenant", "0.1.0", Text, true, "Microsoft tenant (id or domain)", "common"),
     c("token_endpoint", "0.1.0", Text, true, "token endpoint, when the provider has no preset", "the provider's preset"),
     c("client_id", "0.1.0", Text, true, "client id for refreshing tokens", "none"),

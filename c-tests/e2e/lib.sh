@@ -22,6 +22,13 @@ e2e_init() {
     # imapd runs as the Cyrus user, which must reach its files below here.
     chmod 755 "$E2E_TMP"
     mkdir -p "$E2E_TMP/out" "$E2E_TMP/files"
+    # The plugin registers client mechanisms only when the client's file names
+    # them: every client started here (imtest, ldapwhoami, the test programs)
+    # gets all four, unless a script gives it another file.
+    E2E_CLIENT_MECHS="mechanisms: OAUTHBEARER XOAUTH2 OAUTH10A OAUTH"
+    echo "$E2E_CLIENT_MECHS" > "$E2E_TMP/client-mechanisms.conf"
+    chmod 644 "$E2E_TMP/client-mechanisms.conf"
+    export SASL_OAUTH_CONF=$E2E_TMP/client-mechanisms.conf
     trap e2e_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM HUP

@@ -97,8 +97,16 @@ for mech in OAUTHBEARER XOAUTH2; do
     expect "unconfigured: plugin sasloauth lists $mech on the client side" 0 \
         "^client-plugin: sasloauth $mech "
 done
-expect "unconfigured: both are available client mechanisms (the client needs no configuration)" 0 \
+expect "unconfigured: both are available client mechanisms (the client file names them)" 0 \
     '^client-available:.*OAUTHBEARER' '^client-available:.*XOAUTH2'
+
+# Without a mechanisms line in the client's file, the plugin registers no
+# client mechanism: a password client keeps PLAIN and LOGIN.
+SASL_OAUTH_CONF=/dev/null run viewer "$E2E_TMP/unconfigured"
+for mech in OAUTHBEARER XOAUTH2; do
+    expect "no client mechanisms line: plugin sasloauth lists no $mech on the client side" 0 \
+        "!^client-plugin: sasloauth $mech " "^server-installed:.*$mech"
+done
 
 # ---------------------------------------------------------------- configured
 

@@ -63,7 +63,7 @@ maillog_file_prefixes = $E2E_TMP
 # libsasl2 finds only our plugin; the client side reads its own configuration
 import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$plugins SASL_OAUTH_CONF=$d/sasl-oauth.conf
 EOF
-    : > "$d/sasl-oauth.conf"
+    echo "$E2E_CLIENT_MECHS" > "$d/sasl-oauth.conf"
     chmod 644 "$d/sasl-oauth.conf"
 }
 

@@ -97,6 +97,7 @@ done
 
 conf=$E2E_TMP/hostile.conf
 cat > "$conf" <<EOF
+mechanisms: OAUTHBEARER
 allow_cmd: yes
 token_endpoint: http://127.0.0.1:$port/token
 client_id: hostile
@@ -120,8 +121,24 @@ DEVLOG_PREFIX=()
 if [ -n "$E2E_SYSLOG" ]; then devlog_prefix; fi
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 
+# A set-id process ignores SASL_OAUTH_CONF and reads /etc/sasl2/sasl-oauth.conf,
+# which must name OAUTHBEARER for the plugin to register it. The machine's /etc
+# is not touched: the set-id runs see an overlay of it, in their own mount
+# namespace, whose /etc/sasl2/sasl-oauth.conf (root's, like a real one) has that
+# line only.
+mkdir -p "$E2E_TMP/etc-upper" "$E2E_TMP/etc-work"
+system_conf=(unshare -m -- sh -c '
+    set -e
+    upper=$1; work=$2; shift 2
+    mount -t overlay sasl-oauth-etc -o "lowerdir=/etc,upperdir=$upper,workdir=$work" /etc
+    mkdir -p /etc/sasl2
+    echo "mechanisms: OAUTHBEARER" > /etc/sasl2/sasl-oauth.conf
+    chmod 644 /etc/sasl2/sasl-oauth.conf
+    exec "$@"
+' sh "$E2E_TMP/etc-upper" "$E2E_TMP/etc-work")
+
 # ---- setuid root, run by nobody: the variable is ignored.
-run env SASL_OAUTH_CONF="$conf" "${DEVLOG_PREFIX[@]}" "${as_nobody[@]}" "$bin/test_setuid" "$plugins" "$cmd_secret"
+run env SASL_OAUTH_CONF="$conf" "${system_conf[@]}" "${DEVLOG_PREFIX[@]}" "${as_nobody[@]}" "$bin/test_setuid" "$plugins" "$cmd_secret"
 expect "setuid: the program runs with uid nobody and euid root" 1 "uid=65534 euid=0"
 expect "setuid: a cmd: secret is refused (SASL_OAUTH_CONF ignored)" 1 "cmd: secrets are disabled"
 if [ -e "$marks/cmd-ran" ]; then
@@ -131,7 +148,7 @@ else
 fi
 expect_syslog "setuid: the log says SASL_OAUTH_CONF was ignored" "SASL_OAUTH_CONF ignored: the process is setuid or setgid"
 
-run env SASL_OAUTH_CONF="$conf" "${as_nobody[@]}" "$bin/test_setuid" "$plugins" "$file_secret"
+run env SASL_OAUTH_CONF="$conf" "${system_conf[@]}" "${as_nobody[@]}" "$bin/test_setuid" "$plugins" "$file_secret"
 expect "setuid: a token file is not refreshed with the hostile endpoint" 1 "no token_endpoint" "!$secret_value"
 sleep 0.3
 if [ -s "$received" ]; then

@@ -82,6 +82,7 @@ EOF
 # The client configuration (SASL_OAUTH_CONF): a private one, never /etc/sasl2.
 conf=$E2E_TMP/client.conf
 cat > "$conf" <<EOF
+$E2E_CLIENT_MECHS
 timeout: 5000
 # defaults for token files naming "provider": "idp"
 idp_token_endpoint: $endpoint
@@ -364,7 +365,7 @@ user_response sasl-oauth-public alice > "$E2E_TMP/r5.json"
 chmod 600 "$f"
 cp -p "$f" "$E2E_TMP/jail.before"
 conf_jail=$E2E_TMP/client-chroot.conf # outside the chroot: readable only at init
-printf 'refresh_window: 600\nca_file: /etc/ssl/certs/ca-certificates.crt\ntimeout: 5000\n' > "$conf_jail"
+printf '%s\nrefresh_window: 600\nca_file: /etc/ssl/certs/ca-certificates.crt\ntimeout: 5000\n' "$E2E_CLIENT_MECHS" > "$conf_jail"
 idp_counters_reset
 TF_CONF=$conf_jail tf "chroot after SASL init" "file:/token.json" --chroot "$jail"
 refreshed "chroot: the token file inside the chroot was refreshed (refresh_window from the configuration read at init)" \

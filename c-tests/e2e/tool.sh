@@ -40,8 +40,8 @@ e2e_init
 tool_require || e2e_finish
 
 # The tool reads no system client configuration: `token refresh` loads
-# $SASL_OAUTH_CONF, an empty private file here.
-: > "$E2E_TMP/client.conf"
+# $SASL_OAUTH_CONF, a private file here naming the client mechanisms.
+echo "$E2E_CLIENT_MECHS" > "$E2E_TMP/client.conf"
 export SASL_OAUTH_CONF=$E2E_TMP/client.conf
 unset SASL_PATH
 files=$E2E_TMP/tokens

@@ -16,10 +16,14 @@ use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::sync::{Arc, RwLock};
 
-static TABLE: ClientTable = ClientTable::new();
+/// One table per set of mechanisms (bit i: `table::MECHANISMS[i]`): each
+/// init publishes the configured set's, and a table once handed to libsasl2
+/// is never freed or changed.
+static TABLES: [ClientTable; 1 << table::MECHANISMS.len()] =
+    [const { ClientTable::new() }; 1 << table::MECHANISMS.len()];
 
 /// The client configuration and HTTP client, built at the last plugin init
-/// (None when the configuration file is broken: plain tokens still work).
+/// (None when the configuration file is broken: then no mechanism is registered).
 static RUNTIME: RwLock<Option<Arc<ClientRuntime>>> = RwLock::new(None);
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
@@ -31,7 +35,19 @@ struct ClientConn {
     out: zeroize::Zeroizing<Vec<u8>>,
 }
 
-fn build_table() -> Table<sys::sasl_client_plug_t> {
+/// The table of the mechanisms in `set`, built the first time it is asked for.
+fn table_of(set: usize) -> &'static Table<sys::sasl_client_plug_t> {
+    TABLES[set].get_or_init(|| build_table(set))
+}
+
+/// The bit set of `mechs`, as `TABLES` indexes it.
+fn bits(mechs: &[crate::protocol::Mechanism]) -> usize {
+    (0..table::MECHANISMS.len())
+        .filter(|&i| mechs.contains(&table::MECHANISMS[i]))
+        .fold(0, |set, i| set | 1 << i)
+}
+
+fn build_table(set: usize) -> Table<sys::sasl_client_plug_t> {
     let plug = |i: usize| sys::sasl_client_plug_t {
         mech_name: table::mech_name(table::MECHANISMS[i]).as_ptr(),
         max_ssf: 0,
@@ -45,13 +61,21 @@ fn build_table() -> Table<sys::sasl_client_plug_t> {
         mech_free: Some(mech_free),
         ..Default::default()
     };
-    Table((0..table::MECHANISMS.len()).map(plug).collect())
+    Table(
+        (0..table::MECHANISMS.len())
+            .filter(|i| set & 1 << i != 0)
+            .map(plug)
+            .collect(),
+    )
 }
 
 /// Client entry point, called by libsasl2 (sasl_client_init) when it loads the
-/// plugin: reads the client configuration file and returns the four client
-/// mechanisms, which need no configuration (the token comes from
-/// SASL_CB_PASS or a prompt).
+/// plugin: reads the client configuration file and returns the client
+/// mechanisms its `mechanisms` line names, none without one. libsasl2 ranks
+/// client mechanisms once, at load, and ours tie with PLAIN and LOGIN: were
+/// they always registered, a password client could pick one of them and send
+/// its password as a token (docs/platform.md §1.8). Zero mechanisms with
+/// SASL_OK is what libsasl2 takes without logging an error.
 ///
 /// # Safety
 /// Called by libsasl2 with a valid `utils` and writable out pointers.
@@ -83,7 +107,7 @@ pub unsafe extern "C" fn sasl_client_plug_init(
                     u.log(
                         Level::Err,
                         &format!(
-                            "client configuration: {} (file: and cmd: secrets will fail)",
+                            "client configuration: {} (no client mechanism registered)",
                             e.reason
                         ),
                     );
@@ -94,10 +118,12 @@ pub unsafe extern "C" fn sasl_client_plug_init(
             for note in crate::secure_env::take_notes() {
                 u.log(Level::Warn, &note);
             }
+            // A broken file registers nothing: fail closed.
+            let set = rt.as_ref().map_or(0, |rt| bits(&rt.config.mechanisms));
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;
             }
-            out.publish(TABLE.get_or_init(build_table))
+            out.publish(table_of(set))
         },
     )
 }

@@ -6,6 +6,7 @@
 use crate::config_file;
 use crate::error::Error;
 use crate::options::{self, Lookup, Side};
+use crate::protocol::Mechanism;
 use crate::secret::Secret;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ pub struct ClientConfig {
     /// non-loopback host.
     pub allow_http: bool,
     pub timeout: Duration,
+    /// The client mechanisms registered with libsasl2 (`mechanisms`), in
+    /// the tables' order; none unless the file names them.
+    pub mechanisms: Vec<Mechanism>,
 }
 
 #[cfg(test)]
@@ -42,6 +46,27 @@ thread_local! {
 fn asked(_key: &str) {
     #[cfg(test)]
     ASKED.with(|a| a.borrow_mut().push(_key.to_owned()));
+}
+
+/// The mechanisms `names` lists, in the tables' order; each name must be
+/// one of ours.
+fn mechanisms(names: &[String]) -> Result<Vec<Mechanism>, Error> {
+    let mut chosen = Vec::new();
+    for n in names {
+        let m = Mechanism::from_name(n).ok_or_else(|| {
+            options::bad(
+                "mechanisms",
+                format!(
+                    "{n} is not a mechanism of this plugin (OAUTHBEARER, XOAUTH2, OAUTH10A, OAUTH)"
+                ),
+            )
+        })?;
+        chosen.push(m);
+    }
+    Ok(Mechanism::ALL
+        .into_iter()
+        .filter(|m| chosen.contains(m))
+        .collect())
 }
 
 impl ClientConfig {
@@ -67,6 +92,7 @@ impl ClientConfig {
         let allow_http = keys.yes_no("allow_http")?;
         let ca_file = keys.path("ca_file")?;
         let proxy = keys.text("proxy")?;
+        let mechanisms = mechanisms(&keys.words("mechanisms")?)?;
         if let Some(p) = &proxy {
             // ureq takes `host:port` as an http proxy.
             let url = match p.contains("://") {
@@ -84,6 +110,7 @@ impl ClientConfig {
             allow_cmd,
             allow_http,
             timeout,
+            mechanisms,
         })
     }
 
@@ -188,6 +215,21 @@ pub(crate) mod tests {
             .map(|o| o.name)
             .collect();
         assert_reads_match_table(&asked, &file_keys);
+    }
+
+    #[test]
+    fn no_client_mechanism_unless_the_file_names_them() {
+        assert!(cfg("").unwrap().mechanisms.is_empty());
+        let c = cfg("mechanisms: xoauth2, OAUTHBEARER\n").unwrap();
+        assert_eq!(c.mechanisms, [Mechanism::OAuthBearer, Mechanism::XOAuth2]);
+        let all = cfg("mechanisms: OAUTH OAUTH10A XOAUTH2 OAUTHBEARER\n").unwrap();
+        assert_eq!(all.mechanisms, Mechanism::ALL);
+        let e = cfg("mechanisms: OAUTHBEARER PLAIN\n").unwrap_err();
+        assert!(
+            e.reason.starts_with("mechanisms: PLAIN is not"),
+            "{}",
+            e.reason
+        );
     }
 
     #[test]

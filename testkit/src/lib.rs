@@ -281,7 +281,11 @@ pub fn header(alg: &str) -> Value {
     json!({"alg": alg, "kid": kid_for(alg), "typ": "at+jwt"})
 }
 
-/// Writes `dir`: keys/, jwks.json, server.conf and tokens/NAME.jwt (good
+/// The client configuration the C tests point SASL_OAUTH_CONF at: every
+/// client mechanism registered.
+pub const CLIENT_CONF: &str = "mechanisms: OAUTHBEARER XOAUTH2 OAUTH10A OAUTH\n";
+
+/// Writes `dir`: keys/, jwks.json, server.conf, client.conf and tokens/NAME.jwt (good
 /// tokens for each algorithm and one per refusal the server must give).
 /// Returns the directory, made absolute.
 pub fn write_fixtures(dir: &Path) -> Result<PathBuf> {
@@ -296,6 +300,8 @@ pub fn write_fixtures(dir: &Path) -> Result<PathBuf> {
         dir.join("jwks.json").display()
     );
     write(&dir.join("server.conf"), conf.as_bytes())?;
+    // The client side registers its mechanisms only when its file names them.
+    write(&dir.join("client.conf"), CLIENT_CONF.as_bytes())?;
     write(&dir.join("jwks-b.json"), k.jwks_b().to_string().as_bytes())?;
     write(
         &dir.join("jwks-keycloak.json"),

@@ -9,6 +9,7 @@ use crate::check::describe;
 use crate::lint;
 use crate::private_dir::PrivateDir;
 use crate::Outcome;
+use sasloauth::client::config::{ClientConfig, DEFAULT_PATH as CLIENT_DEFAULT_PATH};
 use sasloauth::config_file;
 use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
@@ -91,6 +92,18 @@ fn pluginviewer(dir: &Path, side: &str, conf_dir: Option<&Path>) -> Option<Resul
     if let Some(c) = conf_dir {
         cmd.env("SASL_CONF_PATH", c);
     }
+    // The client side registers mechanisms only when its file names them:
+    // the load check names all four in a private file.
+    let client_conf = match side {
+        "-c" => match all_client_mechanisms() {
+            Ok(d) => Some(d),
+            Err(e) => return Some(Err(e)),
+        },
+        _ => None,
+    };
+    if let Some(d) = &client_conf {
+        cmd.env("SASL_OAUTH_CONF", d.path().join("sasl-oauth.conf"));
+    }
     match cmd.output() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => Some(Err(e.to_string())),
@@ -98,6 +111,73 @@ fn pluginviewer(dir: &Path, side: &str, conf_dir: Option<&Path>) -> Option<Resul
             Some(Ok(String::from_utf8_lossy(&o.stdout).into_owned()
                 + &String::from_utf8_lossy(&o.stderr)))
         }
+    }
+}
+
+/// A private client file registering every client mechanism.
+fn all_client_mechanisms() -> Result<PrivateDir, String> {
+    let names: Vec<&str> = Mechanism::ALL.iter().map(|m| m.name()).collect();
+    let dir = PrivateDir::new("sasl-oauth-doctor")?;
+    dir.write(
+        "sasl-oauth.conf",
+        format!("mechanisms: {}\n", names.join(" ")).as_bytes(),
+    )?;
+    Ok(dir)
+}
+
+/// Which client mechanisms the client's file registers, from which line, and
+/// a warning when a password mechanism is installed beside them: libsasl2
+/// ranks ours with PLAIN and LOGIN, so a password client could pick one.
+fn check_client_mechanisms(dir: &Path, say: &mut impl FnMut(&'static str, Option<bool>, String)) {
+    const NAME: &str = "client mechanisms";
+    let config = match ClientConfig::load() {
+        Ok(c) => c,
+        Err(e) => return say(NAME, Some(false), format!("none registered: {}", e.reason)),
+    };
+    let shown = config
+        .path
+        .as_ref()
+        .map_or(CLIENT_DEFAULT_PATH.to_owned(), |p| p.display().to_string());
+    if config.mechanisms.is_empty() {
+        return say(
+            NAME,
+            None,
+            format!("none registered: {shown} has no mechanisms line (add 'mechanisms: OAUTHBEARER XOAUTH2' for clients that log in with tokens)"),
+        );
+    }
+    let names: Vec<&str> = config.mechanisms.iter().map(|m| m.name()).collect();
+    let line = config
+        .path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| {
+            config_file::parse_lines(&t)
+                .into_iter()
+                .rev()
+                .find(|l| l.key.strip_prefix("sasl_").unwrap_or(&l.key) == "mechanisms")
+        })
+        .map_or(String::new(), |l| format!(" line {}", l.number));
+    say(
+        NAME,
+        Some(true),
+        format!("{} (from {shown}{line})", names.join(" ")),
+    );
+    let passwords: Vec<&str> = [("PLAIN", "libplain.so"), ("LOGIN", "liblogin.so")]
+        .into_iter()
+        .filter(|(_, f)| dir.join(f).exists())
+        .map(|(m, _)| m)
+        .collect();
+    if !passwords.is_empty() {
+        say(
+            NAME,
+            None,
+            format!(
+                "warning: {} also installed in {}: a password client may pick {} and send its password as a token; let such clients name their mechanism, or remove the mechanisms line",
+                passwords.join(" and "),
+                dir.display(),
+                names.join(" or ")
+            ),
+        );
     }
 }
 
@@ -271,6 +351,7 @@ pub fn run(args: &[String]) -> Outcome {
         check_config(&path, &dir, present, &mut say);
     }
     lint::say_client_file(&mut say);
+    check_client_mechanisms(&dir, &mut say);
 
     let ok = checks.iter().all(|c| c.ok != Some(false));
     print(&checks, ok, a.has("json"));

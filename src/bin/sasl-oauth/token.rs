@@ -4,7 +4,7 @@ use crate::args::{self, wants_help, Args};
 use crate::flows::{self, Client, Endpoints};
 use crate::timefmt;
 use crate::Outcome;
-use sasloauth::client::config::ClientConfig;
+use sasloauth::client::config::{self, ClientConfig};
 use sasloauth::client::providers;
 use sasloauth::error::printable;
 use sasloauth::http::HttpClient;
@@ -261,7 +261,22 @@ pub fn init(args: &[String]) -> Outcome {
         output.display(),
         timefmt::relative(granted.expires_at - unix_now())
     );
+    print_mechanisms_line();
     Ok(true)
+}
+
+/// The plugin registers client mechanisms only when the client file names
+/// them: says which line to add, unless it is there.
+fn print_mechanisms_line() {
+    let config = ClientConfig::load().ok();
+    if config.as_ref().is_some_and(|c| !c.mechanisms.is_empty()) {
+        return;
+    }
+    let path = config
+        .and_then(|c| c.path)
+        .map_or(config::DEFAULT_PATH.to_owned(), |p| p.display().to_string());
+    println!("the plugin offers client mechanisms only when the client configuration names them; add to {path}:");
+    println!("mechanisms: OAUTHBEARER XOAUTH2");
 }
 
 /// Below this length, even 6 characters are too large a part of a secret.
