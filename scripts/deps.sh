@@ -17,6 +17,7 @@ tests=(
   slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
   dovecot-core dovecot-pop3d dovecot-submissiond     # interop: a server we did not write (never dovecot-imapd: it conflicts with cyrus-imapd)
   curl python3 valgrind                              # real clients; memory checks
+  redis-server                                       # shared cache tests (private instances on free ports)
   shellcheck                                         # make lint: every shell script
 )
 case "${1:-test}" in
@@ -52,7 +53,7 @@ echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # The tests start their own private instances: no system one may run.
-for s in dovecot slapd postfix cyrus-imapd; do
+for s in dovecot slapd postfix cyrus-imapd redis-server; do
   if [ -d /run/systemd/system ]; then systemctl disable --now "$s" >/dev/null 2>&1 || true
   else invoke-rc.d "$s" stop >/dev/null 2>&1 || true; update-rc.d "$s" disable >/dev/null 2>&1 || true; fi
 done

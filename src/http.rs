@@ -129,6 +129,18 @@ fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Error> {
     Ok(store)
 }
 
+/// The TLS set-up of every client of the server side (identity provider,
+/// shared cache): built-in web roots, the system's, `oauth_ca_file`; read now.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::config(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots(ca_file)?)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
 impl HttpClient {
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<HttpClient, Error> {
         HttpClient::with_proxy(ca_file, None, timeout)
@@ -143,14 +155,8 @@ impl HttpClient {
         let proxy = proxy
             .map(|p| ureq::Proxy::new(p).map_err(|e| Error::config(format!("proxy: {e}"))))
             .transpose()?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::config(format!("TLS set-up failed: {e}")))?
-            .with_root_certificates(roots(ca_file)?)
-            .with_no_client_auth();
         Ok(HttpClient {
-            tls: Arc::new(tls),
+            tls: tls_config(ca_file)?,
             proxy,
             timeout,
             agent: Mutex::new(None),

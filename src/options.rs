@@ -160,6 +160,9 @@ pub const OPTIONS: &[Opt] = &[
     s("oauth_tenant", "0.2.0", Text, "Entra tenant id (a GUID), for the entra profile's issuer", "none"),
     s("oauth_username_format", "0.2.0", Text, "the login name from the claim: %u whole, %n before @, %d after", "%u"),
     s("oauth_username_lowercase", "0.2.0", YesNo, "lowercase the login name", "no"),
+    s("oauth_cache_file", "0.2.0", Text, "LMDB file (absolute path) where all processes of this server share validation results and OAUTH10A nonces; opened at start, mode 0600", "none (per-process cache)"),
+    s("oauth_cache_url", "0.2.0", Text, "redis:// or rediss:// URL of a Redis or Valkey shared by a fleet of servers: validation results and OAUTH10A nonces", "none"),
+    s("oauth_cache_key_file", "0.2.0", Text, "file holding the key (32 bytes or more) that authenticates shared-cache entries; required with oauth_cache_url", "a key kept in oauth_cache_file"),
     s("oauth_introspection_audience", "0.2.0", Text, "required: an introspection answer must name one of oauth_audience; optional", "required"),
     number(c("refresh_window", "0.1.0", Number, false, "seconds before expiry at which a token file is refreshed", "300"), 0, 86_400, S),
     number(c("timeout", "0.1.0", Number, false, "milliseconds a call to the token endpoint may take", "10000"), 100, 120_000, MS),
@@ -178,11 +181,7 @@ pub const OPTIONS: &[Opt] = &[
 
 /// Names that documentation of later versions may show but this version does
 /// not have: set, they would be ignored, so they are refused.
-pub const PLANNED: &[&str] = &[
-    "oauth_cache_file",
-    "oauth_cache_url",
-    "oauth_cache_key_file",
-];
+pub const PLANNED: &[&str] = &[];
 
 const fn count(side: Side) -> usize {
     let (mut i, mut n) = (0, 0);
@@ -372,7 +371,11 @@ mod tests {
         ] {
             assert_eq!(m.get(name), Some(&Mistake::Typo(fix)), "{name}");
         }
-        assert_eq!(m.get("oauth_cache_file"), Some(&Mistake::Planned));
+        assert_eq!(m.get("oauth_cache_file"), None, "a key of this version");
+        assert_eq!(
+            m.get("oauth_cache_files"),
+            Some(&Mistake::Typo("oauth_cache_file"))
+        );
         assert_eq!(
             m.get("oauth_required_claim"),
             Some(&Mistake::Typo("oauth_required_claims"))

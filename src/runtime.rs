@@ -5,7 +5,9 @@
 
 use crate::error::Error;
 use crate::http::HttpClient;
-use crate::server::config::{JwtConfig, KeysFrom, OAuth10aConfig, ServerConfig, CACHE_ENTRIES};
+use crate::server::config::{
+    JwtConfig, KeysFrom, OAuth10aConfig, ServerConfig, SharedStore, CACHE_ENTRIES,
+};
 use crate::server::{ChallengeInfo, EndpointFinder, ServerRuntime};
 use crate::validate::cache::CachedValidator;
 use crate::validate::discovery::{Discovery, Pick};
@@ -15,6 +17,9 @@ use crate::validate::keys::{KeySource, KeyStore};
 use crate::validate::nonce_dir::NonceDir;
 use crate::validate::oauth10a::OAuth10aVerifier;
 use crate::validate::router::Router;
+use crate::validate::store::lmdb::LmdbStore;
+use crate::validate::store::redis::{RedisStore, RedisTarget};
+use crate::validate::store::{read_key_file, SharedCache, Store};
 use crate::validate::{unix_now, TokenValidator};
 use std::sync::Arc;
 
@@ -28,15 +33,22 @@ impl ServerRuntime {
     /// Reads every file and builds the validators (see the module).
     pub fn from_config(config: &ServerConfig) -> Result<ServerRuntime, Error> {
         let wired = Wiring::new(config)?;
+        let shared = shared_cache(config)?;
         let validator: Option<Box<dyn TokenValidator>> = match wired.router(config, unix_now())? {
-            Some(r) => Some(Box::new(CachedValidator::new(
-                r,
-                CACHE_ENTRIES,
-                config.cache_ttl,
-            ))),
+            Some(r) => {
+                let cached = CachedValidator::new(r, CACHE_ENTRIES, config.cache_ttl);
+                Some(Box::new(match &shared {
+                    Some(s) => cached.with_shared(s.clone()),
+                    None => cached,
+                }))
+            }
             None => None,
         };
-        let oauth10a = config.oauth10a.as_ref().map(oauth10a).transpose()?;
+        let oauth10a = config
+            .oauth10a
+            .as_ref()
+            .map(|c| oauth10a(c, shared.clone()))
+            .transpose()?;
         let c = &config.challenge;
         Ok(ServerRuntime {
             validator,
@@ -56,13 +68,76 @@ impl ServerRuntime {
     }
 }
 
-fn oauth10a(c: &OAuth10aConfig) -> Result<OAuth10aVerifier, Error> {
+fn oauth10a(
+    c: &OAuth10aConfig,
+    shared: Option<Arc<SharedCache>>,
+) -> Result<OAuth10aVerifier, Error> {
     let v = OAuth10aVerifier::load(&c.credentials_file, c.max_skew)
         .map_err(|e| Error::config(format!("oauth10a_credentials_file: {}", e.reason)))?;
-    Ok(match &c.nonce_dir {
+    let v = match &c.nonce_dir {
         Some(dir) => v.with_nonce_dir(NonceDir::open(dir)?),
         None => v,
+    };
+    Ok(match shared {
+        Some(s) => v.with_shared_nonces(s),
+        None => v,
     })
+}
+
+/// What binds a shared entry to the rules this server validates with: two
+/// servers with other rules sharing a store never take each other's results.
+pub fn rules_fingerprint(config: &ServerConfig) -> [u8; 16] {
+    let jwt = config
+        .jwt
+        .as_ref()
+        .map(|j| format!("{:?} {:?}", j.issuers, j.algorithms));
+    let introspection = config
+        .introspection
+        .as_ref()
+        .map(|i| format!("{:?} {} {}", i.url, i.client_id, i.audience_required));
+    let text = format!("{:?}\0{jwt:?}\0{introspection:?}", config.claims);
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d.as_ref()[..16]);
+    out
+}
+
+/// The host- or fleet-wide cache, opened (LMDB) or set up (Redis: nothing
+/// connects before the first login) now, with the key of its entries.
+fn shared_cache(config: &ServerConfig) -> Result<Option<Arc<SharedCache>>, Error> {
+    let Some(c) = &config.shared_cache else {
+        return Ok(None);
+    };
+    let key_file = c.key_file.as_deref().map(read_key_file).transpose()?;
+    let (store, key): (Box<dyn Store>, Vec<u8>) = match &c.store {
+        SharedStore::File(path) => {
+            let (s, kept) = LmdbStore::open(path)
+                .map_err(|m| Error::config(format!("oauth_cache_file: {m}")))?;
+            let key = key_file.as_ref().map_or(kept.to_vec(), |k| k.to_vec());
+            (Box::new(s), key)
+        }
+        SharedStore::Url(url) => {
+            let target = RedisTarget::parse(url)
+                .map_err(|m| Error::config(format!("oauth_cache_url: {m}")))?;
+            let tls = match target.tls {
+                true => Some(crate::http::tls_config(config.http.ca_file.as_deref())?),
+                false => None,
+            };
+            let key = key_file.as_ref().map(|k| k.to_vec()).ok_or_else(|| {
+                Error::config("oauth_cache_key_file: required with oauth_cache_url")
+            })?;
+            (
+                Box::new(RedisStore::new(target, config.http.timeout, tls)),
+                key,
+            )
+        }
+    };
+    let key = zeroize::Zeroizing::new(key);
+    Ok(Some(Arc::new(SharedCache::new(
+        store,
+        &key,
+        rules_fingerprint(config),
+    ))))
 }
 
 /// The HTTP client and the discovery clients the validators share.

@@ -90,6 +90,22 @@ pub struct OAuth10aConfig {
     pub nonce_dir: Option<PathBuf>,
 }
 
+/// Where validation results (and OAUTH10A nonces) are shared beyond one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedStore {
+    /// LMDB, host-wide (`oauth_cache_file`).
+    File(PathBuf),
+    /// Redis or Valkey, fleet-wide (`oauth_cache_url`).
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedCacheConfig {
+    pub store: SharedStore,
+    /// `oauth_cache_key_file` (required for a URL).
+    pub key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The rules every token meets, however it is checked.
@@ -103,6 +119,8 @@ pub struct ServerConfig {
     pub accepted_hosts: Vec<String>,
     /// Seconds a positive result may be reused (never past the token's exp); 0 disables.
     pub cache_ttl: i64,
+    /// The host- or fleet-wide cache, when configured.
+    pub shared_cache: Option<SharedCacheConfig>,
 }
 
 /// The server's keys, read through the table; values trimmed, empty is unset.
@@ -245,6 +263,47 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+
+    fn shared_cache(&self) -> Result<Option<SharedCacheConfig>, Error> {
+        let file = self.path("oauth_cache_file")?;
+        let url = self.text("oauth_cache_url")?;
+        let key_file = self.path("oauth_cache_key_file")?;
+        let store = match (file, url) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "oauth_cache_url",
+                    "set only one of oauth_cache_file and oauth_cache_url",
+                ))
+            }
+            (Some(f), None) => {
+                if !f.is_absolute() {
+                    return Err(bad("oauth_cache_file", "must be an absolute path"));
+                }
+                SharedStore::File(f)
+            }
+            (None, Some(u)) => {
+                crate::validate::store::redis::RedisTarget::parse(&u)
+                    .map_err(|m| bad("oauth_cache_url", m))?;
+                if key_file.is_none() {
+                    return Err(bad(
+                        "oauth_cache_key_file",
+                        "not set (required with oauth_cache_url: entries in a shared store must be authenticated)",
+                    ));
+                }
+                SharedStore::Url(u)
+            }
+            (None, None) => {
+                if key_file.is_some() {
+                    return Err(bad(
+                        "oauth_cache_key_file",
+                        "set without oauth_cache_file or oauth_cache_url",
+                    ));
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(SharedCacheConfig { store, key_file }))
     }
 
     fn oauth10a(&self) -> Result<Option<OAuth10aConfig>, Error> {
@@ -520,6 +579,7 @@ impl ServerConfig {
         });
         let mut challenge = keys.challenge(&claims, allow_http)?;
         let cache_ttl = keys.number("oauth_cache_ttl")?;
+        let shared_cache = keys.shared_cache()?;
         let timeout_ms = keys.number("oauth_timeout")?;
         let accepted_hosts = keys.words("oauth_accepted_hosts")?;
         let ca_file = keys.path("oauth_ca_file")?;
@@ -538,6 +598,7 @@ impl ServerConfig {
             oauth10a,
             accepted_hosts,
             cache_ttl,
+            shared_cache,
         })
     }
 

@@ -2,12 +2,17 @@
 //! token (the token itself is never stored). Each entry lives
 //! min(`oauth_cache_ttl`, exp − now); the least recently used entry makes room
 //! for a new one. Only successes are cached: a refusal is always recomputed.
+//!
+//! With a shared store (`oauth_cache_file`, `oauth_cache_url`; see
+//! crate::validate::store) the store is the cache: every lookup asks it, so a
+//! purge there takes effect at once. The in-memory LRU then serves only while
+//! the store cannot be used (unreachable, slow, broken file).
 
+use super::store::{Found, SharedCache};
 use super::{Identity, TokenValidator, Trace};
 use crate::error::Error;
-use ring::digest::{digest, SHA256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 type Key = [u8; 32];
 
@@ -117,6 +122,7 @@ pub struct CachedValidator<V> {
     ttl: i64,
     enabled: bool,
     lru: Mutex<Lru>,
+    shared: Option<Arc<SharedCache>>,
 }
 
 impl<V: TokenValidator> CachedValidator<V> {
@@ -127,7 +133,14 @@ impl<V: TokenValidator> CachedValidator<V> {
             ttl,
             enabled: ttl > 0 && capacity > 0,
             lru: Mutex::new(Lru::new(capacity)),
+            shared: None,
         }
+    }
+
+    /// Shares results through `shared` (the per-process LRU stays the fallback).
+    pub fn with_shared(mut self, shared: Arc<SharedCache>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     pub fn inner(&self) -> &V {
@@ -148,9 +161,7 @@ impl<V: TokenValidator> CachedValidator<V> {
 }
 
 fn key(token: &str) -> Key {
-    let mut k = [0u8; 32];
-    k.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-    k
+    super::store::token_key(token)
 }
 
 impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
@@ -159,10 +170,30 @@ impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
             return self.inner.check(token, now, trace);
         }
         let k = key(token);
+        // Whether the shared store answered (then it is the cache).
+        let mut shared_up = false;
+        if let Some(shared) = &self.shared {
+            match shared.lookup(&k, now) {
+                Found::Hit(hit) => {
+                    trace.note(|| {
+                        format!(
+                            "ok  cached result ({}): identity {}",
+                            shared.store().describe(),
+                            hit.authid
+                        )
+                    });
+                    return Ok(hit);
+                }
+                Found::Miss => shared_up = true,
+                Found::Down => {}
+            }
+        }
         // The lock is never held across the (slow) inner validation.
-        if let Some(hit) = self.lru.lock().ok().and_then(|mut l| l.get(&k, now)) {
-            trace.note(|| format!("ok  cached result: identity {}", hit.authid));
-            return Ok(hit);
+        if !shared_up {
+            if let Some(hit) = self.lru.lock().ok().and_then(|mut l| l.get(&k, now)) {
+                trace.note(|| format!("ok  cached result: identity {}", hit.authid));
+                return Ok(hit);
+            }
         }
         let identity = self.inner.check(token, now, trace)?;
         let expires_at = match identity.expires_at {
@@ -170,8 +201,15 @@ impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
             None => now.saturating_add(self.ttl),
         };
         if expires_at > now {
-            if let Ok(mut l) = self.lru.lock() {
-                l.insert(k, identity.clone(), expires_at);
+            let stored = shared_up
+                && self
+                    .shared
+                    .as_ref()
+                    .is_some_and(|s| s.remember(&k, &identity, expires_at, now));
+            if !stored {
+                if let Ok(mut l) = self.lru.lock() {
+                    l.insert(k, identity.clone(), expires_at);
+                }
             }
         }
         Ok(identity)
@@ -267,6 +305,80 @@ mod tests {
         c.validate("ok:9999", 0).unwrap();
         c.validate("ok:9999", 0).unwrap();
         assert_eq!(calls(&c), 2);
+    }
+
+    fn shared(store: &Arc<crate::validate::store::tests::MapStore>) -> Arc<SharedCache> {
+        struct Shim(Arc<crate::validate::store::tests::MapStore>);
+        impl crate::validate::store::Store for Shim {
+            fn describe(&self) -> &str {
+                "test store"
+            }
+            fn get(&self, k: &Key) -> Result<Option<Vec<u8>>, crate::validate::store::StoreError> {
+                self.0.get(k)
+            }
+            fn put(
+                &self,
+                k: &Key,
+                v: &[u8],
+                a: &str,
+                u: i64,
+                n: i64,
+            ) -> Result<(), crate::validate::store::StoreError> {
+                self.0.put(k, v, a, u, n)
+            }
+            fn insert_nonce(
+                &self,
+                k: &Key,
+                l: i64,
+                n: i64,
+            ) -> Result<bool, crate::validate::store::StoreError> {
+                self.0.insert_nonce(k, l, n)
+            }
+            fn purge_user(&self, a: &str) -> Result<usize, crate::validate::store::StoreError> {
+                self.0.purge_user(a)
+            }
+            fn purge_all(&self) -> Result<usize, crate::validate::store::StoreError> {
+                self.0.purge_all()
+            }
+        }
+        Arc::new(SharedCache::new(
+            Box::new(Shim(store.clone())),
+            &[5; 32],
+            [0; 16],
+        ))
+    }
+
+    /// Two processes' caches over one store: the second is a hit; with the
+    /// store down, each validates and keeps its own copy; a refusal is never stored.
+    #[test]
+    fn a_shared_store_serves_every_process_and_its_outage_is_not_acceptance() {
+        let store = Arc::new(crate::validate::store::tests::MapStore::default());
+        let a = cache(10, 300).with_shared(shared(&store));
+        let b = cache(10, 300).with_shared(shared(&store));
+        a.validate("ok:5000", 100).unwrap();
+        assert_eq!(b.validate("ok:5000", 101).unwrap().authid, "ok:5000");
+        assert_eq!((calls(&a), calls(&b)), (1, 0));
+        assert!(b.validate("bad", 101).is_err());
+        assert_eq!(
+            store.map.lock().unwrap().len(),
+            1,
+            "the refusal is not stored"
+        );
+        assert!(a.is_empty(), "with the store up, the LRU is not used");
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        b.validate("ok:5000", 102).unwrap();
+        b.validate("ok:5000", 103).unwrap();
+        assert_eq!(
+            calls(&b),
+            2,
+            "validated once (after the refusal), then from its own memory"
+        );
+        assert!(b.validate("bad", 104).is_err());
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        // A purge (here: the store emptied) is seen at once while it is up.
+        store.map.lock().unwrap().clear();
+        b.validate("ok:5000", 105).unwrap();
+        assert_eq!(calls(&b), 4);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod oauth10a;
 pub mod policy;
 pub mod providers;
 pub mod router;
+pub mod store;
 pub mod strict_json;
 
 use crate::error::Error;

@@ -15,6 +15,7 @@
 
 use super::jwks::{JwkSet, PublicKey};
 use super::nonce_dir::NonceDir;
+use super::store::SharedCache;
 use super::{Identity, Trace};
 use crate::error::{printable, Error, ErrorKind};
 use crate::protocol::oauth10a::{encode, SignedRequest};
@@ -25,7 +26,7 @@ use base64::Engine;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Nonces remembered at most; beyond that (all still in their window) logins
 /// are refused rather than replays let through.
@@ -168,6 +169,8 @@ pub struct OAuth10aVerifier {
     nonces: Mutex<NonceCache>,
     /// Shared with the other server processes, when configured.
     shared: Option<NonceDir>,
+    /// The host- or fleet-wide store (oauth_cache_file, oauth_cache_url).
+    store: Option<Arc<SharedCache>>,
 }
 
 impl OAuth10aVerifier {
@@ -236,6 +239,7 @@ impl OAuth10aVerifier {
             max_skew,
             nonces: Mutex::new(NonceCache::default()),
             shared: None,
+            store: None,
         })
     }
 
@@ -248,8 +252,16 @@ impl OAuth10aVerifier {
         self
     }
 
+    /// Records nonces in the shared cache's store too (one host's LMDB file,
+    /// or a fleet's Redis): an unreachable store fails OAUTH10A logins as
+    /// temporary failures.
+    pub fn with_shared_nonces(mut self, store: Arc<SharedCache>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     pub fn shares_nonces(&self) -> bool {
-        self.shared.is_some()
+        self.shared.is_some() || self.store.is_some()
     }
 
     pub fn load(path: &Path, max_skew: i64) -> Result<Self, Error> {
@@ -280,6 +292,9 @@ impl OAuth10aVerifier {
             .insert(key.clone(), now, self.max_skew)?;
         if let (true, Some(shared)) = (fresh, &self.shared) {
             fresh = shared.insert(&key, now, nonce_lifetime(self.max_skew))?;
+        }
+        if let (true, Some(store)) = (fresh, &self.store) {
+            fresh = store.nonce(&key, nonce_lifetime(self.max_skew), now)?;
         }
         if !fresh {
             return Err(Error::invalid_token(
