@@ -102,6 +102,7 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/idp_harness.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/providers_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
+	bash c-tests/e2e/shared_cache.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
 
 # Memory (valgrind memcheck), threads (8 at once), a broad hostile corpus, and
