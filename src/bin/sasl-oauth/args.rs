@@ -10,8 +10,13 @@ use sasloauth::secret::Secret;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// The tool's version line: the crate's version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `--version`: the crate's version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SASL_OAUTH_COMMIT"),
+    ")"
+);
 
 #[derive(Parser, Debug)]
 #[command(
