@@ -483,6 +483,70 @@ mod tests {
         }
     }
 
+    /// A redis-server of this test's own (Debian's, from scripts/deps.sh).
+    struct Server {
+        child: std::process::Child,
+        port: u16,
+    }
+    impl Server {
+        fn start(port: u16) -> Server {
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (scripts/deps.sh test installs it)");
+            for _ in 0..100 {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Server { child, port }
+        }
+    }
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[test]
+    fn against_a_real_redis_server() {
+        let server = Server::start(free_port());
+        let t = RedisTarget::parse(&format!("redis://127.0.0.1:{}/5", server.port)).unwrap();
+        let s = RedisStore::new(t, Duration::from_millis(2000), None);
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        assert_eq!(s.get(&a).unwrap(), None);
+        s.put(&a, b"entry-a\r\n\0", "alice", 1000, 100).unwrap();
+        s.put(&b, b"entry-b", "alice", 1000, 100).unwrap();
+        s.put(&c, b"entry-c", "bob", 1000, 100).unwrap();
+        assert_eq!(s.get(&a).unwrap().as_deref(), Some(&b"entry-a\r\n\0"[..]));
+        assert_eq!(s.purge_user("alice").unwrap(), 2);
+        assert_eq!(s.get(&a).unwrap(), None);
+        assert!(s.get(&c).unwrap().is_some());
+        assert_eq!(s.purge_all().unwrap(), 1);
+        assert_eq!(s.get(&c).unwrap(), None);
+        assert!(s.insert_nonce(&a, 60, 0).unwrap());
+        assert!(!s.insert_nonce(&a, 60, 0).unwrap(), "SET NX: a replay");
+        // Killed: an error, not a hang; back: used again after RETRY_AFTER.
+        let port = server.port;
+        drop(server);
+        assert!(s.get(&c).is_err());
+        let _again = Server::start(port);
+        std::thread::sleep(Duration::from_millis(1100 * RETRY_AFTER as u64));
+        assert_eq!(s.get(&c).unwrap(), None);
+    }
+
     /// A server that is not there: errors, and no second connection attempt
     /// within RETRY_AFTER.
     #[test]
