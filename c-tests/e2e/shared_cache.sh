@@ -12,7 +12,8 @@
 #     is not accepted (and the log says so);
 #   - the LMDB file truncated while the servers run: no crash, no acceptance;
 #   - OAUTH10A: a message replayed to the other "host" sharing Redis is refused;
-#   - a cache file others may write: the mechanisms are not offered.
+#   - a cache file others may write: the mechanisms are not offered;
+#   - sasl-oauth cache purge --user / --all: the next logins are validated again.
 # The counts are printed as "# measured:" lines (make bench shows them too).
 #
 # Usage: shared_cache.sh PLUGIN_DIR      (from `make plugin idp`)
@@ -33,6 +34,7 @@ TOKENS=${CACHE_TOKENS:-20}
 LOGINS=${CACHE_LOGINS:-400}
 export CYRUS_PREFORK=8
 logins_py=$here/cache_logins.py
+cli=${SASL_OAUTH_BIN:-$(cd "$here/../.." && pwd)/target/debug/sasl-oauth}
 client=$here/imap_oauth_mechs.py
 
 idp_e2e_init
@@ -120,6 +122,19 @@ mode=$(stat -c '%a %U' "$cachefile")
 if [ "$mode" = "600 $user" ]; then ok "the cache file is mode 0600, owned by $user"
 else not_ok "the cache file is mode 0600, owned by $user" "it is $mode"; fi
 
+# The kill switch: purge alice's results, then every token is validated again.
+run "$cli" cache purge --user alice --imapd-conf "$E2E_TMP/LMDB/imapd.conf"
+expect "cache purge --user alice: removes her $TOKENS results from the LMDB file" 0 \
+    "^removed $TOKENS cached results of alice from oauth_cache_file "
+idp_counters_reset
+run python3 "$logins_py" "$(cyrus_port LMDB)" "$E2E_TMP/files/tokens" 40 --parallel 1
+n=$(idp_counter /token/introspection)
+expect "after the purge, logins succeed" 0 "ok=40 "
+if [ "$n" -eq "$TOKENS" ]; then ok "after the purge, each token is validated at the provider once more ($n)"
+else not_ok "after the purge, each token is validated once more" "$n introspections for $TOKENS tokens"; fi
+run "$cli" cache purge --user bob --imapd-conf "$E2E_TMP/LMDB/imapd.conf"
+expect "cache purge --user bob: nothing of his" 0 "^removed 0 cached results of bob "
+
 # OAUTH10A nonces in the LMDB file: a replay to another process of the pool.
 port=$(cyrus_port LMDB)
 run python3 "$client" "$port" oauth10a "$client_creds" --save "$E2E_TMP/o1-lmdb" --hold 2
@@ -200,6 +215,18 @@ first=$(head -n 1 "$E2E_TMP/files/tokens")
 if redis-cli -p "$redis_port" -n 3 --scan | grep -qF "$first"; then
     not_ok "no Redis key holds a token"
 else ok "no Redis key holds a token"; fi
+
+run "$cli" cache purge --all --imapd-conf "$E2E_TMP/RA/imapd.conf"
+expect "cache purge --all: removes the $TOKENS results from Redis" 0 \
+    "^removed $TOKENS cached results in all from oauth_cache_url redis://127.0.0.1:$redis_port/3"
+stored=$(redis-cli -p "$redis_port" -n 3 --scan --pattern 'sasloauth:*' | wc -l)
+if [ "$stored" -eq 0 ]; then ok "cache purge --all: no entry or index left in Redis"
+else not_ok "cache purge --all: no entry or index left in Redis" "$stored keys"; fi
+idp_counters_reset
+run python3 "$logins_py" "$ports" "$E2E_TMP/files/tokens" 40 --parallel 1
+n=$(idp_counter /token/introspection)
+if [ "$n" -eq "$TOKENS" ]; then ok "after purge --all, each token is validated once more ($n), then cached"
+else not_ok "after purge --all, each token is validated once more" "$n introspections"; fi
 
 # OAUTH10A replay across the two "hosts".
 run python3 "$client" "$(cyrus_port RA)" oauth10a "$client_creds" --save "$E2E_TMP/o1-redis"

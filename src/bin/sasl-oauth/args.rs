@@ -46,6 +46,54 @@ pub enum Command {
     Token(TokenCommand),
     Check(CheckArgs),
     Doctor(DoctorArgs),
+    /// the shared validation cache (oauth_cache_file, oauth_cache_url)
+    #[command(
+        subcommand,
+        subcommand_required = true,
+        arg_required_else_help = true,
+        override_usage = "sasl-oauth cache purge …  (takes --help)"
+    )]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    Purge(PurgeArgs),
+}
+
+/// remove cached validation results from the configured shared cache
+///
+/// Removes cached results from the store the server configuration FILE names
+/// (oauth_cache_file: the host's LMDB file; oauth_cache_url: the fleet's Redis
+/// or Valkey): those of one login name (--user, the identity the plugin logged
+/// in, after oauth_username_format), or all of them (--all). The next login
+/// with a removed token is validated at the identity provider again. Nonces are
+/// kept. Servers whose shared cache is unreachable at the moment use their own
+/// per-process caches, which a purge does not reach (see README, "Shared caches").
+/// Run it as the server's user (or root) for oauth_cache_file.
+#[derive(Args, Debug)]
+#[command(
+    verbatim_doc_comment,
+    override_usage = "sasl-oauth cache purge (--user NAME | --all) (--config FILE | --imapd-conf FILE)",
+    group(ArgGroup::new("what").required(true).args(["user", "all"])),
+    group(ArgGroup::new("file").required(true).args(["config", "imapd_conf"])),
+    after_help = "examples:
+  sasl-oauth cache purge --user alice --config /etc/imapd.conf
+  sasl-oauth cache purge --all --config /etc/postfix/sasl/smtpd.conf"
+)]
+pub struct PurgeArgs {
+    /// remove the results cached for this login name
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// remove every cached result
+    #[arg(long)]
+    pub all: bool,
+    /// a SASL option file (oauth_* keys); a file named imapd.conf is read as Cyrus imapd.conf
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cyrus imapd.conf, whatever its name (sasl_oauth_* keys)
+    #[arg(long, value_name = "FILE")]
+    pub imapd_conf: Option<PathBuf>,
 }
 
 // Parsed once per process: the size of a variant does not matter.

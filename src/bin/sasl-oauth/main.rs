@@ -3,6 +3,7 @@
 //! The command line is defined in args.rs; each command is a module here.
 
 mod args;
+mod cache;
 mod check;
 mod doctor;
 mod flows;
@@ -21,13 +22,14 @@ use std::process::ExitCode;
 pub type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    use args::{Command, TokenCommand};
+    use args::{CacheCommand, Command, TokenCommand};
     let result = match args::parse().command {
         Command::Token(TokenCommand::Init(a)) => token::init(&a),
         Command::Token(TokenCommand::Show(a)) => token::show(&a),
         Command::Token(TokenCommand::Refresh(a)) => token::refresh(&a),
         Command::Check(a) => check::run(&a),
         Command::Doctor(a) => doctor::run(&a),
+        Command::Cache(CacheCommand::Purge(a)) => cache::purge(&a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

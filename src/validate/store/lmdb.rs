@@ -289,6 +289,30 @@ impl LmdbStore {
         ))
     }
 
+    /// Opens an existing file for the administrator's tool (purge): it must
+    /// exist with its lock file (so that nothing is created with the tool's
+    /// owner), and nobody but its owner may write it.
+    pub fn open_for_admin(path: &Path) -> Result<LmdbStore, String> {
+        for p in [path.to_owned(), file_check::lock_path(path)] {
+            let m = std::fs::symlink_metadata(&p)
+                .map_err(|e| format!("{}: {e} (has a server opened it yet?)", p.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            if !m.file_type().is_file() || m.permissions().mode() & 0o022 != 0 {
+                return Err(format!(
+                    "{} is not a regular file writable by its owner only",
+                    p.display()
+                ));
+            }
+        }
+        let opened = open_env(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(LmdbStore {
+            path: path.to_owned(),
+            describe: format!("oauth_cache_file {}", path.display()),
+            state: RwLock::new(State::Open(Box::new(opened))),
+            told: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
     /// Runs `f` on this process's handle: reopened after a fork, refused
     /// once the file is found unusable here.
     fn with<T>(&self, f: impl FnOnce(&Opened) -> Result<T, StoreError>) -> Result<T, StoreError> {
