@@ -199,9 +199,10 @@ fuzz-save: fuzz-corpus
 	@echo "fuzz/corpus.tar.xz: $$(tar -tJf fuzz/corpus.tar.xz | grep -vc '/$$') inputs"
 
 # Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
-bench: release fixtures idp
+bench: release plugin fixtures idp
 	bash scripts/bench.sh
 	bash scripts/bench_introspection.sh | tee build/bench/introspection.md
+	bash scripts/bench_shared_cache.sh | tee build/bench/shared-cache.md
 
 clean:
 	$(CARGO) clean

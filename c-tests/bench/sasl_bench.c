@@ -38,6 +38,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <sasl/sasl.h> /* must come before saslplug.h */
 #include <sasl/saslplug.h>
@@ -822,6 +826,34 @@ static void cmd_growth(long total, long every)
     }
 }
 
+/* One Redis round trip alone (PING over loopback, one connection), the
+ * baseline of the shared-cache rows: printed as a row like the others. */
+static void cmd_redis_ping(int port, long n)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    char buf[64];
+    double t0;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("cannot connect to redis on port %d", port);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (int pass = 0; pass < 2; pass++) { /* a warm-up pass, then the timed one */
+        t0 = now_s();
+        for (long i = 0; i < n; i++) {
+            ssize_t got = 0, r;
+            if (write(fd, "*1\r\n$4\r\nPING\r\n", 14) != 14) die("redis: write failed");
+            while (got < 7) {
+                r = read(fd, buf + got, sizeof buf - (size_t)got);
+                if (r <= 0) die("redis: read failed");
+                got += r;
+            }
+            if (memcmp(buf, "+PONG\r\n", 7) != 0) die("redis: unexpected reply");
+        }
+    }
+    printf("R redis PING round trip|1|%ld|%.6f|0|0\n", n, now_s() - t0);
+    close(fd);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR run [--secs S] [--cold K]\n"
@@ -829,7 +861,8 @@ static void usage(void)
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR growth [--total N] [--every M]\n"
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR profile SCENARIO N\n"
                     "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR perconn [--secs S] [--rounds K]\n"
-                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR list\n");
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR list\n"
+                    "       sasl_bench PLUGIN_DIR FIXTURES BENCH_DIR redis-ping PORT N\n");
     exit(2);
 }
 
@@ -852,6 +885,11 @@ int main(int argc, char **argv)
     per_conn = strcmp(cmd, "perconn") == 0 ||
                (strcmp(cmd, "profile") == 0 && argc > 5 && strstr(argv[5], "per-connection"));
     build_scenarios();
+    if (strcmp(cmd, "redis-ping") == 0) {
+        if (argc < 7) usage();
+        cmd_redis_ping(atoi(argv[5]), atol(argv[6]));
+        return 0;
+    }
     if (strcmp(cmd, "list") == 0) {
         for (int i = 0; i < nscen; i++)
             if (scen[i].mech) printf("%s\n", scen[i].name);

@@ -109,7 +109,7 @@ fn configure(
             if rt.oauth10a.as_ref().is_some_and(|v| !v.shares_nonces()) {
                 u.log(
                     Level::Warn,
-                    "OAUTH10A: without oauth10a_nonce_dir, a nonce replayed to another server process is not detected",
+                    "OAUTH10A: without oauth10a_nonce_dir, oauth_cache_file or oauth_cache_url, a nonce replayed to another server process is not detected",
                 );
             }
             Some(Arc::new(rt))
