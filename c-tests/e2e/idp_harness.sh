@@ -8,8 +8,10 @@
 #   basic     JWT RS256/ES256/EdDSA (keys from discovery) and opaque tokens log
 #             in as alice; wrong audience, missing scope, bad signature refused
 #   revoke    oauth_cache_ttl 0: a revoked opaque token is refused at once
-#   fork      sasl_server_init, fork, authenticate in the child
-#   chroot    sasl_server_init, first login, chroot (child), authenticate
+#   fork      sasl_server_init, fork, authenticate in the child; again with
+#             oauth_cache_file (the child opens the LMDB file again)
+#   chroot    sasl_server_init, first login, chroot (child), authenticate; again
+#             with oauth_cache_file (the child cannot reach it: its own memory)
 #   rotation  key rotation without restart; made-up kids: at most one refetch
 #   outage    oauth_timeout 1000: hang, 503, garbage, slow -> SASL_TRYAGAIN
 #   cache     oauth_cache_ttl 5: revoked but cached accepted, refused after TTL
@@ -138,6 +140,9 @@ run_part basic
 run_part revoke --set oauth_cache_ttl=0
 run_part fork
 run_part chroot
+echo "# fork and chroot again, with oauth_cache_file (LMDB) opened before the fork"
+run_part fork --set "oauth_cache_file=$E2E_TMP/fork-cache.mdb"
+run_part chroot --set "oauth_cache_file=$E2E_TMP/chroot-cache.mdb"
 run_part rotation
 run_part outage --set oauth_timeout=1000
 run_part cache --set oauth_cache_ttl=5
