@@ -21,7 +21,7 @@ use ring::rand::SecureRandom;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// The map: the most the file grows to (~300 000 entries).
 pub const MAP_SIZE: usize = 64 << 20;
@@ -54,12 +54,43 @@ enum State {
     Unusable(String),
 }
 
-pub struct LmdbStore {
+/// One process's handle on one file.
+pub struct Handle {
     path: PathBuf,
     describe: String,
     state: RwLock<State>,
     /// Whether this process has been told (logged) that the file is unusable.
     told: std::sync::atomic::AtomicBool,
+}
+
+/// The store: a handle shared by every runtime of the process that names the
+/// same file (a second init, another option set), since LMDB allows one.
+pub struct LmdbStore(Arc<Handle>);
+
+impl std::ops::Deref for LmdbStore {
+    type Target = Handle;
+    fn deref(&self) -> &Handle {
+        &self.0
+    }
+}
+
+/// The handles of this process, by canonical path.
+static HANDLES: Mutex<Vec<(PathBuf, Weak<Handle>)>> = Mutex::new(Vec::new());
+
+/// The live handle on `path` in this process, if any.
+fn existing(path: &Path) -> Option<Arc<Handle>> {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mut list = HANDLES.lock().ok()?;
+    list.retain(|(_, w)| w.strong_count() > 0);
+    list.iter()
+        .find(|(p, _)| *p == canonical)
+        .and_then(|(_, w)| w.upgrade())
+}
+
+fn register(handle: &Arc<Handle>) {
+    if let (Ok(canonical), Ok(mut list)) = (std::fs::canonicalize(&handle.path), HANDLES.lock()) {
+        list.push((canonical, Arc::downgrade(handle)));
+    }
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -272,21 +303,21 @@ impl LmdbStore {
     /// entries when no oauth_cache_key_file is set).
     pub fn open(path: &Path) -> Result<(LmdbStore, [u8; 32]), String> {
         file_check::refuse_shared_db(path)?;
+        if let Some(h) = existing(path) {
+            let key = h
+                .with(|o| o.stored_key())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok((LmdbStore(h), key));
+        }
         let opened = open_env(path).map_err(|e| format!("{}: {e}", path.display()))?;
         // What LMDB created is checked too (umask, an existing lock file).
         file_check::refuse_shared_db(path)?;
         let key = opened
             .stored_key()
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok((
-            LmdbStore {
-                path: path.to_owned(),
-                describe: format!("oauth_cache_file {}", path.display()),
-                state: RwLock::new(State::Open(Box::new(opened))),
-                told: std::sync::atomic::AtomicBool::new(false),
-            },
-            key,
-        ))
+        let h = Arc::new(Handle::new(path, opened));
+        register(&h);
+        Ok((LmdbStore(h), key))
     }
 
     /// Opens an existing file for the administrator's tool (purge): it must
@@ -304,13 +335,24 @@ impl LmdbStore {
                 ));
             }
         }
+        if let Some(h) = existing(path) {
+            return Ok(LmdbStore(h));
+        }
         let opened = open_env(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(LmdbStore {
+        let h = Arc::new(Handle::new(path, opened));
+        register(&h);
+        Ok(LmdbStore(h))
+    }
+}
+
+impl Handle {
+    fn new(path: &Path, opened: Opened) -> Handle {
+        Handle {
             path: path.to_owned(),
             describe: format!("oauth_cache_file {}", path.display()),
             state: RwLock::new(State::Open(Box::new(opened))),
             told: std::sync::atomic::AtomicBool::new(false),
-        })
+        }
     }
 
     /// Runs `f` on this process's handle: reopened after a fork, refused
@@ -501,6 +543,21 @@ mod tests {
         // The key made at the first open is the one found again.
         let (_s, again) = LmdbStore::open(&p).unwrap();
         assert_eq!(key, again);
+    }
+
+    /// A second init (or another option set) naming the same file shares
+    /// the process's one handle instead of failing.
+    #[test]
+    fn the_same_file_twice_in_one_process_shares_one_handle() {
+        let p = path("twice");
+        let (a, ka) = LmdbStore::open(&p).unwrap();
+        let (b, kb) = LmdbStore::open(&p).unwrap();
+        assert_eq!(ka, kb);
+        a.put(&tk(1), b"one", "alice", 1000, 100).unwrap();
+        assert!(b.get(&tk(1)).unwrap().is_some());
+        assert!(LmdbStore::open_for_admin(&p).is_ok());
+        drop((a, b));
+        assert!(LmdbStore::open(&p).is_ok(), "closed, then opened again");
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl SharedCache {
 /// white space dropped), in a file nobody else may write or read.
 pub fn read_key_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let what = |m: String| Error::config(format!("oauth_cache_key_file: {m}"));
-    file_check::refuse_shared_secret(path).map_err(|m| what(m))?;
+    file_check::refuse_shared_secret(path).map_err(what)?;
     let mut bytes = zeroize::Zeroizing::new(
         std::fs::read(path).map_err(|e| what(format!("cannot read {}: {e}", path.display())))?,
     );
