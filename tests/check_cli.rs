@@ -143,7 +143,8 @@ fn check_refuses_unknown_and_misplaced_keys_with_the_fix() {
             "smtpd.conf:4: oauth_required_scopes: unknown option; did you mean oauth_required_scope?",
         ),
         ("oauth_requird_scope: admin\n", "did you mean oauth_required_scope?"),
-        ("oauth_cache_file: x\n", "a later version's option"),
+        ("oauth_cache_files: x\n", "did you mean oauth_cache_file?"),
+        ("oauth_cache_file: x\n", "oauth_cache_file: must be an absolute path"),
         ("refresh_window: 60\n", "a client option"),
         ("oauth_clock_skew: 60s\n", "oauth_clock_skew: must be a whole number"),
         ("oauth_audience: smtp\n", "set twice (lines 2 and 4); libsasl2 uses the first (line 2)"),
@@ -301,4 +302,22 @@ fn check_explains_each_rule_in_one_line_after_a_refusal_too() {
             .starts_with("result         REFUSED (insufficient_scope): missing a required scope"),
         "{out}"
     );
+}
+
+/// With a shared cache configured, check still validates the token itself,
+/// and neither creates nor writes the servers' cache file.
+#[test]
+fn check_validates_itself_and_leaves_the_shared_cache_alone() {
+    let s = setup("shared");
+    let cache = s.dir.join("cache.mdb");
+    let _ = std::fs::remove_file(&cache);
+    let conf = s.dir.join("imapd.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(&format!("sasl_oauth_cache_file: {}\n", cache.display()));
+    std::fs::write(&conf, text).unwrap();
+    let (code, out) = check(&s.dir, &token(&s, now() + 600));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("shared cache"), "{out}");
+    assert!(!out.contains("cached result"), "{out}");
+    assert!(!cache.exists(), "check created the cache file");
 }

@@ -6,8 +6,9 @@ use crate::lint;
 use crate::Outcome;
 use sasloauth::config_file;
 use sasloauth::error::{printable, ErrorKind};
-use sasloauth::server::config::{effective_values, KeysFrom, Origin, ServerConfig};
+use sasloauth::server::config::{effective_values, KeysFrom, Origin, ServerConfig, SharedStore};
 use sasloauth::server::ServerRuntime;
+use sasloauth::validate::store::redis::RedisTarget;
 use sasloauth::validate::unix_now;
 
 /// The configuration as the plugin will use it, one item a line.
@@ -71,7 +72,29 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
         out.push(("claim rule", rule.to_string()));
     }
     out.push(("clock skew", format!("{} s", config.claims.clock_skew)));
+    if let Some(c) = &config.shared_cache {
+        let store = match &c.store {
+            SharedStore::File(p) => format!("oauth_cache_file {}", p.display()),
+            SharedStore::Url(u) => match RedisTarget::parse(u) {
+                Ok(t) => format!("oauth_cache_url {}", t.shown()),
+                Err(_) => "oauth_cache_url".into(),
+            },
+        };
+        out.push((
+            "shared cache",
+            format!("{store} (not consulted here: the token is validated itself)"),
+        ));
+    }
     out
+}
+
+/// The configuration the tool validates with: the same, without the shared
+/// cache (a tool run must neither answer from the servers' cache nor create
+/// or write its file as another user).
+pub fn without_shared_cache(config: &ServerConfig) -> ServerConfig {
+    let mut c = config.clone();
+    c.shared_cache = None;
+    c
 }
 
 pub fn run(a: &CheckArgs) -> Outcome {
@@ -109,7 +132,8 @@ pub fn run(a: &CheckArgs) -> Outcome {
         };
         println!("  {key:<30} {:<8} {}", origin, printable(&value, 200));
     }
-    let runtime = ServerRuntime::from_config(&config).map_err(|e| e.reason.into_owned())?;
+    let runtime = ServerRuntime::from_config(&without_shared_cache(&config))
+        .map_err(|e| e.reason.into_owned())?;
     let mut trace = crate::trace::Lines::default();
     let validator = runtime
         .validator

@@ -361,7 +361,7 @@ fn check_config(
     for (what, value) in describe(&config) {
         say("  setting", None, format!("{what}: {value}"));
     }
-    let runtime = match ServerRuntime::from_config(&config) {
+    let runtime = match ServerRuntime::from_config(&crate::check::without_shared_cache(&config)) {
         Ok(r) => r,
         Err(e) => {
             return say(

@@ -308,9 +308,14 @@ mod tests {
     }
 
     #[test]
-    fn planned_options_say_a_later_version_has_them() {
-        let p = server_text("oauth_cache_file: {}\n", Form::Sasl);
-        assert!(p[0].text.contains("a later version's option"), "{p:?}");
+    fn the_cache_options_are_this_versions() {
+        let p = server_text(
+            "oauth_cache_file: /x\noauth_cache_url: redis://h\noauth_cache_key_file: /k\n",
+            Form::Sasl,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let p = server_text("oauth_cache_urls: x\n", Form::Sasl);
+        assert!(p[0].text.contains("did you mean oauth_cache_url?"), "{p:?}");
     }
 
     #[test]
