@@ -547,6 +547,87 @@ mod tests {
         assert_eq!(s.get(&c).unwrap(), None);
     }
 
+    /// rediss:// with the trust anchors of oauth_ca_file: a redis-server
+    /// with a certificate from a CA of this test's own (openssl) is reached;
+    /// without that CA (web and system roots only) the handshake fails.
+    #[test]
+    fn tls_with_the_configured_trust_anchors() {
+        let d = std::env::temp_dir().join(format!("sasl-oauth-redis-tls-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let sh = |script: &str| {
+            let ok = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .current_dir(&d)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "{script}");
+        };
+        sh(
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+            -out ca.pem -days 2 -subj /CN=test-ca",
+        );
+        sh(
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key \
+            -out srv.csr -subj /CN=127.0.0.1",
+        );
+        sh(
+            "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext && \
+            openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out srv.pem -days 2 -extfile ext",
+        );
+        let port = free_port();
+        let mut child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--tls-cert-file", "srv.pem", "--tls-key-file", "srv.key"])
+            .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(&d)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let url = format!("rediss://127.0.0.1:{port}");
+        let ours = crate::http::tls_config(Some(&d.join("ca.pem"))).unwrap();
+        let s = RedisStore::new(
+            RedisTarget::parse(&url).unwrap(),
+            Duration::from_secs(2),
+            Some(ours),
+        );
+        let r1 = s.put(&[9; 32], b"v", "alice", 1000, 100);
+        let r2 = s.get(&[9; 32]);
+        let web_only = crate::http::tls_config(None).unwrap();
+        let t = RedisStore::new(
+            RedisTarget::parse(&url).unwrap(),
+            Duration::from_secs(2),
+            Some(web_only),
+        );
+        let r3 = t.get(&[9; 32]);
+        let _ = child.kill();
+        let _ = child.wait();
+        r1.unwrap();
+        assert_eq!(r2.unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(
+            r3.is_err(),
+            "a server certificate from an unknown CA was accepted"
+        );
+    }
+
     /// A server that is not there: errors, and no second connection attempt
     /// within RETRY_AFTER.
     #[test]
