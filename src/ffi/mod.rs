@@ -7,7 +7,7 @@
 
 mod client;
 mod guard;
-pub(crate) mod lmdb_env;
+pub mod lmdb_env;
 mod ptr;
 mod server;
 mod server_options;

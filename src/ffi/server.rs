@@ -150,6 +150,7 @@ pub unsafe extern "C" fn sasl_server_plug_init(
             };
             // Forget what an earlier init built: files may have changed since.
             BUILT.clear();
+            super::lmdb_env::install();
             let rt = with_options(u, |set| runtime_for(u, set));
             if let Ok(mut slot) = RUNTIME.write() {
                 *slot = rt;

@@ -442,7 +442,8 @@ mod tests {
                 "token show",
                 "token refresh",
                 "check",
-                "doctor"
+                "doctor",
+                "cache purge"
             ]
         );
     }

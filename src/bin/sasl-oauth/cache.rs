@@ -50,6 +50,7 @@ pub fn purge(a: &PurgeArgs) -> Outcome {
         .or(a.config.as_ref())
         .ok_or("--config is required (see --help)")?;
     let options = config_file::load(path).map_err(|e| e.reason.into_owned())?;
+    sasloauth::ffi::lmdb_env::install();
     let store = open_store(&options)?;
     let (removed, whose) = match &a.user {
         Some(user) => (store.purge_user(user), format!("of {user}")),

@@ -21,14 +21,14 @@ use ring::rand::SecureRandom;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 /// The map: the most the file grows to (~300 000 entries).
 pub const MAP_SIZE: usize = 64 << 20;
 /// Concurrent read transactions over all processes.
 const MAX_READERS: u32 = 1022;
 /// A writer sweeps expired entries at most this often (per process).
-const SWEEP_EVERY: i64 = 60;
+pub const SWEEP_EVERY: i64 = 60;
 /// Entries one sweep looks at, from a random place.
 const SWEEP_VISIT: usize = 2000;
 const META_KEY: &[u8] = b"hmac-key";
@@ -120,9 +120,23 @@ fn page_size() -> u64 {
     rustix::param::page_size() as u64
 }
 
+/// How an environment is opened: heed's open is unsafe, so it lives in the
+/// FFI layer, which hands it down here at plugin init (and the tool at its
+/// start).
+pub type Opener = fn(&Path, usize, u32) -> heed::Result<Env<WithoutTls>>;
+
+static OPENER: OnceLock<Opener> = OnceLock::new();
+
+/// Sets how environments are opened (the first call wins).
+pub fn set_opener(opener: Opener) {
+    let _ = OPENER.set(opener);
+}
+
 fn open_env(path: &Path) -> Result<Opened, StoreError> {
-    let env = crate::ffi::lmdb_env::open(path, MAP_SIZE, MAX_READERS)
-        .map_err(|e| err("cannot open", e))?;
+    let opener = OPENER
+        .get()
+        .ok_or_else(|| StoreError("LMDB is not set up in this program".into()))?;
+    let env = opener(path, MAP_SIZE, MAX_READERS).map_err(|e| err("cannot open", e))?;
     // Reader slots of processes that died: freed at once.
     let _ = env.clear_stale_readers();
     let file = env
@@ -503,138 +517,5 @@ impl Store for LmdbStore {
                 Ok(n)
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn path(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sasl-oauth-lmdb-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        d.join("cache.mdb")
-    }
-
-    fn tk(i: u32) -> TokenKey {
-        super::super::token_key(&format!("token-{i}"))
-    }
-
-    #[test]
-    fn put_get_purge_and_the_file_is_private() {
-        let p = path("basic");
-        let (s, key) = LmdbStore::open(&p).unwrap();
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & 0o077, 0, "{mode:o}");
-        assert_eq!(s.get(&tk(1)).unwrap(), None);
-        s.put(&tk(1), b"one", "alice", 1000, 100).unwrap();
-        s.put(&tk(2), b"two", "alice", 1000, 100).unwrap();
-        s.put(&tk(3), b"three", "bob", 1000, 100).unwrap();
-        assert_eq!(s.get(&tk(1)).unwrap().as_deref(), Some(&b"one"[..]));
-        assert_eq!(s.purge_user("alice").unwrap(), 2);
-        assert_eq!(s.get(&tk(1)).unwrap(), None);
-        assert_eq!(s.get(&tk(3)).unwrap().as_deref(), Some(&b"three"[..]));
-        assert_eq!(s.purge_all().unwrap(), 1);
-        assert_eq!(s.get(&tk(3)).unwrap(), None);
-        drop(s);
-        // The key made at the first open is the one found again.
-        let (_s, again) = LmdbStore::open(&p).unwrap();
-        assert_eq!(key, again);
-    }
-
-    /// A second init (or another option set) naming the same file shares
-    /// the process's one handle instead of failing.
-    #[test]
-    fn the_same_file_twice_in_one_process_shares_one_handle() {
-        let p = path("twice");
-        let (a, ka) = LmdbStore::open(&p).unwrap();
-        let (b, kb) = LmdbStore::open(&p).unwrap();
-        assert_eq!(ka, kb);
-        a.put(&tk(1), b"one", "alice", 1000, 100).unwrap();
-        assert!(b.get(&tk(1)).unwrap().is_some());
-        assert!(LmdbStore::open_for_admin(&p).is_ok());
-        drop((a, b));
-        assert!(LmdbStore::open(&p).is_ok(), "closed, then opened again");
-    }
-
-    #[test]
-    fn nonces_are_single_use_within_their_lifetime() {
-        let p = path("nonce");
-        let (s, _) = LmdbStore::open(&p).unwrap();
-        assert!(s.insert_nonce(&tk(1), 600, 100).unwrap());
-        assert!(!s.insert_nonce(&tk(1), 600, 200).unwrap());
-        assert!(s.insert_nonce(&tk(2), 600, 200).unwrap());
-        assert!(s.insert_nonce(&tk(1), 600, 701).unwrap(), "lifetime over");
-    }
-
-    #[test]
-    fn expired_entries_are_swept() {
-        let p = path("sweep");
-        let (s, _) = LmdbStore::open(&p).unwrap();
-        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[1; 32]);
-        let id = crate::validate::Identity {
-            authid: "alice".into(),
-            expires_at: None,
-        };
-        for i in 0..50 {
-            let e = entry::encode(&mac, &tk(i), &[0; 16], &id, 150).unwrap();
-            s.put(&tk(i), &e, "alice", 150, 100).unwrap();
-        }
-        // A writer after SWEEP_EVERY removes what expired.
-        let e = entry::encode(&mac, &tk(99), &[0; 16], &id, 1000).unwrap();
-        s.put(&tk(99), &e, "alice", 1000, 100 + SWEEP_EVERY)
-            .unwrap();
-        assert_eq!(s.get(&tk(1)).unwrap(), None);
-        assert!(s.get(&tk(99)).unwrap().is_some());
-        assert_eq!(
-            s.purge_user("alice").unwrap(),
-            1,
-            "index rows went with them"
-        );
-    }
-
-    #[test]
-    fn a_full_map_evicts_instead_of_failing() {
-        let p = path("full");
-        let (s, _) = LmdbStore::open(&p).unwrap();
-        let big = vec![7u8; 200_000];
-        // Far more than the map holds: every put still succeeds.
-        let n = (MAP_SIZE / 200_000) as u32 * 2;
-        for i in 0..n {
-            s.put(&tk(i), &big, "alice", i64::MAX, 100).unwrap();
-        }
-        assert!(std::fs::metadata(&p).unwrap().len() <= MAP_SIZE as u64);
-        assert!(s.get(&tk(n - 1)).unwrap().is_some());
-    }
-
-    #[test]
-    fn a_truncated_file_is_refused_not_read() {
-        let p = path("trunc");
-        let (s, _) = LmdbStore::open(&p).unwrap();
-        for i in 0..200 {
-            s.put(&tk(i), &[1u8; 300], "alice", i64::MAX, 100).unwrap();
-        }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_len(4096)
-            .unwrap();
-        let e = s.get(&tk(1)).unwrap_err();
-        assert!(e.0.contains("truncated"), "{e}");
-        assert!(s.get(&tk(1)).is_err(), "stays unusable");
-        assert!(s.put(&tk(1), b"x", "a", 1, 1).is_err());
-    }
-
-    #[test]
-    fn a_file_others_may_write_is_refused() {
-        let p = path("mode");
-        drop(LmdbStore::open(&p).unwrap());
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let e = LmdbStore::open(&p).err().unwrap();
-        assert!(e.contains("writable by group or others"), "{e}");
     }
 }
