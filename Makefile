@@ -61,7 +61,8 @@ lint: deps-lint
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck -S warning -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 
-unit: deps-build
+# The unit tests start their own redis-server (Debian's): the test packages.
+unit: deps
 	$(CARGO) test
 
 # The plugin must not depend on libsasl2 (it is linked -z defs against libc
