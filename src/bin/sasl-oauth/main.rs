@@ -8,6 +8,7 @@ mod flows;
 mod lint;
 mod private_dir;
 mod random;
+mod setup_postfix;
 mod timefmt;
 mod token;
 mod trace;
@@ -23,6 +24,7 @@ commands:
   token refresh  refresh a token file now, as the plugin does
   check          validate a token exactly as the plugin's server side would
   doctor         check that libsasl2 finds and loads the plugin, and the configuration
+  setup postfix  check (and with --apply fix) a Postfix relay set-up, chroot included
   --version
 
 Run 'sasl-oauth COMMAND --help' for a command's options and an example.";
@@ -43,7 +45,14 @@ fn main() -> ExitCode {
             Ok(words.len() > 1)
         }
         ["check", ..] => check::run(&args[1..]),
+        ["doctor", rest @ ..] if rest.contains(&"--postfix") => setup_postfix::run(&args[1..]),
         ["doctor", ..] => doctor::run(&args[1..]),
+        ["setup", "postfix", ..] => setup_postfix::run(&args[2..]),
+        ["setup", ..] => {
+            println!("usage: sasl-oauth setup postfix …  (takes --help)");
+            Ok(words.len() > 1)
+        }
+        [setup_postfix::probe::COMMAND, ..] => setup_postfix::probe::main(&args[1..]),
         ["--version"] | ["-V"] => {
             println!("sasl-oauth {}", env!("CARGO_PKG_VERSION"));
             Ok(true)

@@ -2,6 +2,7 @@
 
 use crate::args::{self, wants_help, Args};
 use crate::flows::{self, Client, Endpoints};
+use crate::setup_postfix;
 use crate::timefmt;
 use crate::Outcome;
 use sasloauth::client::config::{self, ClientConfig};
@@ -20,8 +21,8 @@ use std::time::Duration;
 
 pub const USAGE: &str = "usage: sasl-oauth token (init|show|refresh) …  (each takes --help)";
 
-const INIT_HELP: &str =
-    "usage: sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID --output FILE
+const INIT_HELP: &str = "usage: sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID
+           (--output FILE | --postfix [--config-dir DIR])
            [--client-secret-file F | --client-secret S] [--tenant T] [--scope S]
            [--resource R] [--user NAME] [--browser | --client-credentials]
            [--force] [--ca-file PEM] [--timeout MS] [--wait SECONDS]
@@ -38,13 +39,19 @@ Gets a first token file for the plugin's client side (file:/path passwords).
                         local user sees it (ps)
 Providers: google, microsoft (--tenant ID or domain; default common),
 microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
+  --postfix             write the file where Postfix's smtp client opens it:
+                        the token file smtp_sasl_password_maps names for the
+                        relay host (else /etc/sasl-oauth/token.json), inside
+                        the smtp chroot when smtp is chrooted, owned by
+                        postfix in a directory of its own (mode 0700);
+                        --config-dir DIR for a private instance (postconf -c)
 The file is written with mode 0600, atomically; an existing file is kept
 unless --force.
 
 examples:
   sasl-oauth token init --provider microsoft --tenant contoso.onmicrosoft.com \\
       --client-id 00000000-0000-0000-0000-000000000000 --user relay@contoso.com \\
-      --output /var/spool/postfix/etc/sasl-oauth/token.json
+      --postfix
   sasl-oauth token init --provider https://id.example.com/realms/mail \\
       --client-id imap-relay --client-secret-file /etc/relay.secret \\
       --client-credentials --output /etc/sasl-oauth/relay.json";
@@ -187,8 +194,42 @@ const INIT_OPTIONS: &[&str] = &[
     "timeout",
     "wait",
     "token-auth-method",
+    "config-dir",
 ];
-const INIT_FLAGS: &[&str] = &["browser", "client-credentials", "device", "force"];
+const INIT_FLAGS: &[&str] = &[
+    "browser",
+    "client-credentials",
+    "device",
+    "force",
+    "postfix",
+];
+
+/// Where `token init` writes: `--output`, or Postfix's place (`--postfix`).
+enum Output<'a> {
+    Path(&'a Path),
+    Postfix(Box<setup_postfix::Destination>),
+}
+
+fn output(a: &Args) -> Result<Output<'_>, String> {
+    if !a.has("postfix") {
+        if a.get("config-dir").is_some() {
+            return Err("--config-dir goes with --postfix (see --help)".into());
+        }
+        return output_path(a).map(Output::Path);
+    }
+    if a.get("output").is_some() {
+        return Err("give only one of --output and --postfix".into());
+    }
+    let d = setup_postfix::Destination::find(a.get("config-dir").map(Path::new), a.get("user"))?;
+    let host = d.host_path();
+    if std::fs::symlink_metadata(&host).is_ok() && !a.has("force") {
+        return Err(format!(
+            "{} exists: use --force to replace it",
+            host.display()
+        ));
+    }
+    Ok(Output::Postfix(Box::new(d)))
+}
 
 pub fn init(args: &[String]) -> Outcome {
     if wants_help(args) {
@@ -196,7 +237,7 @@ pub fn init(args: &[String]) -> Outcome {
         return Ok(true);
     }
     let a = Args::parse(args, INIT_OPTIONS, INIT_FLAGS)?;
-    let output = output_path(&a)?;
+    let output = output(&a)?;
     let provider = a.require("provider")?;
     let client_id = a.require("client-id")?;
     let secret = args::secret(&a, "client-secret")?;
@@ -254,13 +295,34 @@ pub fn init(args: &[String]) -> Outcome {
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
-    // A new token file is 0600 and the caller's, whatever a replaced one was.
-    file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
-    println!(
-        "wrote {} (access token expires {})",
-        output.display(),
-        timefmt::relative(granted.expires_at - unix_now())
-    );
+    let expires = timefmt::relative(granted.expires_at - unix_now());
+    match output {
+        Output::Path(output) => {
+            // A new token file is 0600 and the caller's, whatever a replaced one was.
+            file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
+            println!(
+                "wrote {} (access token expires {expires})",
+                output.display()
+            );
+        }
+        Output::Postfix(d) => {
+            d.write(&file.to_json(), a.has("force"))?;
+            println!(
+                "wrote {} for Postfix's smtp client, which opens it as {} (access token expires {expires})",
+                d.host_path().display(),
+                d.map_path()
+            );
+            if let Some(line) = &d.map_line {
+                println!("no password map names it yet; run:\n  {line}");
+            }
+            println!(
+                "then check the whole set-up: sasl-oauth setup postfix{}",
+                a.get("config-dir")
+                    .map(|c| format!(" --config-dir {c}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     print_mechanisms_line();
     Ok(true)
 }
