@@ -99,6 +99,7 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/cyrus_oauth_mechs.sh $(PLUGIN_DIR) $(FIXTURES)
 	$(CARGO) build --bins
 	bash c-tests/e2e/tool.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/setup_postfix.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/idp_harness.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/providers_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)

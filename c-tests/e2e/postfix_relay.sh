@@ -65,35 +65,7 @@ issuer=$IDP_ISSUER
 # ---------------------------------------------------------------- B: the server
 
 port_b=$(free_port)
-pf_new B
-# smtpd chrooted (Debian's default): SASL init before the chroot, the provider's
-# keys fetched by discovery inside it.
-pf_master B y "127.0.0.1:$port_b inet n - y - - smtpd"
-mkdir -p "$E2E_TMP/B/mail"
-chown nobody:nogroup "$E2E_TMP/B/mail"
-echo "bob@example.test bob/" > "$E2E_TMP/B/etc/vmailbox"
-pf_main B \
-    "smtpd_banner = \$myhostname ESMTP e2e" \
-    "smtpd_sasl_auth_enable = yes" \
-    "smtpd_sasl_type = cyrus" \
-    "smtpd_sasl_path = smtpd" \
-    "smtpd_sasl_security_options = noanonymous" \
-    "smtpd_tls_security_level = none" \
-    "# only authenticated clients may send, even to the local virtual domain" \
-    "smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
-    "smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
-    "virtual_mailbox_domains = example.test" \
-    "virtual_mailbox_base = $E2E_TMP/B/mail" \
-    "virtual_mailbox_maps = texthash:$E2E_TMP/B/etc/vmailbox" \
-    "virtual_uid_maps = static:$(id -u nobody)" \
-    "virtual_gid_maps = static:$(id -g nobody)"
-# Debian's smtpd reads its SASL options here (cyrus_sasl_config_path is ignored).
-cat > "$E2E_TMP/B/etc/sasl/smtpd.conf" <<EOF
-mech_list: OAUTHBEARER XOAUTH2
-oauth_issuer: $issuer
-oauth_audience: urn:sasl-oauth:imap
-oauth_username_claim: username
-EOF
+pf_oauth_server B "$port_b" "$issuer"
 pf_start B || e2e_finish
 
 # The greeting and EHLO: AUTH offers both mechanisms.

@@ -415,17 +415,21 @@ pub fn token_file(
             );
         }
         Err(e) if is_errno(e, libc::ENOENT) => {
-            return r.fail(
+            r.fail(
                 topic,
                 format!("{seen} does not exist"),
                 vec![format!(
                     "sasl-oauth token init --postfix{} --provider … --client-id … --user …",
                     config_dir_arg(t)
                 )],
-            )
+            );
+            if probe.dir.is_ok() {
+                directory(place, probe, user, apply_cmd, r);
+            }
+            return;
         }
         Err(e) => {
-            return r.fail(
+            r.fail(
                 topic,
                 format!("user {who} cannot read {seen}: {e}"),
                 vec![
@@ -433,7 +437,9 @@ pub fn token_file(
                     chown(&host),
                     format!("chmod 600 {}", host.display()),
                 ],
-            )
+            );
+            // The directory and the lock have their own problems: said too.
+            return directory(place, probe, user, apply_cmd, r);
         }
         Ok(s) => *s,
     };
@@ -582,7 +588,7 @@ fn directory(
         Err(e) => r.fail(
             topic,
             format!(
-                "user {who} {e} {} ({}): a refresh cannot replace the token file",
+                "{} ({}): user {who} {e}: a refresh cannot replace the token file",
                 hd.display(),
                 mode_owner(&dir)
             ),
@@ -934,6 +940,7 @@ mod tests {
         assert!(r.findings[0].fixes.contains(
             &"chown postfix:postfix /var/spool/postfix/etc/sasl-oauth/token.json".to_owned()
         ));
+        assert_eq!(verdicts(&r, "token directory"), [Verdict::Ok], "the directory is checked too");
 
         p.read = Ok(StatInfo {
             uid: 0,
