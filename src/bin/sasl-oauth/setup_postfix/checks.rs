@@ -623,6 +623,18 @@ fn directory(
     }
 }
 
+/// The file the refresh needs inside the chroot to find the token
+/// endpoint's `host` (nothing for an address): glibc reads /etc/hosts for
+/// localhost, /etc/resolv.conf for the DNS. Debian's postfix service copies
+/// them into /var/spool/postfix/etc at start; a private instance does not.
+pub fn resolver_file(host: &str) -> Option<&'static str> {
+    match host {
+        h if h.parse::<std::net::IpAddr>().is_ok() || h.starts_with('[') => None,
+        "localhost" => Some("/etc/hosts"),
+        _ => Some("/etc/resolv.conf"),
+    }
+}
+
 /// A file the smtp client reads inside its chroot at refresh time
 /// (client_secret_file, the resolver's files).
 pub fn chroot_read(
@@ -640,14 +652,21 @@ pub fn chroot_read(
         ),
         Err(e) => {
             let mut fixes = Vec::new();
-            if let Some(src) = source {
-                fixes.push(format!(
+            // The resolver's files are public (root's, 0644); a secret is the smtp user's only.
+            match (source, what) {
+                (Some(src), "resolver") => fixes.push(format!(
+                    "install -D -m 644 {} {}",
+                    src.display(),
+                    host.display()
+                )),
+                (Some(src), _) => fixes.push(format!(
                     "install -D -o {} -g {} -m 600 {} {}",
                     user.name,
                     user.group,
                     src.display(),
                     host.display()
-                ));
+                )),
+                (None, _) => {}
             }
             r.fail(
                 what,
@@ -805,6 +824,39 @@ mod tests {
     }
 
     #[test]
+    fn the_resolver_files_a_refresh_needs_in_the_chroot() {
+        assert_eq!(resolver_file("127.0.0.1"), None);
+        assert_eq!(resolver_file("[::1]"), None);
+        assert_eq!(resolver_file("localhost"), Some("/etc/hosts"));
+        assert_eq!(
+            resolver_file("login.microsoftonline.com"),
+            Some("/etc/resolv.conf")
+        );
+    }
+
+    #[test]
+    fn a_file_the_chroot_lacks_is_named_with_its_copy_command() {
+        let probe = ReadProbe {
+            path: "/etc/resolv.conf".into(),
+            read: Err("No such file or directory (os error 2)".into()),
+        };
+        let mut r = Report::default();
+        chroot_read(
+            "resolver",
+            &probe,
+            Path::new("/var/spool/postfix/etc/resolv.conf"),
+            Some(Path::new("/etc/resolv.conf")),
+            &user(),
+            &mut r,
+        );
+        assert_eq!(r.failed(), 1);
+        assert_eq!(
+            r.findings[0].fixes,
+            ["install -D -m 644 /etc/resolv.conf /var/spool/postfix/etc/resolv.conf"]
+        );
+    }
+
+    #[test]
     fn oauth10a_claims_noplaintext() {
         let f = mechanism_flags(Mechanism::OAuth10a);
         assert_eq!(f & NOPLAINTEXT, NOPLAINTEXT);
@@ -940,7 +992,11 @@ mod tests {
         assert!(r.findings[0].fixes.contains(
             &"chown postfix:postfix /var/spool/postfix/etc/sasl-oauth/token.json".to_owned()
         ));
-        assert_eq!(verdicts(&r, "token directory"), [Verdict::Ok], "the directory is checked too");
+        assert_eq!(
+            verdicts(&r, "token directory"),
+            [Verdict::Ok],
+            "the directory is checked too"
+        );
 
         p.read = Ok(StatInfo {
             uid: 0,

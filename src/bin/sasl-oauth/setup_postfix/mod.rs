@@ -271,13 +271,11 @@ fn check_transport(
             continue;
         };
         if chroot.is_some() {
-            let resolver = match facts.endpoint_host.as_deref() {
-                Some(h) if h.parse::<std::net::IpAddr>().is_ok() || h.starts_with('[') => None,
-                Some("localhost") => Some("/etc/hosts"),
-                Some(_) => Some("/etc/resolv.conf"),
-                None => None,
-            };
-            if let Some(f) = resolver {
+            if let Some(f) = facts
+                .endpoint_host
+                .as_deref()
+                .and_then(checks::resolver_file)
+            {
                 reads.push((f.into(), "resolver", Some(PathBuf::from(f))));
             }
         }
