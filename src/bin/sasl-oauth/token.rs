@@ -37,14 +37,14 @@ Gets a first token file for the plugin's client side (file:/path passwords).
   --client-secret-file F  the client secret, from a file ('-': standard input);
                         --client-secret S works too, with a warning: every
                         local user sees it (ps)
-Providers: google, microsoft (--tenant ID or domain; default common),
-microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
   --postfix             write the file where Postfix's smtp client opens it:
                         the token file smtp_sasl_password_maps names for the
                         relay host (else /etc/sasl-oauth/token.json), inside
                         the smtp chroot when smtp is chrooted, owned by
                         postfix in a directory of its own (mode 0700);
                         --config-dir DIR for a private instance (postconf -c)
+Providers: google, microsoft (--tenant ID or domain; default common),
+microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
 The file is written with mode 0600, atomically; an existing file is kept
 unless --force.
 
