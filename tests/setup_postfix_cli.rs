@@ -20,29 +20,33 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn help_names_the_checks_and_has_an_example() {
-    for args in [
-        &["setup", "postfix", "--help"][..],
-        &["doctor", "--postfix", "--help"],
+    let out = run(&["setup", "postfix", "--help"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("usage: sasl-oauth setup postfix"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("example"), "{stdout}");
+    for word in [
+        "chroot",
+        "--apply",
+        "--config-dir",
+        "smtp_sasl_mechanism_filter",
     ] {
-        let out = run(args);
-        let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(
-            stdout.contains("usage: sasl-oauth setup postfix"),
-            "{stdout}"
-        );
-        assert!(stdout.contains("example"), "{stdout}");
-        for word in [
-            "chroot",
-            "--apply",
-            "--config-dir",
-            "smtp_sasl_mechanism_filter",
-        ] {
-            assert!(stdout.contains(word), "{args:?} --help lacks {word}");
-        }
+        assert!(stdout.contains(word), "setup postfix --help lacks {word}");
     }
-    let out = run(&["--help"]);
-    assert!(text(&out.stdout).contains("setup postfix"));
+    let doctor = text(&run(&["doctor", "--help"]).stdout);
+    assert!(
+        doctor.contains("sasl-oauth doctor --postfix [--config-dir DIR]"),
+        "{doctor}"
+    );
+    let top = text(&run(&["--help"]).stdout);
+    assert!(top.contains("setup postfix"), "{top}");
+    assert!(
+        !top.contains("__probe"),
+        "the probe is not for users: {top}"
+    );
 }
 
 #[test]
@@ -50,13 +54,21 @@ fn usage_errors_exit_2_with_a_reason() {
     for (args, reason) in [
         (
             &["setup", "postfix", "--token-file", "t.json"][..],
-            "--token-file goes with --apply",
+            "--apply",
         ),
-        (&["setup", "postfix", "--bogus"], "unknown option --bogus"),
+        (
+            &["setup", "postfix", "--bogus"],
+            "unexpected argument '--bogus'",
+        ),
         (
             &["setup", "postfix", "extra"],
             "unexpected argument 'extra'",
         ),
+        (
+            &["doctor", "--postfix", "--app", "smtpd"],
+            "cannot be used with",
+        ),
+        (&["doctor", "--config-dir", "/etc/postfix"], "--postfix"),
         (
             &[
                 "token",
@@ -69,7 +81,7 @@ fn usage_errors_exit_2_with_a_reason() {
                 "--client-id",
                 "c",
             ],
-            "give only one of --output and --postfix",
+            "cannot be used with",
         ),
         (
             &[
@@ -84,7 +96,11 @@ fn usage_errors_exit_2_with_a_reason() {
                 "--client-id",
                 "c",
             ],
-            "--config-dir goes with --postfix",
+            "--postfix",
+        ),
+        (
+            &["token", "init", "--provider", "google", "--client-id", "c"],
+            "--output",
         ),
     ] {
         let out = run(args);

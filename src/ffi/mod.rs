@@ -34,6 +34,13 @@ fn security_flags(mech: crate::server::Mechanism) -> u32 {
 }
 const FEATURES: u32 = (sys::SASL_FEAT_WANT_CLIENT_FIRST | sys::SASL_FEAT_ALLOWS_PROXY) as u32;
 
+/// The plugin's version and commit, at DEBUG level, at the first init of
+/// either side in this process.
+fn log_version_once(u: utils::Utils) {
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    LOGGED.call_once(|| u.log(utils::Level::Debug, crate::version::LINE));
+}
+
 /// The arguments of both sides' plug_init, checked in one order: utils,
 /// then the API version, then the out pointers.
 struct PlugInit<'a, T> {
@@ -61,6 +68,7 @@ impl<'a, T> PlugInit<'a, T> {
             );
             return Err(sys::SASL_BADVERS);
         }
+        log_version_once(u);
         // SAFETY: the caller's guarantee.
         let outs = unsafe {
             (

@@ -16,7 +16,7 @@ mod postconf;
 pub mod probe;
 mod report;
 
-use crate::args::{wants_help, Args};
+use crate::args::SetupPostfixArgs;
 use crate::Outcome;
 use checks::{ClientView, SmtpUser, TokenPlace};
 use instance::{Instance, Transport};
@@ -26,76 +26,25 @@ use sasloauth::client::config::{ClientConfig, DEFAULT_PATH as CLIENT_DEFAULT_PAT
 use sasloauth::config_file;
 use std::path::{Path, PathBuf};
 
-pub const HELP: &str =
-    "usage: sasl-oauth setup postfix [--config-dir DIR] [--apply [--token-file FILE]] [--json]
-
-Checks a Postfix relay that logs in with this plugin, as its smtp client
-meets it, and prints each finding with the command or main.cf line that
-fixes it:
-  - master.cf: the smtp transport, whether it runs chrooted (and where);
-  - main.cf: smtp_sasl_auth_enable, relayhost, smtp_sasl_mechanism_filter,
-    the security options of the TLS level (noplaintext hides bearer tokens);
-  - the client configuration (SASL_OAUTH_CONF from import_environment, else
-    /etc/sasl2/sasl-oauth.conf): its mechanisms line;
-  - every file: token file in smtp_sasl_password_maps, as user postfix from
-    inside the chroot: it can be read, it is a token file that can be
-    refreshed, its directory takes a new file and a rename, its lock file
-    opens and locks; a client_secret_file it needs; the resolver's files;
-  - trust anchors: built in, read before the chroot (nothing to copy).
-  --config-dir DIR  a private instance (postconf -c DIR)
-  --apply           install the token file into the chroot (from the same
-                    path outside it, or --token-file FILE), owner postfix,
-                    mode 0600, in a directory of its own (0700); give its
-                    directory and lock file to postfix
-Run as root (the checks switch to the smtp client's user). Exit status 0
-only when a relay through this set-up would work.
-
-examples:
-  sasl-oauth setup postfix
-  sasl-oauth setup postfix --apply --token-file token.json";
-
 /// The token file installed by `--apply` or `token init --postfix` when
 /// no map names one, as the smtp client sees it.
 const DEFAULT_TOKEN: &str = "/etc/sasl-oauth/token.json";
 
-pub fn run(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(
-        args,
-        &["config-dir", "token-file"],
-        &["apply", "json", "postfix"],
-    )?;
-    if !a.positional.is_empty() {
-        return Err(format!(
-            "unexpected argument '{}' (see --help)",
-            a.positional[0]
-        ));
-    }
-    if a.get("token-file").is_some() && !a.has("apply") {
-        return Err("--token-file goes with --apply (see --help)".into());
-    }
-    let inst = Instance::load(a.get("config-dir").map(Path::new))?;
+pub fn run(a: &SetupPostfixArgs) -> Outcome {
+    let inst = Instance::load(a.config_dir.as_deref())?;
     let user = smtp_user(&inst)?;
     let mut r = Report::default();
-    let apply_cmd = format!(
-        "sasl-oauth setup postfix{} --apply",
-        a.get("config-dir")
-            .map(|d| format!(" --config-dir {d}"))
-            .unwrap_or_default()
-    );
+    let apply_cmd = format!("sasl-oauth setup postfix{} --apply", config_dir_arg(&inst));
     check_plugin(&inst, &mut r);
     let client = client_view(&inst);
     for t in inst.transports() {
         match t {
             Err(e) => r.fail("smtp transport", e, vec![]),
-            Ok(t) => check_transport(&inst, &t, &client, &user, &a, &apply_cmd, &mut r),
+            Ok(t) => check_transport(&inst, &t, &client, &user, a, &apply_cmd, &mut r),
         }
     }
     trust_anchors(&client, &mut r);
-    if a.has("json") {
+    if a.json {
         println!("{:#}", r.json());
     } else {
         r.print();
@@ -193,7 +142,7 @@ fn check_transport(
     t: &Transport,
     client: &ClientView,
     user: &SmtpUser,
-    a: &Args,
+    a: &SetupPostfixArgs,
     apply_cmd: &str,
     r: &mut Report,
 ) {
@@ -218,8 +167,8 @@ fn check_transport(
     checks::relayhost(t, r);
     checks::mechanisms(t, client, r);
     let mut places = token_places(inst, t, chroot.as_deref(), r);
-    let source = a.get("token-file").map(Path::new);
-    if a.has("apply") {
+    let source = a.token_file.as_deref();
+    if a.apply {
         if places.is_empty() {
             if let Some(src) = source {
                 places.push(default_place(chroot.as_deref()));
