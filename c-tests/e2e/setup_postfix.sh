@@ -14,7 +14,9 @@
 #     with our server plugin, and the token file is refreshed inside the
 #     chroot (rotated refresh token saved, mode and owner kept);
 #   - a map naming the host's path of the file in the chroot is reported with
-#     the path to name instead;
+#     the path to name instead; a texthash map is looked up as Postfix does
+#     (its relay host entry, or its lack); a token endpoint by name without
+#     the resolver's file in the chroot is reported and the printed copy fixes it;
 #   - token init --postfix (client credentials) writes the file straight into
 #     the chroot of a third instance (C), prints the map line; with it C
 #     relays a message and refreshes the file inside its chroot.
@@ -88,10 +90,10 @@ owner_mode() {
 }
 
 # run_fixes NAME: runs the configuration fixes the last run printed (the
-# postconf, printf and sed lines), exactly as printed.
+# postconf, printf and sed lines, copies of public files), exactly as printed.
 run_fixes() {
     local fixes="$E2E_TMP/out/fixes-$E2E_RUNS.sh"
-    sed -n 's/^ *fix: \(\(postconf\|printf\|sed\) .*\)$/\1/p' "$RUN_LOG" > "$fixes"
+    sed -n 's/^ *fix: \(\(postconf\|printf\|sed\|install -D -m 644\) .*\)$/\1/p' "$RUN_LOG" > "$fixes"
     if [ -s "$fixes" ] && bash -e "$fixes" > "$fixes.out" 2>&1; then ok "$1 ($(wc -l < "$fixes") lines)"
     else not_ok "$1" "the printed fixes failed or there were none" "$fixes.out"; fi
 }
@@ -207,6 +209,29 @@ run "$BIN" setup postfix --config-dir "$d/etc"
 expect "a host path in the map is reported" 1 "^FAIL token file +the map names $inside, a path on the host"
 has "... with the map line naming the path inside the chroot" \
     "fix: postconf -c $d/etc -e 'smtp_sasl_password_maps = static:alice:file:$outside'"
+
+# A texthash map: the relay host's entry looked up as Postfix does (postmap -q).
+printf '[127.0.0.1]:%s alice:file:%s\n' "$port_b" "$outside" > "$d/etc/sasl_passwd"
+postconf -c "$d/etc" -e "smtp_sasl_password_maps = texthash:$d/etc/sasl_passwd"
+run "$BIN" setup postfix --config-dir "$d/etc"
+expect "a texthash map: the relay host's entry and its token file" 0 \
+    "^ok +password maps +\[127\.0\.0\.1\]:$port_b: user alice, token file $outside \(from texthash:" '^ok +token file '
+printf '[127.0.0.1]:1 alice:file:%s\n' "$outside" > "$d/etc/sasl_passwd"
+run "$BIN" setup postfix --config-dir "$d/etc"
+expect "a map without the relay host's entry is reported" 1 "^FAIL password maps +no entry for \[127\.0\.0\.1\]:$port_b"
+has "... with the line to add" "fix: add the line '[127.0.0.1]:$port_b USER:file:/etc/sasl-oauth/token.json' to $d/etc/sasl_passwd"
+postconf -c "$d/etc" -e "smtp_sasl_password_maps = static:alice:file:$outside"
+
+# A token endpoint by name: the refresh needs the resolver inside the chroot,
+# which a private instance lacks (Debian's service copies it in).
+"${json[@]}" set "$inside" token_endpoint= provider=microsoft
+run "$BIN" setup postfix --config-dir "$d/etc"
+expect "a token endpoint by name without etc/resolv.conf in the chroot is reported" 1 \
+    "^FAIL resolver +user postfix cannot read /etc/resolv.conf inside the chroot"
+has "... with the command that copies it in" "fix: install -D -m 644 /etc/resolv.conf $d/queue/etc/resolv.conf"
+run_fixes "the printed copy of the resolver's file runs as printed"
+run "$BIN" setup postfix --config-dir "$d/etc"
+expect "with etc/resolv.conf in the chroot: exit status 0" 0 '^ok +resolver +user postfix reads /etc/resolv.conf inside the chroot'
 
 # ---------------------------------------------------------------- C: token init --postfix
 
