@@ -195,7 +195,19 @@ pub fn init(a: &InitArgs) -> Outcome {
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
-    let expires = timefmt::relative(granted.expires_at - unix_now());
+    write_output(&output, &file, granted.expires_at, a)?;
+    print_mechanisms_line();
+    Ok(true)
+}
+
+/// Writes the new token file where `output` says, and what to do next.
+fn write_output(
+    output: &Output,
+    file: &TokenFile,
+    expires_at: i64,
+    a: &InitArgs,
+) -> Result<(), String> {
+    let expires = timefmt::relative(expires_at - unix_now());
     match output {
         Output::Path(output) => {
             // A new token file is 0600 and the caller's, whatever a replaced one was.
@@ -224,8 +236,7 @@ pub fn init(a: &InitArgs) -> Outcome {
             );
         }
     }
-    print_mechanisms_line();
-    Ok(true)
+    Ok(())
 }
 
 /// The plugin registers client mechanisms only when the client file names

@@ -150,93 +150,8 @@ pub fn mechanisms(t: &Transport, client: &ClientView, r: &mut Report) {
         (_, false) => registered.clone(),
         _ => vec![Mechanism::XOAuth2],
     };
-    let lower = |ms: &[Mechanism]| {
-        ms.iter()
-            .map(|m| m.name().to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let upper = |ms: &[Mechanism]| ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(" ");
-    let origin = t.origin("smtp_sasl_mechanism_filter");
-    match &named {
-        None => r.warn(
-            "mechanism filter",
-            format!("{origin} = {filter} is a table: not checked"),
-            vec![],
-        ),
-        Some(_) if filter.trim().is_empty() => r.fail(
-            "mechanism filter",
-            format!("{origin} is empty: libsasl2 picks among every mechanism the server offers, PLAIN and LOGIN too, and would send file:… as a password"),
-            vec![t.fix("smtp_sasl_mechanism_filter", &lower(&suggestion))],
-        ),
-        Some(n) if n.is_empty() => r.fail(
-            "mechanism filter",
-            format!("{origin} = {filter} names none of OAUTHBEARER, XOAUTH2, OAUTH10A, OAUTH"),
-            vec![t.fix("smtp_sasl_mechanism_filter", &lower(&suggestion))],
-        ),
-        Some(n) => r.ok("mechanism filter", format!("{origin} = {filter}: {}", upper(n))),
-    }
-
-    // The client configuration's mechanisms line.
-    let shown = client.path.display();
-    let line_fix = |ms: &[Mechanism]| match client.has_line {
-        false => format!("printf 'mechanisms: {}\\n' >> {shown}", upper(ms)),
-        true => format!(
-            "sed -i 's/^mechanisms:.*/mechanisms: {}/' {shown}",
-            upper(ms)
-        ),
-    };
-    match &client.config {
-        Err(e) => r.fail(
-            "client mechanisms",
-            format!("{shown}: {e}: the plugin registers no client mechanism"),
-            vec![],
-        ),
-        Ok(_) if registered.is_empty() => r.fail(
-            "client mechanisms",
-            format!(
-                "{shown} {}: the plugin registers no client mechanism",
-                match client.exists {
-                    true => "has no mechanisms line",
-                    false => "does not exist",
-                }
-            ),
-            vec![line_fix(&suggestion)],
-        ),
-        Ok(_) => {
-            let both: Vec<Mechanism> = match &named {
-                Some(n) => registered
-                    .iter()
-                    .copied()
-                    .filter(|m| n.contains(m))
-                    .collect(),
-                None => registered.clone(),
-            };
-            if both.is_empty() && named.as_ref().is_some_and(|n| !n.is_empty()) {
-                let mut wanted = registered.clone();
-                wanted.extend(
-                    suggestion
-                        .iter()
-                        .copied()
-                        .filter(|m| !registered.contains(m)),
-                );
-                r.fail(
-                    "client mechanisms",
-                    format!(
-                        "{shown} registers {}, which the mechanism filter does not name",
-                        upper(&registered)
-                    ),
-                    vec![line_fix(&wanted)],
-                );
-            } else {
-                r.ok(
-                    "client mechanisms",
-                    format!("{shown}: mechanisms: {}", upper(&registered)),
-                );
-            }
-        }
-    }
-
+    filter_check(t, named.as_deref(), &suggestion, r);
+    client_line(client, &registered, named.as_deref(), &suggestion, r);
     // Security options: which of the chosen mechanisms they let through.
     let candidates: Vec<Mechanism> = match &named {
         Some(n) if !n.is_empty() => n.clone(),
@@ -245,6 +160,104 @@ pub fn mechanisms(t: &Transport, client: &ClientView, r: &mut Report) {
     for param in applicable_security_options(t.get("smtp_tls_security_level")) {
         security_option(t, param, &candidates, r);
     }
+}
+
+fn upper(ms: &[Mechanism]) -> String {
+    ms.iter().map(|m| m.name()).collect::<Vec<_>>().join(" ")
+}
+
+/// smtp_sasl_mechanism_filter: it must name one of ours (`named`: None
+/// when it is a table).
+fn filter_check(
+    t: &Transport,
+    named: Option<&[Mechanism]>,
+    suggestion: &[Mechanism],
+    r: &mut Report,
+) {
+    let filter = t.get("smtp_sasl_mechanism_filter");
+    let origin = t.origin("smtp_sasl_mechanism_filter");
+    let lower: Vec<String> = suggestion
+        .iter()
+        .map(|m| m.name().to_ascii_lowercase())
+        .collect();
+    let fix = || vec![t.fix("smtp_sasl_mechanism_filter", &lower.join(", "))];
+    match named {
+        None => r.warn(
+            "mechanism filter",
+            format!("{origin} = {filter} is a table: not checked"),
+            vec![],
+        ),
+        Some(_) if filter.trim().is_empty() => r.fail(
+            "mechanism filter",
+            format!("{origin} is empty: libsasl2 picks among every mechanism the server offers, PLAIN and LOGIN too, and would send file:… as a password"),
+            fix(),
+        ),
+        Some([]) => r.fail(
+            "mechanism filter",
+            format!("{origin} = {filter} names none of OAUTHBEARER, XOAUTH2, OAUTH10A, OAUTH"),
+            fix(),
+        ),
+        Some(n) => r.ok("mechanism filter", format!("{origin} = {filter}: {}", upper(n))),
+    }
+}
+
+/// The client configuration's mechanisms line: it must register one the
+/// filter names.
+fn client_line(
+    client: &ClientView,
+    registered: &[Mechanism],
+    named: Option<&[Mechanism]>,
+    suggestion: &[Mechanism],
+    r: &mut Report,
+) {
+    let shown = client.path.display();
+    let line_fix = |ms: &[Mechanism]| match client.has_line {
+        false => format!("printf 'mechanisms: {}\\n' >> {shown}", upper(ms)),
+        true => format!(
+            "sed -i 's/^mechanisms:.*/mechanisms: {}/' {shown}",
+            upper(ms)
+        ),
+    };
+    if let Err(e) = &client.config {
+        return r.fail(
+            "client mechanisms",
+            format!("{shown}: {e}: the plugin registers no client mechanism"),
+            vec![],
+        );
+    }
+    if registered.is_empty() {
+        let why = match client.exists {
+            true => "has no mechanisms line",
+            false => "does not exist",
+        };
+        return r.fail(
+            "client mechanisms",
+            format!("{shown} {why}: the plugin registers no client mechanism"),
+            vec![line_fix(suggestion)],
+        );
+    }
+    let unmet = named.is_some_and(|n| !n.is_empty() && !registered.iter().any(|m| n.contains(m)));
+    if unmet {
+        let mut wanted = registered.to_vec();
+        wanted.extend(
+            suggestion
+                .iter()
+                .copied()
+                .filter(|m| !registered.contains(m)),
+        );
+        return r.fail(
+            "client mechanisms",
+            format!(
+                "{shown} registers {}, which the mechanism filter does not name",
+                upper(registered)
+            ),
+            vec![line_fix(&wanted)],
+        );
+    }
+    r.ok(
+        "client mechanisms",
+        format!("{shown}: mechanisms: {}", upper(registered)),
+    );
 }
 
 fn security_option(t: &Transport, param: &str, candidates: &[Mechanism], r: &mut Report) {
@@ -367,6 +380,41 @@ fn mode_owner(s: &StatInfo) -> String {
     )
 }
 
+/// What the checks of one token file share.
+struct FileCheck<'a> {
+    t: &'a Transport,
+    place: &'a TokenPlace,
+    probe: &'a TokenProbe,
+    user: &'a SmtpUser,
+    apply_cmd: &'a str,
+    host: PathBuf,
+    /// The path as the map names it, and where that is on the host.
+    seen: String,
+}
+
+impl FileCheck<'_> {
+    /// --apply, or the chown and chmod it would do.
+    fn owner_fixes(&self) -> Vec<String> {
+        let u = self.user;
+        vec![
+            self.apply_cmd.to_owned(),
+            format!("chown {}:{} {}", u.name, u.group, self.host.display()),
+            format!("chmod 600 {}", self.host.display()),
+        ]
+    }
+
+    fn init_fix(&self, rest: &str) -> Vec<String> {
+        vec![format!(
+            "sasl-oauth token init --postfix{} {rest}",
+            config_dir_arg(self.t)
+        )]
+    }
+
+    fn directory(&self, r: &mut Report) {
+        directory(self.place, self.probe, self.user, self.apply_cmd, r);
+    }
+}
+
 /// The findings of one token file, from the probe's answer.
 pub fn token_file(
     t: &Transport,
@@ -376,11 +424,7 @@ pub fn token_file(
     apply_cmd: &str,
     r: &mut Report,
 ) {
-    let topic = "token file";
     let host = place.host_path();
-    let hd = place.host_dir();
-    let who = &user.name;
-    let chown = |p: &Path| format!("chown {who}:{} {}", user.group, p.display());
     let seen = match &place.chroot {
         Some(q) => format!(
             "{} (in smtp's chroot {}: {})",
@@ -390,136 +434,157 @@ pub fn token_file(
         ),
         None => place.path.clone(),
     };
-    if let Some(q) = &place.chroot {
-        let qs = q.display().to_string();
-        if let Some(inner) = place.path.strip_prefix(&qs).filter(|p| p.starts_with('/')) {
+    let c = FileCheck {
+        t,
+        place,
+        probe,
+        user,
+        apply_cmd,
+        host,
+        seen,
+    };
+    if host_path_in_map(&c, r) {
+        return;
+    }
+    let Some(stat) = readable(&c, r) else {
+        return;
+    };
+    contents(&c, r);
+    owner_and_mode(&c, &stat, r);
+    c.directory(r);
+}
+
+/// A chrooted smtp client with a map naming the host's path of a file in
+/// the chroot: says which path to name.
+fn host_path_in_map(c: &FileCheck, r: &mut Report) -> bool {
+    let Some(q) = &c.place.chroot else {
+        return false;
+    };
+    let qs = q.display().to_string();
+    let Some(inner) = c
+        .place
+        .path
+        .strip_prefix(&qs)
+        .filter(|p| p.starts_with('/'))
+    else {
+        return false;
+    };
+    r.fail(
+        "token file",
+        format!("the map names {}, a path on the host: smtp runs chrooted in {qs}, where that file is {inner}", c.place.path),
+        vec![map_path_fix(c.t, c.place, inner)],
+    );
+    true
+}
+
+/// Whether the smtp user opens the file; its owner and mode when it does.
+fn readable(c: &FileCheck, r: &mut Report) -> Option<StatInfo> {
+    let topic = "token file";
+    let (who, group) = (&c.user.name, &c.user.group);
+    match &c.probe.read {
+        Ok(s) => return Some(*s),
+        Err(e) if is_errno(e, libc::ENOENT) && c.place.exists_outside => {
+            let q = c.place.chroot.as_deref().unwrap_or(Path::new("/"));
             r.fail(
                 topic,
-                format!("the map names {}, a path on the host: smtp runs chrooted in {qs}, where that file is {inner}", place.path),
-                vec![map_path_fix(t, place, inner)],
-            );
-            return;
-        }
-    }
-    let stat = match &probe.read {
-        Err(e) if is_errno(e, libc::ENOENT) && place.exists_outside => {
-            let q = place.chroot.as_deref().unwrap_or(Path::new("/"));
-            return r.fail(
-                topic,
-                format!("{} is outside smtp's chroot {}: from inside, the file is {}, which does not exist", place.path, q.display(), host.display()),
+                format!("{} is outside smtp's chroot {}: from inside, the file is {}, which does not exist", c.place.path, q.display(), c.host.display()),
                 vec![
-                    apply_cmd.to_owned(),
-                    format!("install -d -o {who} -g {} -m 700 {}", user.group, hd.display()),
-                    format!("install -o {who} -g {} -m 600 {} {}", user.group, place.path, host.display()),
+                    c.apply_cmd.to_owned(),
+                    format!("install -d -o {who} -g {group} -m 700 {}", c.place.host_dir().display()),
+                    format!("install -o {who} -g {group} -m 600 {} {}", c.place.path, c.host.display()),
                 ],
             );
         }
         Err(e) if is_errno(e, libc::ENOENT) => {
             r.fail(
                 topic,
-                format!("{seen} does not exist"),
-                vec![format!(
-                    "sasl-oauth token init --postfix{} --provider … --client-id … --user …",
-                    config_dir_arg(t)
-                )],
+                format!("{} does not exist", c.seen),
+                c.init_fix("--provider … --client-id … --user …"),
             );
-            if probe.dir.is_ok() {
-                directory(place, probe, user, apply_cmd, r);
+            if c.probe.dir.is_ok() {
+                c.directory(r);
             }
-            return;
         }
         Err(e) => {
             r.fail(
                 topic,
-                format!("user {who} cannot read {seen}: {e}"),
-                vec![
-                    apply_cmd.to_owned(),
-                    chown(&host),
-                    format!("chmod 600 {}", host.display()),
-                ],
+                format!("user {who} cannot read {}: {e}", c.seen),
+                c.owner_fixes(),
             );
             // The directory and the lock have their own problems: said too.
-            return directory(place, probe, user, apply_cmd, r);
+            c.directory(r);
         }
-        Ok(s) => *s,
-    };
-    match &probe.parsed {
+    }
+    None
+}
+
+/// What the file says: a token file, and whether it can be refreshed.
+fn contents(c: &FileCheck, r: &mut Report) {
+    let topic = "token file";
+    let seen = &c.seen;
+    let facts = match &c.probe.parsed {
+        None => return,
         Some(Err(e)) => {
             return r.fail(
                 topic,
                 format!("{seen} is not a token file: {e}"),
-                vec![format!(
-                    "sasl-oauth token init --postfix{} --force …",
-                    config_dir_arg(t)
-                )],
+                c.init_fix("--force …"),
             )
         }
-        Some(Ok(facts)) => {
-            let now = sasloauth::validate::unix_now();
-            let expired = facts.expires_at.is_some_and(|e| e <= now);
-            match (facts.refreshable, expired) {
-                (false, true) => r.fail(
-                    topic,
-                    format!(
-                        "{seen}: the access token has expired and the file has no refresh_token"
-                    ),
-                    vec![format!(
-                        "sasl-oauth token init --postfix{} --force …",
-                        config_dir_arg(t)
-                    )],
-                ),
-                (false, false) => r.warn(
-                    topic,
-                    format!(
-                        "{seen}: no refresh_token: it stops working when the access token expires"
-                    ),
-                    vec![],
-                ),
-                (true, _) => r.ok(
-                    topic,
-                    format!(
-                        "{seen} reads as user {who} and can be refreshed{}",
-                        match facts.expires_at {
-                            Some(e) if e <= now =>
-                                " (the access token has expired: the first login refreshes it)"
-                                    .to_owned(),
-                            Some(e) => format!(" (the access token expires in {} s)", e - now),
-                            None => String::new(),
-                        }
-                    ),
-                ),
-            }
-        }
-        None => {}
-    }
-    if stat.mode & 0o022 != 0 && stat.uid != user.uid {
-        r.fail(
+        Some(Ok(f)) => f,
+    };
+    let now = sasloauth::validate::unix_now();
+    let expired = facts.expires_at.is_some_and(|e| e <= now);
+    match (facts.refreshable, expired) {
+        (false, true) => r.fail(
             topic,
+            format!("{seen}: the access token has expired and the file has no refresh_token"),
+            c.init_fix("--force …"),
+        ),
+        (false, false) => r.warn(
+            topic,
+            format!("{seen}: no refresh_token: it stops working when the access token expires"),
+            vec![],
+        ),
+        (true, _) => r.ok(
+            topic,
+            format!(
+                "{seen} reads as user {} and can be refreshed{}",
+                c.user.name,
+                match facts.expires_at {
+                    Some(e) if e <= now =>
+                        " (the access token has expired: the first login refreshes it)".to_owned(),
+                    Some(e) => format!(" (the access token expires in {} s)", e - now),
+                    None => String::new(),
+                }
+            ),
+        ),
+    }
+}
+
+/// The plugin refuses a file others may write; one others may read, or
+/// another user's, works but should change.
+fn owner_and_mode(c: &FileCheck, stat: &StatInfo, r: &mut Report) {
+    let (seen, who) = (&c.seen, &c.user.name);
+    if stat.mode & 0o022 != 0 && stat.uid != c.user.uid {
+        r.fail(
+            "token file",
             format!(
                 "{seen} is writable by group or others and not {who}'s ({}): the plugin refuses it",
-                mode_owner(&stat)
+                mode_owner(stat)
             ),
-            vec![
-                apply_cmd.to_owned(),
-                chown(&host),
-                format!("chmod 600 {}", host.display()),
-            ],
+            c.owner_fixes(),
         );
-    } else if stat.uid != user.uid || stat.mode & 0o077 != 0 {
+    } else if stat.uid != c.user.uid || stat.mode & 0o077 != 0 {
         r.warn(
-            topic,
+            "token file",
             format!(
                 "{seen}: {} (it holds a refresh token: owner {who}, mode 0600)",
-                mode_owner(&stat)
+                mode_owner(stat)
             ),
-            vec![
-                apply_cmd.to_owned(),
-                chown(&host),
-                format!("chmod 600 {}", host.display()),
-            ],
+            c.owner_fixes(),
         );
     }
-    directory(place, probe, user, apply_cmd, r);
 }
 
 fn config_dir_arg(t: &Transport) -> String {
@@ -541,38 +606,12 @@ fn directory(
     let topic = "token directory";
     let hd = place.host_dir();
     let who = &user.name;
-    let give = || match place.dedicated_dir {
-        true => vec![
-            apply_cmd.to_owned(),
-            format!("chown {who}:{} {}", user.group, hd.display()),
-            format!("chmod 700 {}", hd.display()),
-        ],
-        false => {
-            let dir = "/etc/sasl-oauth";
-            let new_host = match &place.chroot {
-                Some(q) => q.join("etc/sasl-oauth"),
-                None => PathBuf::from(dir),
-            };
-            vec![
-                format!(
-                    "# {} holds other files: give the token file a directory of its own",
-                    hd.display()
-                ),
-                format!(
-                    "install -d -o {who} -g {} -m 700 {}",
-                    user.group,
-                    new_host.display()
-                ),
-                format!("then move the token file there and name file:{dir}/… in the map"),
-            ]
-        }
-    };
     let dir = match &probe.dir {
         Err(e) => {
             return r.fail(
                 topic,
                 format!("user {who} cannot open {}: {e}", hd.display()),
-                give(),
+                dir_fixes(place, user, apply_cmd),
             )
         }
         Ok(d) => *d,
@@ -581,7 +620,7 @@ fn directory(
         return r.fail(
             topic,
             format!("{} is writable by group or others and not {who}'s ({}): the plugin refuses token files there", hd.display(), mode_owner(&dir)),
-            give(),
+            dir_fixes(place, user, apply_cmd),
         );
     }
     match &probe.write {
@@ -592,13 +631,55 @@ fn directory(
                 hd.display(),
                 mode_owner(&dir)
             ),
-            give(),
+            dir_fixes(place, user, apply_cmd),
         ),
         Ok(()) => r.ok(
             topic,
             format!("user {who} can create and rename files in {}", hd.display()),
         ),
     }
+    lock_file(place, probe, user, apply_cmd, r);
+}
+
+/// The directory given to the smtp user, when it holds nothing else; else
+/// a directory of the token file's own.
+fn dir_fixes(place: &TokenPlace, user: &SmtpUser, apply_cmd: &str) -> Vec<String> {
+    let hd = place.host_dir();
+    let (who, group) = (&user.name, &user.group);
+    if place.dedicated_dir {
+        return vec![
+            apply_cmd.to_owned(),
+            format!("chown {who}:{group} {}", hd.display()),
+            format!("chmod 700 {}", hd.display()),
+        ];
+    }
+    let dir = "/etc/sasl-oauth";
+    let new_host = match &place.chroot {
+        Some(q) => q.join("etc/sasl-oauth"),
+        None => PathBuf::from(dir),
+    };
+    vec![
+        format!(
+            "# {} holds other files: give the token file a directory of its own",
+            hd.display()
+        ),
+        format!(
+            "install -d -o {who} -g {group} -m 700 {}",
+            new_host.display()
+        ),
+        format!("then move the token file there and name file:{dir}/… in the map"),
+    ]
+}
+
+/// The plugin's lock file beside the token file.
+fn lock_file(
+    place: &TokenPlace,
+    probe: &TokenProbe,
+    user: &SmtpUser,
+    apply_cmd: &str,
+    r: &mut Report,
+) {
+    let who = &user.name;
     let lock = format!("{}.lock", place.host_path().display());
     match &probe.lock {
         Err(e) => r.fail(

@@ -159,100 +159,143 @@ fn check_transport(
             None => format!("master.cf '{}': not chrooted", t.service.line),
         },
     );
-    let (uid, gid) = match t.service.as_root() {
-        true => (0, 0),
-        false => (user.uid, user.gid),
-    };
     checks::sasl_enabled(t, r);
     checks::relayhost(t, r);
     checks::mechanisms(t, client, r);
     let mut places = token_places(inst, t, chroot.as_deref(), r);
-    let source = a.token_file.as_deref();
     if a.apply {
-        if places.is_empty() {
-            if let Some(src) = source {
-                places.push(default_place(chroot.as_deref()));
-                let user_name = sasloauth::token::file::read(src)
-                    .ok()
-                    .and_then(|f| f.user)
-                    .unwrap_or_else(|| "USER".into());
-                r.info(
-                    "apply",
-                    format!("no map names a token file: installing it as {DEFAULT_TOKEN}"),
-                );
-                r.fail(
-                    "password maps",
-                    "the map must name the installed token file",
-                    vec![t.fix(
-                        "smtp_sasl_password_maps",
-                        &format!("static:{user_name}:file:{DEFAULT_TOKEN}"),
-                    )],
-                );
-            }
-        }
-        for p in &places {
-            apply::apply(p, source, user, r);
-        }
-        // What was changed: seen again below.
-        for p in &mut places {
-            p.exists_outside = chroot.is_some() && Path::new(&p.path).exists();
-        }
+        apply_places(
+            t,
+            chroot.as_deref(),
+            &mut places,
+            user,
+            a.token_file.as_deref(),
+            r,
+        );
     }
     if places.is_empty() {
         return;
     }
+    // As the smtp client runs: mail_owner, unless master.cf's unpriv says n.
+    let smtp = match t.service.as_root() {
+        true => SmtpUser {
+            uid: 0,
+            gid: 0,
+            name: "root".into(),
+            group: "root".into(),
+        },
+        false => SmtpUser {
+            name: user.name.clone(),
+            group: user.group.clone(),
+            ..*user
+        },
+    };
     let root = chroot.clone().unwrap_or_else(|| PathBuf::from("/"));
     let paths: Vec<String> = places.iter().map(|p| p.path.clone()).collect();
-    let answer = match probe::run_as(&root, uid, gid, &paths, &[]) {
+    let answer = match probe::run_as(&root, smtp.uid, smtp.gid, &paths, &[]) {
         Ok(a) => a,
         Err(e) => return r.fail("token file", format!("not checked: {e}"), vec![]),
-    };
-    let smtp = SmtpUser {
-        uid,
-        gid,
-        name: user.name.clone(),
-        group: user.group.clone(),
     };
     let mut reads: Vec<(String, &'static str, Option<PathBuf>)> = Vec::new();
     for (place, probe) in places.iter().zip(&answer.tokens) {
         checks::token_file(t, place, probe, &smtp, apply_cmd, r);
-        let Some(Ok(facts)) = &probe.parsed else {
-            continue;
-        };
-        if chroot.is_some() {
-            if let Some(f) = facts
-                .endpoint_host
-                .as_deref()
-                .and_then(checks::resolver_file)
-            {
-                reads.push((f.into(), "resolver", Some(PathBuf::from(f))));
-            }
-        }
-        if !facts.has_client_secret {
-            let secret_file = client.config.as_ref().ok().and_then(|c| {
-                c.get(facts.provider.as_deref(), "client_secret_file")
-                    .map(str::to_owned)
-            });
-            if let Some(f) = secret_file {
-                let outside = chroot.is_some().then(|| PathBuf::from(&f));
-                reads.push((f, "client secret file", outside));
-            }
+        if let Some(Ok(facts)) = &probe.parsed {
+            reads.extend(files_a_refresh_reads(facts, client, chroot.is_some()));
         }
     }
+    check_reads(&root, &smtp, reads, r);
+}
+
+/// The files a refresh reads inside the chroot, opened as the smtp user.
+fn check_reads(
+    root: &Path,
+    smtp: &SmtpUser,
+    mut reads: Vec<(String, &'static str, Option<PathBuf>)>,
+    r: &mut Report,
+) {
     reads.sort();
     reads.dedup();
     if reads.is_empty() {
         return;
     }
     let paths: Vec<String> = reads.iter().map(|(p, _, _)| p.clone()).collect();
-    match probe::run_as(&root, uid, gid, &[], &paths) {
+    match probe::run_as(root, smtp.uid, smtp.gid, &[], &paths) {
         Err(e) => r.fail("chroot files", format!("not checked: {e}"), vec![]),
         Ok(answer) => {
             for ((path, what, source), probe) in reads.iter().zip(&answer.reads) {
                 let host = root.join(path.trim_start_matches('/'));
-                checks::chroot_read(what, probe, &host, source.as_deref(), &smtp, r);
+                checks::chroot_read(what, probe, &host, source.as_deref(), smtp, r);
             }
         }
+    }
+}
+
+/// The files a refresh of this token file opens inside the chroot: the
+/// resolver's (a token endpoint by name), a client_secret_file; each with
+/// the host file to copy in.
+fn files_a_refresh_reads(
+    facts: &probe::TokenFacts,
+    client: &ClientView,
+    chrooted: bool,
+) -> Vec<(String, &'static str, Option<PathBuf>)> {
+    let mut reads = Vec::new();
+    if chrooted {
+        if let Some(f) = facts
+            .endpoint_host
+            .as_deref()
+            .and_then(checks::resolver_file)
+        {
+            reads.push((f.into(), "resolver", Some(PathBuf::from(f))));
+        }
+    }
+    if !facts.has_client_secret {
+        let secret_file = client.config.as_ref().ok().and_then(|c| {
+            c.get(facts.provider.as_deref(), "client_secret_file")
+                .map(str::to_owned)
+        });
+        if let Some(f) = secret_file {
+            let outside = chrooted.then(|| PathBuf::from(&f));
+            reads.push((f, "client secret file", outside));
+        }
+    }
+    reads
+}
+
+/// `--apply`: every token file of the maps (or, when none is named, the
+/// default place for `--token-file`, with the map line to add).
+fn apply_places(
+    t: &Transport,
+    chroot: Option<&Path>,
+    places: &mut Vec<TokenPlace>,
+    user: &SmtpUser,
+    source: Option<&Path>,
+    r: &mut Report,
+) {
+    if let (true, Some(src)) = (places.is_empty(), source) {
+        places.push(default_place(chroot));
+        let user_name = sasloauth::token::file::read(src)
+            .ok()
+            .and_then(|f| f.user)
+            .unwrap_or_else(|| "USER".into());
+        r.info(
+            "apply",
+            format!("no map names a token file: installing it as {DEFAULT_TOKEN}"),
+        );
+        r.fail(
+            "password maps",
+            "the map must name the installed token file",
+            vec![t.fix(
+                "smtp_sasl_password_maps",
+                &format!("static:{user_name}:file:{DEFAULT_TOKEN}"),
+            )],
+        );
+    }
+    for p in places.iter() {
+        apply::apply(p, source, user, r);
+    }
+    // What was changed: seen again by the probe.
+    for p in places.iter_mut() {
+        p.exists_outside = chroot.is_some() && Path::new(&p.path).exists();
     }
 }
 
@@ -316,63 +359,14 @@ fn token_places(
         );
         return Vec::new();
     }
-    let relay = t
-        .get("relayhost")
-        .split([',', ' '])
-        .next()
-        .unwrap_or("")
-        .to_owned();
     let mut places: Vec<TokenPlace> = Vec::new();
     let mut add = |table: &Table, key: &str, path: String| {
-        if places.iter().any(|p| p.path == path) {
-            return;
+        if !places.iter().any(|p| p.path == path) {
+            places.push(token_place(table, key, path, chroot));
         }
-        let mut p = TokenPlace {
-            exists_outside: chroot.is_some() && Path::new(&path).exists(),
-            path,
-            table: table.clone(),
-            key: key.to_owned(),
-            chroot: chroot.map(Path::to_owned),
-            dedicated_dir: true,
-        };
-        p.dedicated_dir = dedicated(&p);
-        places.push(p);
     };
-    if !relay.is_empty() {
-        let mut found = None;
-        for table in &tables {
-            match inst.lookup(&relay, table) {
-                Ok(Some(v)) => {
-                    found = Some((table, v));
-                    break;
-                }
-                Ok(None) => {}
-                Err(e) => r.warn("password maps", e, vec![]),
-            }
-        }
-        match found {
-            None => r.fail(
-                "password maps",
-                format!("no entry for {relay} in {maps}: Postfix looks the relay host up exactly as relayhost writes it"),
-                vec![match tables.iter().find_map(|t| t.file()) {
-                    Some(f) => format!("add the line '{relay} USER:file:{DEFAULT_TOKEN}' to {f}, then run postmap {f}"),
-                    None => t.fix("smtp_sasl_password_maps", &format!("static:USER:file:{DEFAULT_TOKEN}")),
-                }],
-            ),
-            Some((table, v)) => match maps::split_entry(&v) {
-                Some((user, Password::File(p))) => {
-                    r.ok("password maps", format!("{relay}: user {user}, token file {p} (from {})", table.spec));
-                    add(table, &relay, p);
-                }
-                Some((user, Password::Command)) => r.info("password maps", format!("{relay}: user {user}, a cmd: password (runs inside the chroot)")),
-                Some((user, Password::Other)) => r.warn(
-                    "password maps",
-                    format!("{relay}: user {user} with a fixed password: sent as an access token, it stops working within the hour"),
-                    vec![format!("sasl-oauth token init --postfix{} …", config_dir_arg(inst))],
-                ),
-                None => r.fail("password maps", format!("{relay}: the entry in {} is not user:password", table.spec), vec![]),
-            },
-        }
+    if let Some((table, key, path)) = relay_entry(inst, t, &tables, r) {
+        add(&table, &key, path);
     }
     for table in &tables {
         match inst.entries(table) {
@@ -387,6 +381,81 @@ fn token_places(
         }
     }
     places
+}
+
+fn token_place(table: &Table, key: &str, path: String, chroot: Option<&Path>) -> TokenPlace {
+    let mut p = TokenPlace {
+        exists_outside: chroot.is_some() && Path::new(&path).exists(),
+        path,
+        table: table.clone(),
+        key: key.to_owned(),
+        chroot: chroot.map(Path::to_owned),
+        dedicated_dir: true,
+    };
+    p.dedicated_dir = dedicated(&p);
+    p
+}
+
+/// The relay host's password, looked up as Postfix does (the first table
+/// with an entry for relayhost as written): its table, key and token file.
+fn relay_entry(
+    inst: &Instance,
+    t: &Transport,
+    tables: &[Table],
+    r: &mut Report,
+) -> Option<(Table, String, String)> {
+    let relay = t.get("relayhost").split([',', ' ']).next().unwrap_or("");
+    if relay.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    for table in tables {
+        match inst.lookup(relay, table) {
+            Ok(Some(v)) => {
+                found = Some((table, v));
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => r.warn("password maps", e, vec![]),
+        }
+    }
+    let Some((table, v)) = found else {
+        let maps = t.get("smtp_sasl_password_maps");
+        let fix = match tables.iter().find(|t| t.file().is_some()) {
+            Some(tb) if tb.kind == "texthash" => format!(
+                "add the line '{relay} USER:file:{DEFAULT_TOKEN}' to {}",
+                tb.name
+            ),
+            Some(tb) => format!(
+                "add the line '{relay} USER:file:{DEFAULT_TOKEN}' to {}, then run postmap {}",
+                tb.name, tb.spec
+            ),
+            None => t.fix(
+                "smtp_sasl_password_maps",
+                &format!("static:USER:file:{DEFAULT_TOKEN}"),
+            ),
+        };
+        r.fail(
+            "password maps",
+            format!("no entry for {relay} in {maps}: Postfix looks the relay host up exactly as relayhost writes it"),
+            vec![fix],
+        );
+        return None;
+    };
+    match maps::split_entry(&v) {
+        Some((user, Password::File(p))) => {
+            r.ok("password maps", format!("{relay}: user {user}, token file {p} (from {})", table.spec));
+            return Some((table.clone(), relay.to_owned(), p));
+        }
+        Some((user, Password::Command)) => r.info("password maps", format!("{relay}: user {user}, a cmd: password (runs inside the chroot)")),
+        Some((user, Password::Other)) => r.warn(
+            "password maps",
+            format!("{relay}: user {user} with a fixed password: sent as an access token, it stops working within the hour"),
+            vec![format!("sasl-oauth token init --postfix{} …", config_dir_arg(inst))],
+        ),
+        None => r.fail("password maps", format!("{relay}: the entry in {} is not user:password", table.spec), vec![]),
+    }
+    None
 }
 
 fn config_dir_arg(inst: &Instance) -> String {
