@@ -36,9 +36,48 @@ fn own(path: &Path, dir: bool, user: &SmtpUser, mode: u32) -> Result<bool, Strin
     Ok(true)
 }
 
+/// Whether root may create and chown below `dir`: no directory on the way
+/// (below the chroot, or from / without one) is a link, or another user's,
+/// or writable by others (a sticky one such as /tmp aside): else another
+/// user could point root's writes elsewhere.
+fn safe_path(place: &TokenPlace) -> Result<(), String> {
+    let dir = place.host_dir();
+    let top = place.chroot.clone().unwrap_or_else(|| "/".into());
+    let mut at = top.clone();
+    let rest = dir
+        .strip_prefix(&top)
+        .map_err(|_| format!("{} is not below {}", dir.display(), top.display()))?;
+    for part in rest.components() {
+        at.push(part);
+        let m = match fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(_) => return Ok(()), // created by us from here on
+        };
+        if m.file_type().is_symlink() {
+            return Err(format!(
+                "{} is a symbolic link: refusing to install below it",
+                at.display()
+            ));
+        }
+        let last = at == dir;
+        let shared = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
+        let me = rustix::process::geteuid().as_raw();
+        if !last && ((m.uid() != 0 && m.uid() != me) || shared) {
+            return Err(format!(
+                "{} is not root's alone (owner uid {}, mode {:04o}): refusing to install below it",
+                at.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The token file's directory: created (parents root's, 0755; the last one
 /// the smtp user's, 0700), or given to the smtp user when it holds nothing else.
 fn prepare_dir(place: &TokenPlace, user: &SmtpUser, r: &mut Report) -> Result<(), String> {
+    safe_path(place)?;
     let dir = place.host_dir();
     if !dir.exists() {
         if let Some(parent) = dir.parent() {
@@ -168,4 +207,41 @@ fn apply_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup_postfix::maps::Table;
+    use std::os::unix::fs::symlink;
+
+    fn place(chroot: &Path, path: &str) -> TokenPlace {
+        TokenPlace {
+            path: path.into(),
+            table: Table::parse("static:a:file:/x").unwrap(),
+            key: "*".into(),
+            chroot: Some(chroot.to_owned()),
+            exists_outside: false,
+            dedicated_dir: true,
+        }
+    }
+
+    #[test]
+    fn no_install_through_a_link_or_below_another_users_directory() {
+        let q = std::env::temp_dir().join(format!("sasl-oauth-apply-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&q);
+        fs::create_dir_all(q.join("etc")).unwrap();
+        assert!(safe_path(&place(&q, "/etc/sasl-oauth/token.json")).is_ok());
+        assert!(safe_path(&place(&q, "/new/dirs/token.json")).is_ok());
+        symlink("/etc", q.join("link")).unwrap();
+        let e = safe_path(&place(&q, "/link/sasl-oauth/token.json")).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        fs::create_dir(q.join("open")).unwrap();
+        fs::set_permissions(q.join("open"), fs::Permissions::from_mode(0o777)).unwrap();
+        let e = safe_path(&place(&q, "/open/sasl-oauth/token.json")).unwrap_err();
+        assert!(e.contains("not root's alone"), "{e}");
+        // The token file's own directory may be the smtp user's.
+        assert!(safe_path(&place(&q, "/open/token.json")).is_ok());
+        fs::remove_dir_all(&q).unwrap();
+    }
 }
