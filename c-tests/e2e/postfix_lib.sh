@@ -226,3 +226,14 @@ oauth_audience: urn:sasl-oauth:imap
 oauth_username_claim: username
 EOF
 }
+
+# pf_send NAME SUBJECT: a message from alice to bob@example.test injected
+# with NAME's sendmail (the check that it is accepted), then NAME's queue flushed.
+pf_send() {
+    local name=$1 subject=$2 d="$E2E_TMP/$1"
+    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
+        "$subject" "$name" > "$d/message"
+    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
+    expect "$name: sendmail -C accepts the message" 0
+    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
+}

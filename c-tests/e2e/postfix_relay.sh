@@ -109,15 +109,6 @@ token_file() {
     chmod 600 "$f"
 }
 
-# send NAME SUBJECT: inject a message with A's sendmail and flush A's queue.
-send() {
-    local name=$1 subject=$2 d="$E2E_TMP/$1"
-    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
-        "$subject" "$name" > "$d/message"
-    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
-    expect "$name: sendmail -C accepts the message" 0
-    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
-}
 
 
 # relay_run NAME CHROOT MECH: one complete run of A.
@@ -143,7 +134,7 @@ relay_run() {
     fi
     idp_counters_reset
     pf_start "$name" || return 0
-    send "$name" "e2e $name"
+    pf_send "$name" "e2e $name"
     log_has "$name: A's log shows status=sent through 127.0.0.1:$port_b" "$name" \
         "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
     log_has "$name: B's log shows the login of alice with $mechname" B \
@@ -185,7 +176,7 @@ token_file "$f"
 cp -p "$f" "$E2E_TMP/$name.before"
 idp_counters_reset
 if pf_start "$name"; then
-    send "$name" "e2e $name"
+    pf_send "$name" "e2e $name"
     log_has "$name: the first attempt is deferred (server refused the token)" "$name" \
         "status=deferred .*(SASL|authentication)"
     postqueue -c "$E2E_TMP/$name/etc" -f > /dev/null 2>&1 || true

@@ -98,15 +98,6 @@ run_fixes() {
     else not_ok "$1" "the printed fixes failed or there were none" "$fixes.out"; fi
 }
 
-# send NAME SUBJECT: inject a message with NAME's sendmail and flush its queue.
-send() {
-    local name=$1 subject=$2 d="$E2E_TMP/$1"
-    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
-        "$subject" "$name" > "$d/message"
-    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
-    expect "$name: sendmail -C accepts the message" 0
-    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
-}
 
 # relay_instance NAME: a relay to B with smtp chrooted and only the basics:
 # what setup postfix checks is left for the script to break or fix.
@@ -187,7 +178,7 @@ expect "after --apply and the fixes: exit status 0" 0 '^a relay through this set
 cp -p "$inside" "$E2E_TMP/inside.before"
 idp_counters_reset
 if pf_start A; then
-    send A "e2e setup A"
+    pf_send A "e2e setup A"
     log_has "A relays the message through B (status=sent)" A "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
     log_has "B logs alice in with XOAUTH2" B "sasl_method=XOAUTH2, sasl_username=alice"
     delivered "the message is in bob's mailbox on B" "e2e setup A"
@@ -259,7 +250,7 @@ expect "C: setup postfix passes" 0 '^ok +token file +/etc/sasl-oauth/token.json 
 cp -p "$cfile" "$E2E_TMP/c.before"
 idp_counters_reset
 if pf_start C; then
-    send C "e2e setup C"
+    pf_send C "e2e setup C"
     log_has "C relays the message through B (status=sent)" C "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
     log_has "B logs alice in with OAUTHBEARER" B "sasl_method=OAUTHBEARER, sasl_username=alice"
     delivered "C's message is in bob's mailbox on B" "e2e setup C"
