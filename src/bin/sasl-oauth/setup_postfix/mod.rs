@@ -525,3 +525,35 @@ impl Destination {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_of_its_own_holds_only_the_token_file_its_lock_and_temporary_files() {
+        let q = std::env::temp_dir().join(format!("sasl-oauth-dedicated-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&q);
+        let table = Table::parse("static:a:file:/etc/sasl-oauth/token.json").unwrap();
+        let place = || token_place(&table, "*", "/etc/sasl-oauth/token.json".into(), Some(&q));
+        assert!(
+            place().dedicated_dir,
+            "a directory not there yet is ours to make"
+        );
+        let dir = q.join("etc/sasl-oauth");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["token.json", "token.json.lock", ".token.json.4242.tmp"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let p = place();
+        assert!(p.dedicated_dir);
+        assert_eq!(p.host_path(), dir.join("token.json"));
+        assert!(!p.exists_outside || Path::new("/etc/sasl-oauth/token.json").exists());
+        std::fs::write(dir.join("resolv.conf"), "").unwrap();
+        assert!(
+            !place().dedicated_dir,
+            "a directory with other files is not given away"
+        );
+        std::fs::remove_dir_all(&q).unwrap();
+    }
+}
