@@ -54,8 +54,10 @@ pub enum Ending {
     /// success then comes with the server's last data, and a bare success
     /// is an error while the client still says SASL_CONTINUE. A bearer
     /// token is the client's last word on success, so the first message
-    /// carrying a token is sent with SASL_OK. An error challenge that still
-    /// arrives is answered as usual.
+    /// carrying a token is sent with SASL_OK. libsasl2 then runs no further
+    /// client step (doneflag): after an error challenge the login fails on
+    /// the client's side without our acknowledgement, and a token file is
+    /// refreshed only before expiry, not after a refusal.
     SuccessData,
 }
 
@@ -541,7 +543,8 @@ mod tests {
                 sent_last(c.first(&creds(Some("alice"), None, "tok"), &t, 0)),
                 expected
             );
-            // An error challenge that still comes is acknowledged and reported.
+            // The exchange would still acknowledge an error challenge (libsasl2
+            // itself runs no step after SASL_OK: c-tests/test_handshake.c).
             let challenge: &[u8] = match mech {
                 Mechanism::XOAuth2 => br#"{"status":"401"}"#,
                 _ => br#"{"status":"invalid_token"}"#,
