@@ -46,15 +46,19 @@ plugins=$(plugin_copy "$plugin_dir")
 syslog_start
 idp_start || { not_ok "the identity provider starts"; e2e_finish; }
 
-# Debian's svn and svnserve are built with SASL: both link libsasl2.
-for p in svnserve svn; do
-    if ldd "$(command -v "$p")" 2> /dev/null | grep -q 'libsasl2\.so' ||
-        ldd /usr/lib/x86_64-linux-gnu/libsvn_ra_svn-1.so.1 2> /dev/null | grep -q 'libsasl2\.so'; then
-        ok "$p is built with SASL (links libsasl2)"
-    else
-        not_ok "$p is built with SASL (links libsasl2)" "ldd shows no libsasl2"
-    fi
-done
+# Debian's svn and svnserve are built with SASL: svnserve links libsasl2,
+# svn through its libsvn_ra_svn. (Output captured first: with pipefail, a
+# `ldd | grep -q` fails when grep stops reading early.)
+sasl_linked() { # FILE
+    local deps
+    deps=$(ldd "$1" 2> /dev/null || true)
+    [[ $deps == *libsasl2.so* ]]
+}
+ra=$(ldd "$(command -v svn)" 2> /dev/null | awk '/libsvn_ra_svn/ { print $3 }' || true)
+if sasl_linked "$(command -v svnserve)"; then ok "svnserve is built with SASL (links libsasl2)"
+else not_ok "svnserve is built with SASL (links libsasl2)" "ldd shows no libsasl2"; fi
+if [ -n "$ra" ] && sasl_linked "$ra"; then ok "svn is built with SASL ($ra links libsasl2)"
+else not_ok "svn is built with SASL (libsvn_ra_svn links libsasl2)" "ldd shows no libsasl2 (libsvn_ra_svn: '$ra')"; fi
 
 dir="$E2E_TMP/svn"
 mkdir -p "$dir/sasl2"
