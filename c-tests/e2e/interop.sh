@@ -322,6 +322,13 @@ forms, that client has no such protocol).
   (syslog) log.
 - mbsync prints the whole `AUTHENTICATE` command, token included, when the
   server answers `NO`: keep its output out of shared logs.
+- mbsync 1.4 does not end the exchange when a client step fails after the
+  server's challenge: it prints the error and then waits, past its own
+  `Timeout`. The plugin fails a step there in one case: a token from a
+  token file that the server refused as invalid, after which the file is
+  refreshed and the step returns SASL_TRYAGAIN. The file is then fresh for
+  the next run, but that mbsync run has to be killed (seen here: killed by
+  `timeout 60`); this case is not a cell.
 EOF
 } > "$tmpdoc"
 mv "$tmpdoc" "$doc"
