@@ -95,6 +95,7 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/tokenfile.sh $(PLUGIN_DIR) $(BUILD)/plugin-hooks
 	bash c-tests/e2e/setuid.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/postfix_relay.sh $(PLUGIN_DIR)
+	bash c-tests/e2e/postfix_accounts.sh $(PLUGIN_DIR)
 	$(MAKE) -C c-tests bin/test_oauth_mechs
 	bash c-tests/e2e/cyrus_oauth_mechs.sh $(PLUGIN_DIR) $(FIXTURES)
 	$(CARGO) build --bins

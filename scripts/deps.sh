@@ -17,6 +17,7 @@ tests=(
   slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
   dovecot-core dovecot-pop3d dovecot-submissiond     # interop: a server we did not write (never dovecot-imapd: it conflicts with cyrus-imapd)
   curl python3 valgrind                              # real clients; memory checks
+  isync subversion                                   # interop: mbsync (IMAP), svn and svnserve (libsasl2 on both sides)
   shellcheck                                         # make lint: every shell script
 )
 case "${1:-test}" in

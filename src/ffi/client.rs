@@ -6,6 +6,7 @@ use super::table::{self, ClientTable, Table};
 use super::utils::{self, Level, Utils};
 use super::{ptr, security_flags, sys, PlugInit, FEATURES};
 use crate::client::config::ClientConfig;
+use crate::client::exchange::Ending;
 use crate::client::session::ClientSession;
 use crate::client::{ClientStep, Credentials, Target};
 use crate::error::Error;
@@ -143,8 +144,11 @@ unsafe extern "C" fn mech_new(
             let Some((_, mech)) = super::new_args(u, glob_context, conn_context) else {
                 return sys::SASL_BADPARAM;
             };
+            // SAFETY: as above.
+            let flags = unsafe { ptr::client_params(cparams) }.map_or(0, |p| p.flags);
+            let ending = Ending::from_flags(flags, sys::SASL_SUCCESS_DATA as u32);
             let conn = Box::new(ClientConn {
-                session: ClientSession::new(mech),
+                session: ClientSession::new(mech).with_ending(ending),
                 prompts: Vec::new(),
                 out: Default::default(),
             });
@@ -397,6 +401,12 @@ fn answer(
             conn.out = message;
             out.set(&conn.out);
             sys::SASL_CONTINUE
+        }
+        ClientStep::SendLast { message } => {
+            conn.out = message;
+            out.set(&conn.out);
+            oparams.map(utils::set_done);
+            sys::SASL_OK
         }
         ClientStep::Done => {
             oparams.map(utils::set_done);
