@@ -4,6 +4,7 @@
 
 mod args;
 mod check;
+mod docs;
 mod doctor;
 mod flows;
 mod lint;
@@ -21,14 +22,22 @@ use std::process::ExitCode;
 pub type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    use args::{Command, TokenCommand};
-    let result = match args::parse().command {
+    use args::{Command, TokenCommand, Top};
+    let command = match args::parse() {
+        Top::Run(command) => command,
+        Top::GenDocs(a) => return exit(docs::run(&a)),
+    };
+    let result = match command {
         Command::Token(TokenCommand::Init(a)) => token::init(&a),
         Command::Token(TokenCommand::Show(a)) => token::show(&a),
         Command::Token(TokenCommand::Refresh(a)) => token::refresh(&a),
         Command::Check(a) => check::run(&a),
         Command::Doctor(a) => doctor::run(&a),
     };
+    exit(result)
+}
+
+fn exit(result: Outcome) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
