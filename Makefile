@@ -12,7 +12,7 @@ PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
 FUZZ_PHONY := fuzz-corpus fuzz-save docs check-interop-doc
-.PHONY: $(FUZZ_PHONY) man check-docs plugin-hooks idp idp-selftest all deps deps-build deps-lint plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
+.PHONY: $(FUZZ_PHONY) man check-docs deb deps-deb plugin-hooks idp idp-selftest all deps deps-build deps-lint plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
 
 all: plugin
 
@@ -22,6 +22,9 @@ deps-build:
 
 deps-lint:
 	@bash scripts/deps.sh lint
+
+deps-deb:
+	@bash scripts/deps.sh deb
 
 deps:
 	@bash scripts/deps.sh test
@@ -156,6 +159,11 @@ install: release
 
 uninstall:
 	rm -f $(DESTDIR)$(PLUGINDIR)/libsasloauth.so $(DESTDIR)$(BINDIR)/sasl-oauth
+
+# The Debian packages, from the release build, into build/deb/
+# (scripts/deb.sh: libsasl2-modules-oauth, the plugin; sasl-oauth-tools, the tool).
+deb: deps-deb
+	bash scripts/deb.sh $(BUILD)/deb
 
 demo: deps plugin
 	bash scripts/demo.sh $(PLUGIN_DIR)
