@@ -107,8 +107,9 @@ idp-selftest: idp
 c-tests: plugin fixtures
 	$(MAKE) -C c-tests PLUGIN_DIR=$(PLUGIN_DIR) FIXTURES=$(FIXTURES) check
 
-e2e: plugin plugin-hooks fixtures idp
+e2e: plugin plugin-hooks fixtures idp deb
 	bash c-tests/e2e/pluginviewer.sh $(PLUGIN_DIR) $(FIXTURES)
+	bash c-tests/e2e/deb.sh $(BUILD)/deb $(FIXTURES)
 	bash c-tests/e2e/cyrus_imapd.sh $(PLUGIN_DIR) $(FIXTURES)
 	bash c-tests/e2e/tokenfile.sh $(PLUGIN_DIR) $(BUILD)/plugin-hooks
 	bash c-tests/e2e/setuid.sh $(PLUGIN_DIR)
