@@ -42,8 +42,31 @@ doc=/usr/share/doc/$plugin_pkg
 
 e2e_init
 INSTALLED=""
-# Purge what we installed and put back what was there, then the usual cleanup.
-trap 'st=$?; deb_restore; (exit $st); e2e_cleanup' EXIT
+# deb_restore: purge what we installed, put back the files saved before.
+deb_restore() {
+    local p
+    if [ -n "$INSTALLED" ]; then
+        dpkg -P "$tools_pkg" "$plugin_pkg" > /dev/null 2>&1 || true
+        INSTALLED=""
+    fi
+    [ -s "$E2E_TMP/existed" ] || return 0
+    while IFS= read -r p; do
+        if [ -f "$E2E_TMP/saved$p" ] && ! cmp -s "$E2E_TMP/saved$p" "$p"; then
+            mkdir -p "$(dirname "$p")"
+            cp -a "$E2E_TMP/saved$p" "$p"
+        fi
+    done < "$E2E_TMP/existed"
+    : > "$E2E_TMP/existed"
+}
+
+# On any exit: that first, then the usual cleanup, with the script's status.
+deb_exit() {
+    local status=$?
+    deb_restore
+    (exit "$status")
+    e2e_cleanup
+}
+trap deb_exit EXIT
 
 [ "$(id -u)" -eq 0 ] || { not_ok "the test runs as root" "dpkg -i needs root"; e2e_finish; }
 for d in "$plugin_deb" "$tools_deb"; do
@@ -133,22 +156,6 @@ while IFS= read -r p; do
         fi
     fi
 done < "$E2E_TMP/paths"
-
-deb_restore() {
-    local p
-    if [ -n "$INSTALLED" ]; then
-        dpkg -P "$tools_pkg" "$plugin_pkg" > /dev/null 2>&1 || true
-        INSTALLED=""
-    fi
-    [ -s "$E2E_TMP/existed" ] || return 0
-    while IFS= read -r p; do
-        if [ -f "$E2E_TMP/saved$p" ] && ! cmp -s "$E2E_TMP/saved$p" "$p"; then
-            mkdir -p "$(dirname "$p")"
-            cp -a "$E2E_TMP/saved$p" "$p"
-        fi
-    done < "$E2E_TMP/existed"
-    : > "$E2E_TMP/existed"
-}
 
 INSTALLED=1
 run dpkg -i "$plugin_deb" "$tools_deb"
