@@ -384,8 +384,9 @@ cyrus_port() { cat "$E2E_TMP/$1/port"; }
 # cyrus_start NAME SASL_PATH: start master on a free 127.0.0.1 port and wait for
 # the IMAP greeting. SASL_PATH is where libsasl2 looks for plugins: imapd.conf
 # has no option for it, but imapd (started by master) honours $SASL_PATH.
+# An empty SASL_PATH: none, libsasl2 looks in the system's plugin directory.
 cyrus_start() {
-    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid _
+    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid _ path_env=(-u SASL_PATH)
     port=$(free_port)
     echo "$port" > "$dir/port"
     cat > "$dir/cyrus.conf" <<EOF
@@ -399,7 +400,8 @@ SERVICES {
 EOF
     chown -R "$(cyrus_run_user)" "$dir/config" "$dir/partition" "$dir/sieve"
     # SASL_CONF_PATH: an empty private dir, so no /etc/sasl2/*.conf is read.
-    local cmd=(env "SASL_PATH=$sasl_path" "SASL_CONF_PATH=$dir/sasl2"
+    if [ -n "$sasl_path" ]; then path_env=("SASL_PATH=$sasl_path"); fi
+    local cmd=(env "${path_env[@]}" "SASL_CONF_PATH=$dir/sasl2"
         "$CYRUS_BIN/master" -C "$dir/imapd.conf" -M "$dir/cyrus.conf" -p "$dir/master.pid")
     DEVLOG_PREFIX=()
     if [ -n "$E2E_SYSLOG" ]; then devlog_prefix; fi

@@ -38,7 +38,14 @@ const FEATURES: u32 = (sys::SASL_FEAT_WANT_CLIENT_FIRST | sys::SASL_FEAT_ALLOWS_
 /// either side in this process.
 fn log_version_once(u: utils::Utils) {
     static LOGGED: std::sync::Once = std::sync::Once::new();
-    LOGGED.call_once(|| u.log(utils::Level::Debug, crate::version::LINE));
+    LOGGED.call_once(|| {
+        let line = format!(
+            "version {} (commit {})",
+            crate::version::VERSION,
+            crate::version::COMMIT
+        );
+        u.log(utils::Level::Debug, &line);
+    });
 }
 
 /// The arguments of both sides' plug_init, checked in one order: utils,

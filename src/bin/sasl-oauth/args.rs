@@ -5,7 +5,7 @@
 //! A new subcommand: a variant of [`Command`] (or of a group such as
 //! [`TokenCommand`]) with its own `…Args` struct, and its arm in main.rs.
 
-use clap::{ArgAction, ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, ArgGroup, Args, Subcommand};
 use sasloauth::secret::Secret;
 use std::io::Read;
 use std::path::PathBuf;
@@ -18,22 +18,21 @@ const VERSION: &str = concat!(
     ")"
 );
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "sasl-oauth",
-    version = VERSION,
-    about = "the command line companion of the sasl-oauth SASL plugin",
-    disable_help_flag = true,
-    subcommand_required = true,
-    arg_required_else_help = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    #[arg(short = 'h', long = "help", action = ArgAction::Help, global = true, display_order = 900, help = "this help")]
-    help: Option<bool>,
+/// The process's command line: a user's [`Command`], or the build's hidden
+/// `gen-docs` and `setup postfix`'s own probe.
+#[derive(Subcommand, Debug)]
+pub enum Top {
+    #[command(flatten)]
+    Run(Command),
+    /// writes the man pages and shell completions (make man, make check-docs)
+    #[command(hide = true, override_usage = "sasl-oauth gen-docs DIR")]
+    GenDocs(GenDocsArgs),
+    /// the check of token files as the smtp user, run by `setup postfix`
+    #[command(name = "__probe-postfix", hide = true)]
+    ProbePostfix(ProbeArgs),
 }
 
+/// The commands a user runs (the help, the man page and the completions).
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// token files for the plugin's client side
@@ -54,9 +53,6 @@ pub enum Command {
         override_usage = "sasl-oauth setup postfix …  (takes --help)"
     )]
     Setup(SetupCommand),
-    /// the check of token files as the smtp user, run by `setup postfix`
-    #[command(name = "__probe-postfix", hide = true)]
-    ProbePostfix(ProbeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,11 +109,9 @@ pub struct ProbeArgs {
     pub args: Vec<String>,
 }
 
-// Parsed once per process: the size of a variant does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     Show(ShowArgs),
     Refresh(RefreshArgs),
 }
@@ -346,10 +340,45 @@ pub struct RefreshArgs {
     pub file: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct GenDocsArgs {
+    /// where man/ and completions/ are written
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
 /// The full command line definition, with the help layout and the top-level
 /// list of commands filled in from the subcommands themselves.
 pub fn command() -> clap::Command {
-    let cmd = Cli::command();
+    finish(Top::augment_subcommands(root()))
+}
+
+/// The commands a user runs, without the hidden ones: for the completions
+/// (clap_complete lists hidden commands too).
+pub fn public_command() -> clap::Command {
+    finish(Command::augment_subcommands(root()))
+}
+
+/// The top level: name, version, the one help option of every command.
+fn root() -> clap::Command {
+    clap::Command::new("sasl-oauth")
+        .version(VERSION)
+        .about("the command line companion of the sasl-oauth SASL plugin")
+        .disable_help_flag(true)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .global(true)
+                .display_order(900)
+                .help("this help"),
+        )
+}
+
+fn finish(cmd: clap::Command) -> clap::Command {
     let listing = commands(&cmd, "")
         .iter()
         .map(|(name, about)| format!("  {name:<14} {about}"))
@@ -431,10 +460,10 @@ pub fn description(cmd: &clap::Command) -> String {
 
 /// Parses the process's arguments; a usage error (exit 2) or `--help` and
 /// `--version` (exit 0) end the process here, as clap prints them.
-pub fn parse() -> Cli {
+pub fn parse() -> Top {
     use clap::FromArgMatches;
     let matches = command().get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Top::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// A secret given as `--NAME VALUE`, or read from `--NAME-file FILE` (`-`:

@@ -4,6 +4,7 @@
 
 mod args;
 mod check;
+mod docs;
 mod doctor;
 mod flows;
 mod lint;
@@ -22,8 +23,13 @@ use std::process::ExitCode;
 pub type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    use args::{Command, SetupCommand, TokenCommand};
-    let result = match args::parse().command {
+    use args::{Command, SetupCommand, TokenCommand, Top};
+    let command = match args::parse() {
+        Top::Run(command) => command,
+        Top::GenDocs(a) => return exit(docs::run(&a)),
+        Top::ProbePostfix(a) => return exit(setup_postfix::probe::main(&a.args)),
+    };
+    let result = match command {
         Command::Token(TokenCommand::Init(a)) => token::init(&a),
         Command::Token(TokenCommand::Show(a)) => token::show(&a),
         Command::Token(TokenCommand::Refresh(a)) => token::refresh(&a),
@@ -31,8 +37,11 @@ fn main() -> ExitCode {
         Command::Doctor(a) if a.postfix => setup_postfix::run(&a.as_setup_postfix()),
         Command::Doctor(a) => doctor::run(&a),
         Command::Setup(SetupCommand::Postfix(a)) => setup_postfix::run(&a),
-        Command::ProbePostfix(a) => setup_postfix::probe::main(&a.args),
     };
+    exit(result)
+}
+
+fn exit(result: Outcome) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
