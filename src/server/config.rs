@@ -150,9 +150,15 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
         })
     }
 
+    /// The claim is read only when roles are required: unread, a key cannot
+    /// tell two option sets apart (docs/architecture.md §4.4).
     fn roles(&self) -> Result<Vec<ClaimRule>, Error> {
+        let roles = self.words("oauth_required_roles")?;
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
         let claim = self.text_or_default("oauth_roles_claim")?;
-        self.words("oauth_required_roles")?
+        roles
             .iter()
             .map(|r| ClaimRule::role(&claim, r).map_err(|why| bad("oauth_roles_claim", why)))
             .collect()
