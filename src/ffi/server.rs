@@ -554,4 +554,77 @@ mod tests {
             unsafe { mech_dispose(state, &utils) };
         }
     }
+
+    /// Options of the second test: OPTS's keys for another issuer, plus EXTRA.
+    static EXTRA: Mutex<Vec<(&CStr, &CStr)>> = Mutex::new(Vec::new());
+
+    unsafe extern "C" fn getopt_extra(
+        _context: *mut c_void,
+        _plugin: *const c_char,
+        option: *const c_char,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        // SAFETY: the plugin passes a NUL-terminated key and writable out pointers.
+        let option = unsafe { CStr::from_ptr(option) };
+        let base = [
+            (c"oauth_issuer", c"https://issuer2.example"),
+            (c"oauth_audience", c"imap"),
+            (c"oauth_jwks_url", c"https://issuer2.example/jwks"),
+        ];
+        let extra = EXTRA.lock().unwrap();
+        let Some((_, value)) = base.iter().chain(extra.iter()).find(|(k, _)| *k == option) else {
+            return sys::SASL_FAIL;
+        };
+        // SAFETY: as above; `len` may be NULL.
+        unsafe {
+            *result = value.as_ptr();
+            if !len.is_null() {
+                *len = value.to_bytes().len() as c_uint;
+            }
+        }
+        sys::SASL_OK
+    }
+
+    /// Whether OAUTHBEARER is offered on a connection whose options are the
+    /// base ones and `extra`.
+    fn offered(extra: &[(&'static CStr, &'static CStr)]) -> bool {
+        *EXTRA.lock().unwrap() = extra.to_vec();
+        let utils = sys::sasl_utils_t {
+            getopt: Some(getopt_extra),
+            ..Default::default()
+        };
+        let mut params = sys::sasl_server_params_t {
+            utils: &utils,
+            service: c"imap".as_ptr(),
+            ..Default::default()
+        };
+        let mut state: *mut c_void = std::ptr::null_mut();
+        // SAFETY: params, utils and the state slot are locals that outlive the calls.
+        let rc = unsafe { mech_avail(table::glob_context(0), &mut params, &mut state) };
+        // SAFETY: the state mech_avail made (or NULL), disposed once.
+        unsafe { mech_dispose(state, &utils) };
+        rc == sys::SASL_OK
+    }
+
+    /// A set that matches a built runtime on every key its build read gets
+    /// it; a key refused or a bad value still disables the mechanisms,
+    /// however much of the set is the same as one seen before.
+    #[test]
+    fn a_set_differing_only_in_a_skipped_key_shares_the_runtime_and_misconfiguration_is_refused() {
+        assert!(offered(&[]));
+        // Ignored without oauth_client_id (not read): the same runtime.
+        assert!(offered(&[(c"oauth_client_secret", c"s")]));
+        assert!(offered(&[(c"oauth10a_max_skew", c"not a number")]));
+        // Read whether or not their feature is used: refused.
+        let tenant = c"9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert!(!offered(&[(c"oauth_tenant", tenant)]));
+        assert!(!offered(&[(c"oauth_introspection_audience", c"sometimes")]));
+        assert!(!offered(&[(c"oauth_jwks_max_age", c"soon")]));
+        // A near miss is probed when a set is built: refused in a new set.
+        let near_miss = (c"oauth_required_scopes", c"admin");
+        assert!(!offered(&[near_miss, (c"oauth_scope", c"mail")]));
+        assert!(offered(&[(c"oauth_scope", c"imap")]));
+        assert!(offered(&[]));
+    }
 }
