@@ -348,12 +348,14 @@ unsafe extern "C" fn mech_step(
     unsafe {
         super::mech_step::<_, ClientConn>(
             "client mech_step",
-            conn_context,
-            cparams,
-            serverin,
-            serverinlen,
-            clientout,
-            clientoutlen,
+            ptr::RawStep {
+                conn_context,
+                params: cparams,
+                input: serverin,
+                len: serverinlen,
+                out: clientout,
+                out_len: clientoutlen,
+            },
             step,
         )
     }

@@ -17,7 +17,7 @@ mod utils;
 pub use client::sasl_client_plug_init;
 pub use server::sasl_server_plug_init;
 
-use std::os::raw::{c_char, c_int, c_uint, c_void};
+use std::os::raw::c_int;
 
 /// The plugin API version libsasl2 2.1.x expects, exactly (docs/platform.md §1.2).
 const PLUG_VERSION: i32 = 4;
@@ -127,25 +127,19 @@ unsafe fn plug_init<T: 'static>(
 ///
 /// # Safety
 /// As [`ptr::step_args`]: the pointers libsasl2 passed to mech_step.
-#[allow(clippy::too_many_arguments)]
 unsafe fn mech_step<P: ptr::Params, C>(
     name: &'static str,
-    conn_context: *mut c_void,
-    params: *mut P,
-    input: *const c_char,
-    len: c_uint,
-    out: *mut *const c_char,
-    out_len: *mut c_uint,
+    raw: ptr::RawStep<P>,
     step: impl FnOnce(ptr::StepArgs<'_, P, C>) -> c_int,
 ) -> c_int {
     guard::boundary(
         name,
         // SAFETY: the caller's guarantee: the params of this connection.
-        || unsafe { ptr::params_utils(params) },
+        || unsafe { ptr::params_utils(raw.params) },
         || {
             // SAFETY: the caller's guarantee; calls on one connection are
             // serialised, so the context is this call's alone.
-            match unsafe { ptr::step_args(conn_context, params, input, len, out, out_len) } {
+            match unsafe { ptr::step_args(&raw) } {
                 Some(args) => step(args),
                 None => sys::SASL_BADPARAM,
             }

@@ -184,6 +184,16 @@ pub struct StepArgs<'a, P, C> {
     pub out: Output<'a>,
 }
 
+/// The pointers libsasl2 passes to both sides' mech_step, as it passes them.
+pub struct RawStep<P> {
+    pub conn_context: *mut c_void,
+    pub params: *mut P,
+    pub input: *const c_char,
+    pub len: c_uint,
+    pub out: *mut *const c_char,
+    pub out_len: *mut c_uint,
+}
+
 /// A step's arguments, or None when a pointer that must be set is NULL
 /// (then the output slots are cleared and the step answers SASL_BADPARAM).
 ///
@@ -191,23 +201,16 @@ pub struct StepArgs<'a, P, C> {
 /// What each part's function requires: `params` as [`server_params`],
 /// `conn_context` as [`conn_mut`] with `C`, `input`/`len` as [`bytes`],
 /// `out`/`out_len` as [`output`], all for `'a`.
-pub unsafe fn step_args<'a, P: Params, C>(
-    conn_context: *mut c_void,
-    params: *mut P,
-    input: *const c_char,
-    len: c_uint,
-    out: *mut *const c_char,
-    out_len: *mut c_uint,
-) -> Option<StepArgs<'a, P, C>> {
+pub unsafe fn step_args<'a, P: Params, C>(raw: &RawStep<P>) -> Option<StepArgs<'a, P, C>> {
     // SAFETY: the caller's guarantee, part by part.
     unsafe {
-        let out = output(out, out_len);
-        let params = params.as_ref()?;
+        let out = output(raw.out, raw.out_len);
+        let params = raw.params.as_ref()?;
         Some(StepArgs {
             utils: utils(params.utils_ptr())?,
             params,
-            conn: conn_mut::<C>(conn_context)?,
-            input: bytes(input, len)?,
+            conn: conn_mut::<C>(raw.conn_context)?,
+            input: bytes(raw.input, raw.len)?,
             out,
         })
     }

@@ -310,12 +310,14 @@ unsafe extern "C" fn mech_step(
     unsafe {
         super::mech_step::<_, ServerConn>(
             "server mech_step",
-            conn_context,
-            sparams,
-            clientin,
-            clientinlen,
-            serverout,
-            serveroutlen,
+            ptr::RawStep {
+                conn_context,
+                params: sparams,
+                input: clientin,
+                len: clientinlen,
+                out: serverout,
+                out_len: serveroutlen,
+            },
             step,
         )
     }
@@ -490,10 +492,24 @@ mod tests {
             .lock()
             .unwrap()
             .push(option.to_string_lossy().into_owned());
-        let Some((_, value)) = OPTS.iter().find(|(k, _)| *k == option) else {
+        // SAFETY: as above; `len` may be NULL.
+        unsafe { answer(OPTS.iter(), option, result, len) }
+    }
+
+    /// What a getopt answers: the value of `option` in `table`, or SASL_FAIL.
+    ///
+    /// # Safety
+    /// `result` is writable, `len` NULL or writable.
+    unsafe fn answer<'a>(
+        mut table: impl Iterator<Item = &'a (&'a CStr, &'a CStr)>,
+        option: &CStr,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        let Some((_, value)) = table.find(|(k, _)| *k == option) else {
             return sys::SASL_FAIL;
         };
-        // SAFETY: as above; `len` may be NULL.
+        // SAFETY: the caller's guarantee.
         unsafe {
             *result = value.as_ptr();
             if !len.is_null() {
@@ -573,17 +589,8 @@ mod tests {
             (c"oauth_jwks_url", c"https://issuer2.example/jwks"),
         ];
         let extra = EXTRA.lock().unwrap();
-        let Some((_, value)) = base.iter().chain(extra.iter()).find(|(k, _)| *k == option) else {
-            return sys::SASL_FAIL;
-        };
         // SAFETY: as above; `len` may be NULL.
-        unsafe {
-            *result = value.as_ptr();
-            if !len.is_null() {
-                *len = value.to_bytes().len() as c_uint;
-            }
-        }
-        sys::SASL_OK
+        unsafe { answer(base.iter().chain(extra.iter()), option, result, len) }
     }
 
     /// Whether OAUTHBEARER is offered on a connection whose options are the
