@@ -14,7 +14,7 @@ use crate::validate::unix_now;
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_uint, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The server runtime built at the last plugin init; None when the server
 /// side is not (correctly) configured, so its mechanisms are not offered.
@@ -23,7 +23,7 @@ static TABLE: ServerTable = ServerTable::new();
 
 /// What each option set built, at init or through a connection's own getopt
 /// (when the application gives options only per connection).
-static BUILT: RuntimeCache<ServerRuntime> = RuntimeCache::new();
+static BUILT: LazyLock<RuntimeCache<ServerRuntime>> = LazyLock::new(RuntimeCache::new);
 
 /// The options `u` sees: the config file, the application's global getopt,
 /// and the connection's own, when `u` is a connection's.

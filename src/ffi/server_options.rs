@@ -165,14 +165,17 @@ const CAPACITY: usize = 16;
 /// What a trace built (None: invalid, already logged).
 type Built<T> = (Trace, Option<Arc<T>>);
 
+/// The remembered runtimes, replaced whole when one is added: a login takes
+/// the current list (one reference count) and reads its options with no lock
+/// held, so the application's getopt never runs under our lock.
 pub struct RuntimeCache<T> {
-    entries: RwLock<Vec<Built<T>>>,
+    entries: RwLock<Arc<Vec<Built<T>>>>,
 }
 
 impl<T> RuntimeCache<T> {
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         RuntimeCache {
-            entries: RwLock::new(Vec::new()),
+            entries: RwLock::new(Arc::new(Vec::new())),
         }
     }
 
@@ -189,31 +192,35 @@ impl<T> RuntimeCache<T> {
                 .find(|(trace, _)| options.matches(trace))
                 .map(|(_, rt)| rt.clone())
         };
-        {
-            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let seen = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(rt) = find(&seen) {
+            return rt;
+        }
+        // One build at a time, so a set is built once; the values read so
+        // far are kept, so trying the list again costs no getopt call.
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if !Arc::ptr_eq(&seen, &entries) {
             if let Some(rt) = find(&entries) {
                 return rt;
             }
         }
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        // Another thread may have built it while we waited.
-        if let Some(rt) = find(&entries) {
-            return rt;
-        }
         let (rt, trace) = options.traced(build);
-        if entries.len() == CAPACITY {
-            entries.remove(0);
+        let mut next: Vec<Built<T>> = entries.iter().cloned().collect();
+        if next.len() == CAPACITY {
+            next.remove(0);
         }
-        entries.push((trace, rt.clone()));
+        next.push((trace, rt.clone()));
+        *entries = Arc::new(next);
         rt
     }
 
     /// Forgets every set: files may have changed since they were built.
     pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *self.entries.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Vec::new());
     }
 }
 
@@ -336,5 +343,31 @@ mod tests {
         cache.clear();
         login(&cache, &a, &builds);
         assert_eq!(builds.get(), 3 + CAPACITY);
+    }
+
+    #[test]
+    fn threads_share_the_runtimes_and_each_set_is_built_once() {
+        let cache = RuntimeCache::<String>::new();
+        let builds = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (cache, builds) = (&cache, &builds);
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let issuer = if (i + t) % 2 == 0 { "a" } else { "b" };
+                        let pairs = [("oauth_issuer", issuer)];
+                        let calls = Cell::new(0);
+                        let rt = Options::with(reader(&pairs, &calls), |o| {
+                            cache.get_or_build(o, |o| {
+                                builds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                o.get("oauth_issuer").map(Arc::new)
+                            })
+                        });
+                        assert_eq!(rt.as_deref().map(String::as_str), Some(issuer));
+                    }
+                });
+            }
+        });
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
