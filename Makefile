@@ -12,7 +12,7 @@ PLUGIN_DIR   := $(BUILD)/plugin
 FIXTURES     := $(BUILD)/fixtures
 
 FUZZ_PHONY := fuzz-corpus fuzz-save docs check-interop-doc
-.PHONY: $(FUZZ_PHONY) man check-docs deb deps-deb plugin-hooks idp idp-selftest all deps deps-build deps-lint plugin release fixtures header check-header check-links lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
+.PHONY: $(FUZZ_PHONY) man check-docs deb deps-deb plugin-hooks idp idp-selftest all deps deps-build deps-lint plugin release fixtures header check-header check-links check-fn-length lint unit c-tests e2e test install uninstall demo bench fuzz interop hardening helgrind tsan secrets clean
 
 all: plugin
 
@@ -74,10 +74,14 @@ check-docs: deps-build
 # Every shell script, by shellcheck (warnings and errors; sourced files followed).
 SHELL_SCRIPTS := $(wildcard c-tests/e2e/*.sh scripts/*.sh tests/idp/*.sh c-tests/*.sh) .ci/run
 
-lint: deps-lint
+lint: deps-lint check-fn-length
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck -S warning -x -P SCRIPTDIR $(SHELL_SCRIPTS)
+
+# Every function of src/ outside tests is under 80 lines; prints the 10 longest.
+check-fn-length:
+	python3 scripts/longest_fns.py --max 80 src
 
 unit: deps-build
 	$(CARGO) test

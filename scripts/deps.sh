@@ -27,7 +27,7 @@ tests=(
 case "${1:-test}" in
   build) packages=("${build[@]}") ;;
   deb) packages=("${build[@]}" "${deb[@]}") ;;
-  lint) packages=("${build[@]}" shellcheck) ;;
+  lint) packages=("${build[@]}" shellcheck python3) ;; # python3: make check-fn-length
   test)
     packages=("${build[@]}" "${tests[@]}")
     # The test identity provider (npm oidc-provider) needs Node.js 20 or later;

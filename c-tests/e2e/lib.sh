@@ -15,6 +15,19 @@ E2E_PIDS=()        # helper processes we started (stopped on exit)
 E2E_INSTANCES=()   # Cyrus instances we started (stopped on exit, dumped on failure)
 E2E_SYSLOG=""      # file of captured syslog lines; empty when capture is impossible
 E2E_QUIET=""       # set by the demo: no ok/not ok lines and no summary
+E2E_DUMPS=()       # a script's own log printers, run by e2e_dump (add with E2E_DUMPS+=(fn))
+
+# e2e_start MIN MAX USAGE "$@": how a script starts: exit 2 with
+# "usage: SCRIPT USAGE" unless it was given MIN to MAX arguments, then e2e_init.
+e2e_start() {
+    local min=$1 max=$2 usage=$3
+    shift 3
+    if [ $# -lt "$min" ] || [ $# -gt "$max" ]; then
+        echo "usage: $0 $usage" >&2
+        exit 2
+    fi
+    e2e_init
+}
 
 # e2e_init: make the private directory and arrange for cleanup on any exit.
 e2e_init() {
@@ -159,6 +172,8 @@ e2e_dump() {
     elif [ "${#E2E_INSTANCES[@]}" -gt 0 ]; then
         echo "# == server syslog: not captured (needs root and unshare -m)"
     fi
+    local dump
+    for dump in "${E2E_DUMPS[@]}"; do "$dump"; done
     echo "# ---- end of diagnostics ----"
 }
 

@@ -108,15 +108,8 @@ fn tool_page() -> String {
     // Built, so that the subcommands have the global options (--help).
     top.build();
     let leaves = args::commands(&top, "");
-    let mut r = head(
-        "SASL-OAUTH",
-        "1",
-        "sasl-oauth",
-        top.get_about()
-            .map(|a| a.to_string())
-            .unwrap_or_default()
-            .as_str(),
-    );
+    let about = top.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let mut r = head("SASL-OAUTH", "1", "sasl-oauth", about.as_str());
     r.control("SH", ["SYNOPSIS"]);
     r.control("nf", []);
     for (name, _) in &leaves {
@@ -136,44 +129,50 @@ fn tool_page() -> String {
         "sasl-oauth is the command line companion of libsasloauth.so, the Cyrus SASL plugin \
          of the OAuth mechanisms OAUTHBEARER, XOAUTH2, OAUTH10A and OAUTH. It gets and \
          refreshes the token files the plugin's client side uses, validates a token exactly \
-         as the plugin's server side would, and checks that libsasl2 finds and loads the \
-         plugin with an application's configuration.",
+         as the plugin's server side would, checks that libsasl2 finds and loads the \
+         plugin with an application's configuration, and checks a Postfix relay's set-up \
+         as its chrooted smtp client meets it.",
     );
     r.control("SH", ["COMMANDS"]);
     let mut out = r.render();
     for (name, about) in &leaves {
-        let sub = find(&top, name);
-        let mut s = Roff::new();
-        s.control("SS", [format!("sasl-oauth {name}").as_str()]);
-        s.text([italic(about.clone())]);
-        s.control("PP", []);
-        prose(&mut s, &args::description(sub));
-        out.push_str(&part(&s));
-        // clap_mangen's list of the options, under this command's heading.
-        let mut buf = Vec::new();
-        let page = clap_mangen::Man::new(sub.clone().bin_name(format!("sasl-oauth {name}")));
-        page.render_options_section(&mut buf)
-            .expect("writing to memory");
-        let options = String::from_utf8_lossy(&buf).replace(".SH OPTIONS\n", ".PP\nOptions:\n");
-        let preamble = Roff::new().render();
-        out.push_str(options.strip_prefix(&preamble).unwrap_or(&options));
-        if let Some(examples) = sub.get_after_help().map(|e| e.to_string()) {
-            let mut e = Roff::new();
-            let mut lines = examples.lines();
-            e.control("PP", []);
-            e.text([roman(
-                lines
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(':')
-                    .to_owned()
-                    + ":",
-            )]);
-            let lines: Vec<&str> = lines.map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
-            verbatim(&mut e, &lines.join("\n"));
-            out.push_str(&part(&e));
-        }
+        out.push_str(&command_section(find(&top, name), name, about));
     }
+    out.push_str(&tool_page_end());
+    out
+}
+
+/// One command's part of sasl-oauth(1): heading, description, options, examples.
+fn command_section(sub: &clap::Command, name: &str, about: &str) -> String {
+    let mut s = Roff::new();
+    s.control("SS", [format!("sasl-oauth {name}").as_str()]);
+    s.text([italic(about.to_owned())]);
+    s.control("PP", []);
+    prose(&mut s, &args::description(sub));
+    let mut out = part(&s);
+    // clap_mangen's list of the options, under this command's heading.
+    let mut buf = Vec::new();
+    let page = clap_mangen::Man::new(sub.clone().bin_name(format!("sasl-oauth {name}")));
+    page.render_options_section(&mut buf)
+        .expect("writing to memory");
+    let options = String::from_utf8_lossy(&buf).replace(".SH OPTIONS\n", ".PP\nOptions:\n");
+    let preamble = Roff::new().render();
+    out.push_str(options.strip_prefix(&preamble).unwrap_or(&options));
+    if let Some(examples) = sub.get_after_help().map(|e| e.to_string()) {
+        let mut e = Roff::new();
+        let mut lines = examples.lines();
+        e.control("PP", []);
+        let title = lines.next().unwrap_or_default().trim_end_matches(':');
+        e.text([roman(format!("{title}:"))]);
+        let lines: Vec<&str> = lines.map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
+        verbatim(&mut e, &lines.join("\n"));
+        out.push_str(&part(&e));
+    }
+    out
+}
+
+/// sasl-oauth(1)'s exit status, environment, files and see also.
+fn tool_page_end() -> String {
     let mut t = Roff::new();
     t.control("SH", ["EXIT STATUS"]);
     for (code, what) in [
@@ -205,8 +204,7 @@ fn tool_page() -> String {
     t.text([roman(
         "sasl-oauth.conf(5), sasl-oauth-server(5), saslpluginviewer(8)",
     )]);
-    out.push_str(&part(&t));
-    out
+    part(&t)
 }
 
 fn find<'a>(top: &'a clap::Command, name: &str) -> &'a clap::Command {
