@@ -3,8 +3,8 @@
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("SASL_OAUTH_COMMIT");
-/// "sasl-oauth 0.2.0 (commit 0123456789ab)": the plugin's first log line and
-/// `sasl-oauth --version`.
+/// "sasl-oauth 0.2.0 (commit 0123456789ab)", as the tool's doctor shows it;
+/// the plugin logs "version 0.2.0 (commit 0123456789ab)" once at init.
 pub const LINE: &str = concat!(
     "sasl-oauth ",
     env!("CARGO_PKG_VERSION"),

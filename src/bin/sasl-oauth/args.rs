@@ -5,7 +5,7 @@
 //! A new subcommand: a variant of [`Command`] (or of a group such as
 //! [`TokenCommand`]) with its own `…Args` struct, and its arm in main.rs.
 
-use clap::{ArgAction, ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, ArgGroup, Args, Subcommand};
 use sasloauth::secret::Secret;
 use std::io::Read;
 use std::path::PathBuf;
@@ -18,22 +18,21 @@ const VERSION: &str = concat!(
     ")"
 );
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "sasl-oauth",
-    version = VERSION,
-    about = "the command line companion of the sasl-oauth SASL plugin",
-    disable_help_flag = true,
-    subcommand_required = true,
-    arg_required_else_help = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    #[arg(short = 'h', long = "help", action = ArgAction::Help, global = true, display_order = 900, help = "this help")]
-    help: Option<bool>,
+/// The process's command line: a user's [`Command`], or the build's hidden
+/// `gen-docs` and `setup postfix`'s own probe.
+#[derive(Subcommand, Debug)]
+pub enum Top {
+    #[command(flatten)]
+    Run(Command),
+    /// writes the man pages and shell completions (make man, make check-docs)
+    #[command(hide = true, override_usage = "sasl-oauth gen-docs DIR")]
+    GenDocs(GenDocsArgs),
+    /// the check of token files as the smtp user, run by `setup postfix`
+    #[command(name = "__probe-postfix", hide = true)]
+    ProbePostfix(ProbeArgs),
 }
 
+/// The commands a user runs (the help, the man page and the completions).
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// token files for the plugin's client side
@@ -46,6 +45,14 @@ pub enum Command {
     Token(TokenCommand),
     Check(CheckArgs),
     Doctor(DoctorArgs),
+    /// set-ups checked (and fixed) for a server program
+    #[command(
+        subcommand,
+        subcommand_required = true,
+        arg_required_else_help = true,
+        override_usage = "sasl-oauth setup postfix …  (takes --help)"
+    )]
+    Setup(SetupCommand),
     /// the shared validation cache (oauth_cache_file, oauth_cache_url)
     #[command(
         subcommand,
@@ -54,6 +61,60 @@ pub enum Command {
         override_usage = "sasl-oauth cache purge …  (takes --help)"
     )]
     Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SetupCommand {
+    Postfix(SetupPostfixArgs),
+}
+
+/// check (and with --apply fix) a Postfix relay set-up, chroot included
+///
+/// Checks a Postfix relay that logs in with this plugin, as its smtp client
+/// meets it, and prints each finding with the command or main.cf line that
+/// fixes it:
+///   - master.cf: the smtp transport, whether it runs chrooted (and where);
+///   - main.cf: smtp_sasl_auth_enable, relayhost, smtp_sasl_mechanism_filter,
+///     the security options of the TLS level (noplaintext hides bearer tokens);
+///   - the client configuration (SASL_OAUTH_CONF from import_environment, else
+///     /etc/sasl2/sasl-oauth.conf): its mechanisms line;
+///   - every file: token file in smtp_sasl_password_maps, as user postfix from
+///     inside the chroot: it can be read, it is a token file that can be
+///     refreshed, its directory takes a new file and a rename, its lock file
+///     opens and locks; a client_secret_file it needs; the resolver's files;
+///   - trust anchors: built in, read before the chroot (nothing to copy).
+///
+/// Run as root (the checks switch to the smtp client's user). Exit status 0
+/// only when a relay through this set-up would work.
+#[derive(Args, Debug, Default)]
+#[command(
+    verbatim_doc_comment,
+    override_usage = "sasl-oauth setup postfix [--config-dir DIR] [--apply [--token-file FILE]] [--json]",
+    after_help = "examples:
+  sasl-oauth setup postfix
+  sasl-oauth setup postfix --apply --token-file token.json
+  sasl-oauth doctor --postfix --config-dir /etc/postfix-relay"
+)]
+pub struct SetupPostfixArgs {
+    /// a Postfix instance of its own (postconf -c DIR)
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// install the token file into the chroot (from the same path outside it, or --token-file), owner postfix, mode 0600, in a directory of its own (0700); give its directory and lock file to postfix
+    #[arg(long)]
+    pub apply: bool,
+    /// the token file --apply installs
+    #[arg(long, value_name = "FILE", requires = "apply")]
+    pub token_file: Option<PathBuf>,
+    /// the findings as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// ROOT, then token:PATH and read:PATH items
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,11 +157,9 @@ pub struct PurgeArgs {
     pub imapd_conf: Option<PathBuf>,
 }
 
-// Parsed once per process: the size of a variant does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     Show(ShowArgs),
     Refresh(RefreshArgs),
 }
@@ -158,7 +217,8 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 #[command(
     verbatim_doc_comment,
-    override_usage = "sasl-oauth doctor [--app NAME | --config FILE | --imapd-conf FILE] [--plugin-dir DIR] [--json]",
+    override_usage = "sasl-oauth doctor [--app NAME | --config FILE | --imapd-conf FILE] [--plugin-dir DIR] [--json]
+       sasl-oauth doctor --postfix [--config-dir DIR] [--json]",
     group(ArgGroup::new("file").args(["app", "config", "imapd_conf"])),
     after_help = "examples:
   sasl-oauth doctor --app smtpd
@@ -180,6 +240,23 @@ pub struct DoctorArgs {
     /// the checks as JSON
     #[arg(long)]
     pub json: bool,
+    /// check a Postfix relay set-up instead, as 'setup postfix' does
+    #[arg(long, conflicts_with_all = ["app", "config", "imapd_conf", "plugin_dir"])]
+    pub postfix: bool,
+    /// with --postfix: a Postfix instance of its own (postconf -c DIR)
+    #[arg(long, value_name = "DIR", requires = "postfix")]
+    pub config_dir: Option<PathBuf>,
+}
+
+impl DoctorArgs {
+    /// `doctor --postfix`: the checks of `setup postfix`, never --apply.
+    pub fn as_setup_postfix(&self) -> SetupPostfixArgs {
+        SetupPostfixArgs {
+            config_dir: self.config_dir.clone(),
+            json: self.json,
+            ..Default::default()
+        }
+    }
 }
 
 /// get a first token file (device flow, browser with PKCE, or client credentials)
@@ -188,20 +265,26 @@ pub struct DoctorArgs {
 /// by device authorization (RFC 8628) unless --browser or --client-credentials.
 /// Providers: google, microsoft (--tenant ID or domain; default common),
 /// microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
+/// With --postfix the file goes where Postfix's smtp client opens it: the
+/// token file smtp_sasl_password_maps names for the relay host (else
+/// /etc/sasl-oauth/token.json), inside the smtp chroot when smtp is chrooted,
+/// owned by postfix in a directory of its own (mode 0700).
 /// The file is written with mode 0600, atomically; an existing file is kept
 /// unless --force.
 #[derive(Args, Debug)]
 #[command(
     verbatim_doc_comment,
-    override_usage = "sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID --output FILE
+    override_usage = "sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID
+           (--output FILE | --postfix [--config-dir DIR])
            [--client-secret-file F | --client-secret S] [--tenant T] [--scope S]
            [--resource R] [--user NAME] [--browser | --client-credentials]
            [--force] [--ca-file PEM] [--timeout MS] [--wait SECONDS]",
     group(ArgGroup::new("flow").args(["device", "browser", "client_credentials"])),
+    group(ArgGroup::new("destination").required(true).args(["output", "postfix"])),
     after_help = "examples:
   sasl-oauth token init --provider microsoft --tenant contoso.onmicrosoft.com \\
       --client-id 00000000-0000-0000-0000-000000000000 --user relay@contoso.com \\
-      --output /var/spool/postfix/etc/sasl-oauth/token.json
+      --postfix
   sasl-oauth token init --provider https://id.example.com/realms/mail \\
       --client-id imap-relay --client-secret-file /etc/relay.secret \\
       --client-credentials --output /etc/sasl-oauth/relay.json"
@@ -214,8 +297,14 @@ pub struct InitArgs {
     #[arg(long, value_name = "ID", required = true)]
     pub client_id: String,
     /// the token file to write (mode 0600)
-    #[arg(long, value_name = "FILE", required = true)]
-    pub output: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// write the file where Postfix's smtp client opens it (inside its chroot), owned by postfix
+    #[arg(long)]
+    pub postfix: bool,
+    /// with --postfix: a Postfix instance of its own (postconf -c DIR)
+    #[arg(long, value_name = "DIR", requires = "postfix")]
+    pub config_dir: Option<PathBuf>,
     /// the client secret, from a file ('-': standard input)
     #[arg(long, value_name = "F", conflicts_with = "client_secret")]
     pub client_secret_file: Option<String>,
@@ -299,10 +388,45 @@ pub struct RefreshArgs {
     pub file: PathBuf,
 }
 
+#[derive(Args, Debug)]
+pub struct GenDocsArgs {
+    /// where man/ and completions/ are written
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
 /// The full command line definition, with the help layout and the top-level
 /// list of commands filled in from the subcommands themselves.
 pub fn command() -> clap::Command {
-    let cmd = Cli::command();
+    finish(Top::augment_subcommands(root()))
+}
+
+/// The commands a user runs, without the hidden ones: for the completions
+/// (clap_complete lists hidden commands too).
+pub fn public_command() -> clap::Command {
+    finish(Command::augment_subcommands(root()))
+}
+
+/// The top level: name, version, the one help option of every command.
+fn root() -> clap::Command {
+    clap::Command::new("sasl-oauth")
+        .version(VERSION)
+        .about("the command line companion of the sasl-oauth SASL plugin")
+        .disable_help_flag(true)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .global(true)
+                .display_order(900)
+                .help("this help"),
+        )
+}
+
+fn finish(cmd: clap::Command) -> clap::Command {
     let listing = commands(&cmd, "")
         .iter()
         .map(|(name, about)| format!("  {name:<14} {about}"))
@@ -384,10 +508,10 @@ pub fn description(cmd: &clap::Command) -> String {
 
 /// Parses the process's arguments; a usage error (exit 2) or `--help` and
 /// `--version` (exit 0) end the process here, as clap prints them.
-pub fn parse() -> Cli {
+pub fn parse() -> Top {
     use clap::FromArgMatches;
     let matches = command().get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    Top::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// A secret given as `--NAME VALUE`, or read from `--NAME-file FILE` (`-`:
@@ -443,6 +567,7 @@ mod tests {
                 "token refresh",
                 "check",
                 "doctor",
+                "setup postfix",
                 "cache purge"
             ]
         );

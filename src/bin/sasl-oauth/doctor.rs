@@ -28,7 +28,7 @@ struct Check {
     detail: String,
 }
 
-fn system_plugin_dir() -> PathBuf {
+pub fn system_plugin_dir() -> PathBuf {
     let multiarch = format!("/usr/lib/{}-linux-gnu/sasl2", std::env::consts::ARCH);
     [multiarch.as_str(), "/usr/lib/sasl2", "/usr/lib64/sasl2"]
         .iter()

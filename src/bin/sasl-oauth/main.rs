@@ -5,11 +5,13 @@
 mod args;
 mod cache;
 mod check;
+mod docs;
 mod doctor;
 mod flows;
 mod lint;
 mod private_dir;
 mod random;
+mod setup_postfix;
 mod timefmt;
 mod token;
 mod trace;
@@ -22,15 +24,26 @@ use std::process::ExitCode;
 pub type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    use args::{CacheCommand, Command, TokenCommand};
-    let result = match args::parse().command {
+    use args::{CacheCommand, Command, SetupCommand, TokenCommand, Top};
+    let command = match args::parse() {
+        Top::Run(command) => command,
+        Top::GenDocs(a) => return exit(docs::run(&a)),
+        Top::ProbePostfix(a) => return exit(setup_postfix::probe::main(&a.args)),
+    };
+    let result = match command {
         Command::Token(TokenCommand::Init(a)) => token::init(&a),
         Command::Token(TokenCommand::Show(a)) => token::show(&a),
         Command::Token(TokenCommand::Refresh(a)) => token::refresh(&a),
         Command::Check(a) => check::run(&a),
+        Command::Doctor(a) if a.postfix => setup_postfix::run(&a.as_setup_postfix()),
         Command::Doctor(a) => doctor::run(&a),
+        Command::Setup(SetupCommand::Postfix(a)) => setup_postfix::run(&a),
         Command::Cache(CacheCommand::Purge(a)) => cache::purge(&a),
     };
+    exit(result)
+}
+
+fn exit(result: Outcome) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -2,6 +2,7 @@
 
 use crate::args::{self, InitArgs, RefreshArgs, ShowArgs};
 use crate::flows::{self, Client, Endpoints};
+use crate::setup_postfix;
 use crate::timefmt;
 use crate::Outcome;
 use sasloauth::client::config::{self, ClientConfig};
@@ -68,9 +69,33 @@ fn resolve(provider: &str, tenant: Option<&str>, http: &HttpClient) -> Result<Ta
     })
 }
 
+/// Where `token init` writes: `--output`, or Postfix's place (`--postfix`).
+enum Output<'a> {
+    Path(&'a Path),
+    Postfix(Box<setup_postfix::Destination>),
+}
+
+fn output(a: &InitArgs) -> Result<Output<'_>, String> {
+    if a.config_dir.is_some() && !a.postfix {
+        return Err("--config-dir goes with --postfix (see --help)".into());
+    }
+    let Some(path) = a.output.as_deref() else {
+        // clap: --output or --postfix, never both.
+        let d = setup_postfix::Destination::find(a.config_dir.as_deref(), a.user.as_deref())?;
+        let host = d.host_path();
+        if std::fs::symlink_metadata(&host).is_ok() && !a.force {
+            return Err(format!(
+                "{} exists: use --force to replace it",
+                host.display()
+            ));
+        }
+        return Ok(Output::Postfix(Box::new(d)));
+    };
+    output_path(path, a.force).map(Output::Path)
+}
+
 /// `--output`, unless it is a link, or exists without `--force`.
-fn output_path(a: &InitArgs) -> Result<&Path, String> {
-    let output = a.output.as_path();
+fn output_path(output: &Path, force: bool) -> Result<&Path, String> {
     // Never write (or chmod) through a link: its target could be anyone's file.
     if std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(format!(
@@ -78,7 +103,7 @@ fn output_path(a: &InitArgs) -> Result<&Path, String> {
             output.display()
         ));
     }
-    if output.exists() && !a.force {
+    if output.exists() && !force {
         return Err(format!(
             "{} exists: use --force to replace it",
             output.display()
@@ -111,7 +136,7 @@ fn obtain(a: &InitArgs, http: &HttpClient, t: &Target, client: &Client) -> Resul
 }
 
 pub fn init(a: &InitArgs) -> Outcome {
-    let output = output_path(a)?;
+    let output = output(a)?;
     let provider = a.provider.as_str();
     let client_id = a.client_id.as_str();
     let secret = args::secret(
@@ -170,15 +195,48 @@ pub fn init(a: &InitArgs) -> Outcome {
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
-    // A new token file is 0600 and the caller's, whatever a replaced one was.
-    file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
-    println!(
-        "wrote {} (access token expires {})",
-        output.display(),
-        timefmt::relative(granted.expires_at - unix_now())
-    );
+    write_output(&output, &file, granted.expires_at, a)?;
     print_mechanisms_line();
     Ok(true)
+}
+
+/// Writes the new token file where `output` says, and what to do next.
+fn write_output(
+    output: &Output,
+    file: &TokenFile,
+    expires_at: i64,
+    a: &InitArgs,
+) -> Result<(), String> {
+    let expires = timefmt::relative(expires_at - unix_now());
+    match output {
+        Output::Path(output) => {
+            // A new token file is 0600 and the caller's, whatever a replaced one was.
+            file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
+            println!(
+                "wrote {} (access token expires {expires})",
+                output.display()
+            );
+        }
+        Output::Postfix(d) => {
+            d.write(&file.to_json(), a.force)?;
+            println!(
+                "wrote {} for Postfix's smtp client, which opens it as {} (access token expires {expires})",
+                d.host_path().display(),
+                d.map_path()
+            );
+            if let Some(line) = &d.map_line {
+                println!("no password map names it yet; run:\n  {line}");
+            }
+            println!(
+                "then check the whole set-up: sasl-oauth setup postfix{}",
+                a.config_dir
+                    .as_ref()
+                    .map(|c| format!(" --config-dir {}", c.display()))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The plugin registers client mechanisms only when the client file names
