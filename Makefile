@@ -103,6 +103,7 @@ e2e: plugin plugin-hooks fixtures idp
 	bash c-tests/e2e/providers_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
+	bash scripts/bench_imap.sh --smoke $(PLUGIN_DIR) $(FIXTURES)
 
 # Memory (valgrind memcheck), threads (8 at once), a broad hostile corpus, and
 # a validator panic that must not cross into C.
@@ -201,6 +202,7 @@ fuzz-save: fuzz-corpus
 bench: release fixtures idp
 	bash scripts/bench.sh
 	bash scripts/bench_introspection.sh | tee build/bench/introspection.md
+	bash scripts/bench_imap.sh
 
 clean:
 	$(CARGO) clean

@@ -9,8 +9,8 @@
 # Knobs (environment):
 #   BENCH_RUNS=5        runs of the whole table (medians are reported)
 #   BENCH_SECS=0.3      seconds per warm/floor scenario and thread count
-#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 6x per algorithm,
-#                       9x for ES256, which also has the two-issuer scenario)
+#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 9x per algorithm,
+#                       12x for ES256, which also has the two-issuer scenario)
 #   BENCH_CONNS=1000    open server connections for the memory figure
 #   BENCH_GROWTH=1000000  handshakes for the growth check
 #   BENCH_PROFILE=1     callgrind profiles (0: skip)
@@ -28,7 +28,7 @@ PROFILE=${BENCH_PROFILE:-1}
 FIX=$ROOT/build/fixtures
 OUT=$ROOT/build/bench
 SYSPLUG=$(pkg-config --variable=libdir libsasl2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/sasl2
-NTOK=$((COLD * 6))
+NTOK=$((COLD * 9))
 
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -89,7 +89,7 @@ mint() { # ALG FILE N
 for alg in RS256 ES256 EdDSA; do
   f=$OUT/tokens-${alg,,}.txt
   n=$NTOK
-  [ "$alg" = ES256 ] && n=$((COLD * 9))
+  [ "$alg" = ES256 ] && n=$((COLD * 12))
   if [ -f "$f" ] && [ "$f" -nt "$FIX/keys/rsa.der" ] && [ "$(wc -l <"$f")" -ge "$n" ] &&
     [ -z "$(find "$f" -mmin +20)" ]; then
     continue
@@ -108,14 +108,31 @@ done
   echo "glibc: $(ldd --version | head -1 | awk '{print $NF}')"
   echo "rustc: $(rustc --version)"
   echo "ring: $(awk '/^name = "ring"/{getline; print $3}' Cargo.lock | tr -d '"')"
+  echo "aws-lc-rs: $(awk '/^name = "aws-lc-rs"/{getline; print $3}' Cargo.lock | tr -d '"') (aws-lc-sys $(awk '/^name = "aws-lc-sys"/{getline; print $3}' Cargo.lock | tr -d '"'))"
+  echo "JWS verifier of the plugin: $(grep -q '^default = \["aws-lc"\]' Cargo.toml && echo aws-lc-rs || echo ring)"
   echo "cc: $(cc --version | head -1)"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.txt"
 
 # ---- raw verify (Rust micro-benchmark)
-say "ring verify micro-benchmark (cargo bench --bench verify)"
+say "verify micro-benchmark: ring and aws-lc-rs, and the plugin's validator (cargo bench --bench verify)"
 SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench -q --bench verify 2>/dev/null >"$OUT/verify.txt" ||
   SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench --bench verify >"$OUT/verify.txt"
+
+# ---- the same verifiers' instructions per verification (callgrind: independent of the load)
+rm -f "$OUT/verify-instr.txt"
+if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
+  VBIN=$(ls -t "$TARGET"/release/deps/verify-* | grep -v '\.d$' | head -1)
+  for lib in ring aws-lc-rs; do
+    for alg in RS256 PS256 ES256 ES384 EdDSA; do
+      ir=$(SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_VERIFY_CALLGRIND="$lib $alg 20" \
+        valgrind --tool=callgrind --toggle-collect='*callgrind_loop*' \
+        --callgrind-out-file="$OUT/callgrind.verify" "$VBIN" 2>&1 | sed -n 's/.*Collected : //p')
+      [ -n "$ir" ] || die "callgrind of the $lib $alg verification failed"
+      echo "I $lib|$alg|$((ir / 20))" >>"$OUT/verify-instr.txt"
+    done
+  done
+fi
 
 # ---- handshake runs
 ARGS=("$OUT/plugins" "$FIX" "$OUT")
@@ -158,6 +175,10 @@ if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
   profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
   profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300
   profile oauthbearer-cold-eddsa "OAUTHBEARER EdDSA cold" 300
+  profile oauthbearer-cold-nocache-rs256 "OAUTHBEARER RS256 cold cache off" 300
+  profile oauthbearer-cold-nocache-es256 "OAUTHBEARER ES256 cold cache off" 300
+  profile oauthbearer-cold-nocache-eddsa "OAUTHBEARER EdDSA cold cache off" 300
+  profile oauthbearer-same-nocache-rs256 "OAUTHBEARER RS256 same token cache off" 300
   profile oauthbearer-warm-two-issuers "OAUTHBEARER ES256 warm two issuers" 2000
   profile oauthbearer-cold-es256-two-issuers "OAUTHBEARER ES256 cold two issuers" 300
 fi

@@ -104,7 +104,7 @@ static int nglobal;
  * So ANONYMOUS and the OAuth mechanisms get "null": an auxprop plugin
  * registered by this program whose lookup returns SASL_OK at once (no lookup
  * at all, as the issue's floor asks); PLAIN gets the sasldb auxprop. */
-enum aux { AUX_NONE, AUX_SASLDB, AUX_PERCONN, AUX_ISSUERS };
+enum aux { AUX_NONE, AUX_SASLDB, AUX_PERCONN, AUX_ISSUERS, AUX_NOCACHE };
 static struct opt aux_none[] = {{"auxprop_plugin", "null"}, {NULL, NULL}};
 /* perconn: server.conf and auxprop_plugin null, per connection only. */
 static struct opt conn_opts[MAX_OPTS + 2];
@@ -121,6 +121,10 @@ static struct opt aux_issuers[] = {
     {"oauth_required_claims", "client_id=sasl-oauth-testkit aud=sasl-oauth-test"},
     {NULL, NULL},
 };
+/* The positive-result cache off: every login validates the token in full,
+ * as a process that has never seen it does (and as harnesses with
+ * oauth_cache_ttl 0 measure). */
+static struct opt aux_nocache[] = {{"auxprop_plugin", "null"}, {"oauth_cache_ttl", "0"}, {NULL, NULL}};
 static struct opt aux_sasldb[] = {
     {"pwcheck_method", "auxprop"},
     {"auxprop_plugin", "sasldb"},
@@ -237,6 +241,10 @@ static sasl_callback_t conn_cbs_issuers[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), aux_issuers},
     {SASL_CB_LIST_END, NULL, NULL},
 };
+static sasl_callback_t conn_cbs_nocache[] = {
+    {SASL_CB_GETOPT, CB(cb_getopt), aux_nocache},
+    {SASL_CB_LIST_END, NULL, NULL},
+};
 static sasl_callback_t conn_cbs_sasldb[] = {
     {SASL_CB_GETOPT, CB(cb_getopt), aux_sasldb},
     {SASL_CB_LIST_END, NULL, NULL},
@@ -294,6 +302,15 @@ static void build_scenarios(void)
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_SASLDB, "OAUTHBEARER ES256 warm +sasldb");
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_ISSUERS, "OAUTHBEARER ES256 warm two issuers");
     add_scen("OAUTHBEARER", 1, MODE_COLD, AUX_ISSUERS, "OAUTHBEARER ES256 cold two issuers");
+    /* The cold path with the cache off, beside the cache-on cold rows above:
+     * distinct tokens (nothing to find, nothing inserted), and one token
+     * again and again (a full validation each time, on warm CPU caches). */
+    for (int a = 0; a < NALGS; a++) {
+        snprintf(name, sizeof name, "OAUTHBEARER %s cold cache off", alg_names[a]);
+        add_scen("OAUTHBEARER", a, MODE_COLD, AUX_NOCACHE, name);
+        snprintf(name, sizeof name, "OAUTHBEARER %s same token cache off", alg_names[a]);
+        add_scen("OAUTHBEARER", a, MODE_WARM, AUX_NOCACHE, name);
+    }
     /* perconn's pair: every option through the connection's own GETOPT. */
     add_scen("ANONYMOUS", -1, MODE_NONE, AUX_PERCONN, "ANONYMOUS per-connection options");
     add_scen("OAUTHBEARER", 1, MODE_WARM, AUX_PERCONN, "OAUTHBEARER ES256 warm per-connection options");
@@ -397,6 +414,7 @@ static sasl_callback_t *server_cbs(enum aux aux)
 {
     if (aux == AUX_PERCONN) return conn_cbs_perconn;
     if (aux == AUX_ISSUERS) return conn_cbs_issuers;
+    if (aux == AUX_NOCACHE) return conn_cbs_nocache;
     return aux == AUX_SASLDB ? conn_cbs_sasldb : conn_cbs_none;
 }
 

@@ -394,7 +394,7 @@ START {
   recover cmd="ctl_cyrusdb -r -C $dir/imapd.conf"
 }
 SERVICES {
-  imap cmd="imapd -C $dir/imapd.conf" listen="127.0.0.1:$port" prefork=0 maxchild=10
+  imap cmd="imapd -C $dir/imapd.conf" listen="127.0.0.1:$port" prefork=${CYRUS_PREFORK:-0} maxchild=10
 }
 EOF
     chown -R "$(cyrus_run_user)" "$dir/config" "$dir/partition" "$dir/sieve"

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod providers;
 pub mod router;
 pub mod strict_json;
+pub mod verifier;
 
 use crate::error::Error;
 
