@@ -9,8 +9,8 @@
 # Knobs (environment):
 #   BENCH_RUNS=5        runs of the whole table (medians are reported)
 #   BENCH_SECS=0.3      seconds per warm/floor scenario and thread count
-#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 9x per algorithm,
-#                       12x for ES256, which also has the two-issuer scenario)
+#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 6x per algorithm,
+#                       9x for ES256, which also has the two-issuer scenario)
 #   BENCH_CONNS=1000    open server connections for the memory figure
 #   BENCH_GROWTH=1000000  handshakes for the growth check
 #   BENCH_PROFILE=1     callgrind profiles (0: skip)
@@ -28,7 +28,7 @@ PROFILE=${BENCH_PROFILE:-1}
 FIX=$ROOT/build/fixtures
 OUT=$ROOT/build/bench
 SYSPLUG=$(pkg-config --variable=libdir libsasl2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/sasl2
-NTOK=$((COLD * 9))
+NTOK=$((COLD * 6))
 
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -89,7 +89,7 @@ mint() { # ALG FILE N
 for alg in RS256 ES256 EdDSA; do
   f=$OUT/tokens-${alg,,}.txt
   n=$NTOK
-  [ "$alg" = ES256 ] && n=$((COLD * 12))
+  [ "$alg" = ES256 ] && n=$((COLD * 9))
   if [ -f "$f" ] && [ "$f" -nt "$FIX/keys/rsa.der" ] && [ "$(wc -l <"$f")" -ge "$n" ] &&
     [ -z "$(find "$f" -mmin +20)" ]; then
     continue
@@ -122,7 +122,8 @@ SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench -q --bench ve
 # ---- the same verifiers' instructions per verification (callgrind: independent of the load)
 rm -f "$OUT/verify-instr.txt"
 if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
-  VBIN=$(ls -t "$TARGET"/release/deps/verify-* | grep -v '\.d$' | head -1)
+  VBIN=$(find "$TARGET/release/deps" -maxdepth 1 -type f -executable -name 'verify-*' -printf '%T@ %p\n' |
+    sort -n | tail -1 | cut -d' ' -f2)
   for lib in ring aws-lc-rs; do
     for alg in RS256 PS256 ES256 ES384 EdDSA; do
       ir=$(SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_VERIFY_CALLGRIND="$lib $alg 20" \
@@ -142,6 +143,10 @@ for ((r = 1; r <= RUNS; r++)); do
   {
     echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
     "$BENCH" "${ARGS[@]}" run --secs "$SECS" --cold "$COLD"
+    # The same OAUTHBEARER rows in a process whose cache is off (oauth_cache_ttl
+    # 0): "cold cache off" (distinct tokens) and "same token cache off".
+    BENCH_CACHE_TTL=0 "$BENCH" "${ARGS[@]}" run --secs "$SECS" --cold "$COLD" \
+      --only "OAUTHBEARER " | grep -v "two issuers\|+sasldb" || true
     echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT/run-$r.txt"
 done
@@ -157,13 +162,13 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
 # ---- profiles: callgrind counts instructions, so they do not depend on the load
 rm -f "$OUT"/profile-*.txt
 if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
-  profile() { # NAME SCENARIO N
-    say "callgrind: $2 ($3 handshakes)"
-    valgrind --tool=callgrind --toggle-collect=profile_loop \
+  profile() { # NAME SCENARIO N [CACHE_TTL]
+    say "callgrind: $2 ($3 handshakes)${4:+, oauth_cache_ttl $4}"
+    ${4:+env BENCH_CACHE_TTL=$4} valgrind --tool=callgrind --toggle-collect=profile_loop \
       --callgrind-out-file="$OUT/callgrind.$1" "$BENCH" "${ARGS[@]}" profile "$2" "$3" \
       >/dev/null 2>"$OUT/callgrind.$1.log" || die "callgrind failed: see $OUT/callgrind.$1.log"
     {
-      echo "== $2"
+      echo "== $2${4:+ (oauth_cache_ttl $4)}"
       python3 c-tests/bench/cgsplit.py "$OUT/callgrind.$1" "$3" --top 25
     } >"$OUT/profile-$1.txt"
   }
@@ -175,10 +180,10 @@ if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
   profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
   profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300
   profile oauthbearer-cold-eddsa "OAUTHBEARER EdDSA cold" 300
-  profile oauthbearer-cold-nocache-rs256 "OAUTHBEARER RS256 cold cache off" 300
-  profile oauthbearer-cold-nocache-es256 "OAUTHBEARER ES256 cold cache off" 300
-  profile oauthbearer-cold-nocache-eddsa "OAUTHBEARER EdDSA cold cache off" 300
-  profile oauthbearer-same-nocache-rs256 "OAUTHBEARER RS256 same token cache off" 300
+  for alg in RS256 ES256 EdDSA; do
+    profile "oauthbearer-cold-nocache-${alg,,}" "OAUTHBEARER $alg cold" 300 0
+    profile "oauthbearer-same-nocache-${alg,,}" "OAUTHBEARER $alg warm" 300 0
+  done
   profile oauthbearer-warm-two-issuers "OAUTHBEARER ES256 warm two issuers" 2000
   profile oauthbearer-cold-es256-two-issuers "OAUTHBEARER ES256 cold two issuers" 300
 fi
