@@ -6,6 +6,7 @@
 //!   parsed once (`ParsedPublicKey`, "parsed"), and what that parse costs once;
 //! - "verify …": the plugin's own verifier (`validate::verifier::VerifyingKey`,
 //!   built as a key set load builds it), whichever back end this build has.
+//!
 //! Also, for that reading: the plugin's own token validation without libsasl2
 //! (uncached, and a cache hit) and the SHA-256 that keys the cache.
 //!
@@ -89,6 +90,9 @@ fn report(name: &str, (median, min): (f64, f64)) {
     );
     println!("V {name}|{median:.1}|{min:.1}");
 }
+
+/// A JWS signing input and its decoded signature.
+type Signed = (Vec<u8>, Vec<u8>);
 
 /// `n` calls of `f`, alone in a function that callgrind's --toggle-collect can name.
 #[inline(never)]
@@ -383,7 +387,7 @@ fn main() {
                 per.sort_by(|a, b| a.partial_cmp(b).unwrap());
                 (per[SAMPLES / 2], per[0])
             };
-            let over_all = |f: &dyn Fn(&(Vec<u8>, Vec<u8>)) -> bool| -> f64 {
+            let over_all = |f: &dyn Fn(&Signed) -> bool| -> f64 {
                 let t = Instant::now();
                 for p in &split {
                     if !black_box(f(black_box(p))) {

@@ -23,6 +23,7 @@ OUTSIDE = ("(below main)", "main", "__libc_start_main@@GLIBC_2.34", "__libc_star
 
 
 FILES = {}  # (ob, fn) -> source file of the function (from fl=)
+AWS_LC_LINKED = False  # set when the profile has aws-lc functions
 
 
 def category(obj, fn):
@@ -36,6 +37,10 @@ def category(obj, fn):
         if fn.startswith("ring_core_") or "ring::" in fn or re.search(r"/ring-[0-9.]+/", f):
             return "ring"
         if fn.startswith("aws_lc_") or "aws_lc_rs::" in fn or re.search(r"/aws-lc-(sys|rs)-[0-9.]+/", f):
+            return "aws-lc"
+        # AWS-LC's assembly (s2n-bignum, the curve code) carries neither the
+        # symbol prefix nor a source file: C-named code that is not ours.
+        if AWS_LC_LINKED and "::" not in fn and not fn.startswith(("sasl_", "__rust", "_ZN", "rust_")):
             return "aws-lc"
         return "ours"
     if base.startswith(OTHER_PLUGINS):
@@ -132,6 +137,8 @@ def main():
     path, n = sys.argv[1], int(sys.argv[2])
     top = int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 12
     self_cost, arcs, total, counts = parse(path)
+    global AWS_LC_LINKED
+    AWS_LC_LINKED = any((k[1] or "").startswith("aws_lc_") for k in self_cost)
     cat = lambda k: category(k[0] or "", k[1] or "")
 
     # Self cost of non-system code, plus the system code each part calls.
