@@ -4,8 +4,44 @@
 
 use std::env;
 use std::path::PathBuf;
+use std::process::Command;
+
+/// The commit being built, for `sasl-oauth --version` and the plugin's first
+/// log line: $SASL_OAUTH_COMMIT when set (a build from a tarball that knows
+/// it), else `git rev-parse`, else "unknown" (no git, or not a checkout).
+fn commit() -> String {
+    println!("cargo:rerun-if-env-changed=SASL_OAUTH_COMMIT");
+    if let Some(c) = env::var_os("SASL_OAUTH_COMMIT") {
+        return c.to_string_lossy().into_owned();
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown".into();
+    };
+    // Built again when HEAD moves: HEAD itself, the branch it names, packed
+    // refs. Only files that exist: cargo reruns for a missing one every time.
+    let mut files = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+    files.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for file in files {
+        let path = git(&["rev-parse", "--path-format=absolute", "--git-path", &file]);
+        if let Some(p) = path.filter(|p| std::path::Path::new(p).exists()) {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    }
+    commit
+}
 
 fn main() {
+    println!("cargo:rustc-env=SASL_OAUTH_COMMIT={}", commit());
     println!("cargo:rerun-if-changed=include/sasl_wrapper.h");
     // libsasl2 dlcloses every plugin at sasl_done; keep ours mapped so Rust
     // statics and thread-locals stay valid for the rest of the process.

@@ -236,6 +236,11 @@ static int cb_pass(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret
 
 sasl_conn_t *t_client_new(struct creds *c)
 {
+    return t_client_new_flags(c, 0);
+}
+
+sasl_conn_t *t_client_new_flags(struct creds *c, unsigned flags)
+{
     sasl_conn_t *conn = NULL;
     int n = 0, rc;
     size_t tl = strlen(c->token);
@@ -251,7 +256,7 @@ sasl_conn_t *t_client_new(struct creds *c)
     c->cbs[n++] = (sasl_callback_t){SASL_CB_PASS, CB(cb_pass), c};
     c->cbs[n] = (sasl_callback_t){SASL_CB_LIST_END, NULL, NULL};
 
-    rc = sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c->cbs, 0, &conn);
+    rc = sasl_client_new(SERVICE, SERVER_FQDN, NULL, NULL, c->cbs, flags, &conn);
     if (rc != SASL_OK) fatal("sasl_client_new: %s", t_rcname(rc));
     return conn;
 }

@@ -49,6 +49,8 @@ struct creds {
 };
 /* c must outlive the connection: its callbacks point into it. */
 sasl_conn_t *t_client_new(struct creds *c);
+/* The same with sasl_client_new flags (SASL_SUCCESS_DATA, ...). */
+sasl_conn_t *t_client_new_flags(struct creds *c, unsigned flags);
 void t_creds_free(struct creds *c);
 
 /* FIXTURES/tokens/NAME.jwt as a malloc'd string (exits if missing). */

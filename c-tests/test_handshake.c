@@ -146,6 +146,71 @@ static void failure_exchange(const char *mech, const char *expired)
     run_free(&r);
 }
 
+/* What the client says after its token message depends on the application's
+ * flags: SASL_CONTINUE without SASL_SUCCESS_DATA (mbsync aborts when a server
+ * challenges a client that said SASL_OK), SASL_OK with it (svn fails on a
+ * success without data while the client says SASL_CONTINUE). With the flag,
+ * a valid token logs in with that one message; after an error challenge
+ * libsasl2 lets no further client step run, and the login is refused. */
+static void success_data(const char *mech, const char *tok, const char *expired)
+{
+    const char *out = NULL, *chosen = NULL, *sout = NULL;
+    unsigned outlen = 0, soutlen = 0;
+    struct creds cr = {.authid = "alice", .token = tok};
+    sasl_conn_t *c, *s = NULL;
+    int rc;
+
+    c = t_client_new_flags(&cr, 0);
+    rc = sasl_client_start(c, mech, NULL, &out, &outlen, &chosen);
+    t_check(rc == SASL_CONTINUE && outlen > 0, t_name("%s without SASL_SUCCESS_DATA: start says SASL_CONTINUE with the message", mech),
+            "rc %s, %u bytes", t_rcname(rc), outlen);
+    sasl_dispose(&c);
+    t_creds_free(&cr);
+
+    c = t_client_new_flags(&cr, SASL_SUCCESS_DATA);
+    rc = sasl_client_start(c, mech, NULL, &out, &outlen, &chosen);
+    t_check(rc == SASL_OK && outlen > 0, t_name("%s with SASL_SUCCESS_DATA: start says SASL_OK with the message", mech),
+            "rc %s, %u bytes (errdetail: %s)", t_rcname(rc), outlen, sasl_errdetail(c));
+    if (sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA, &s) != SASL_OK) {
+        t_check(0, t_name("%s with SASL_SUCCESS_DATA: sasl_server_new", mech), "failed");
+        goto out;
+    }
+    rc = sasl_server_start(s, mech, out, outlen, &sout, &soutlen);
+    if (t_check_rc(rc, SASL_OK, t_name("%s with SASL_SUCCESS_DATA: the server accepts that one message", mech), s))
+        t_check_prop(s, SASL_USERNAME, "alice", t_name("%s with SASL_SUCCESS_DATA: SASL_USERNAME", mech));
+    t_check_no_leak(tok, s, c, "", t_name("%s with SASL_SUCCESS_DATA", mech));
+    sasl_dispose(&c);
+    sasl_dispose(&s);
+    t_creds_free(&cr);
+
+    /* A refused token: SASL_OK first, then the error challenge still answered. */
+    cr = (struct creds){.authid = "alice", .token = expired};
+    c = t_client_new_flags(&cr, SASL_SUCCESS_DATA);
+    rc = sasl_client_start(c, mech, NULL, &out, &outlen, &chosen);
+    t_check(rc == SASL_OK, t_name("%s with SASL_SUCCESS_DATA, expired token: start says SASL_OK", mech),
+            "rc %s", t_rcname(rc));
+    if (sasl_server_new(SERVICE, SERVER_FQDN, NULL, NULL, NULL, NULL, SASL_SUCCESS_DATA, &s) != SASL_OK)
+        goto out;
+    rc = sasl_server_start(s, mech, out, outlen, &sout, &soutlen);
+    if (t_check_rc(rc, SASL_CONTINUE, t_name("%s with SASL_SUCCESS_DATA, expired token: the error challenge", mech), s)) {
+        /* libsasl2 refuses any step after the mechanism said SASL_OK
+         * (doneflag): the client fails, it never logs in. */
+        rc = sasl_client_step(c, sout, soutlen, NULL, &out, &outlen);
+        t_check(rc != SASL_OK && rc != SASL_CONTINUE,
+                t_name("%s with SASL_SUCCESS_DATA, expired token: a step after SASL_OK fails", mech),
+                "rc %s", t_rcname(rc));
+        /* The application hangs up or sends an empty answer: refused. */
+        rc = sasl_server_step(s, "", 0, &sout, &soutlen);
+        t_check_rc(rc, SASL_BADAUTH, t_name("%s with SASL_SUCCESS_DATA, expired token: SASL_BADAUTH", mech), s);
+        t_check_detail(s, "expired", t_name("%s with SASL_SUCCESS_DATA, expired token: server errdetail says expired", mech));
+    }
+    t_check_no_leak(expired, s, c, "", t_name("%s with SASL_SUCCESS_DATA, expired token", mech));
+out:
+    sasl_dispose(&c);
+    if (s) sasl_dispose(&s);
+    t_creds_free(&cr);
+}
+
 /* SASL_INTERACT: the application fills prompts instead of giving callbacks. */
 struct prompts_seen {
     int calls;
@@ -250,6 +315,7 @@ int main(int argc, char **argv)
         identities(mechs[m], tok, bobtok);
         failure_exchange(mechs[m], expired);
         interact(mechs[m], tok);
+        success_data(mechs[m], tok, expired);
     }
     unsetenv("USER");
     unsetenv("USERNAME");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building (`deps.sh build`: make install),
-# linting (`deps.sh lint`) or building and testing (`deps.sh`, `deps.sh test`: make test) needs, when
+# packaging (`deps.sh deb`: make deb), linting (`deps.sh lint`) or building and testing (`deps.sh`, `deps.sh test`: make test) needs, when
 # missing. As root it runs apt-get itself; otherwise it prints the exact
 # command. Building never installs a server.
 set -euo pipefail
@@ -9,7 +9,11 @@ build=(
   build-essential pkg-config libclang-dev            # cc, bindgen's libclang
   libsasl2-dev                                       # libsasl2's headers (bindgen) and library
 )
+deb=(
+  dpkg-dev lintian                                   # make deb: dpkg-shlibdeps, dpkg-deb; the package's check
+)
 tests=(
+  "${deb[@]}"                                        # the package is built, installed and removed (c-tests/e2e/deb.sh)
   openssl                                            # test keys
   libsasl2-2 libsasl2-modules sasl2-bin              # libsasl2, its PLAIN/ANONYMOUS plugins, saslpluginviewer
   cyrus-imapd cyrus-clients                          # the first real server, imtest
@@ -17,18 +21,20 @@ tests=(
   slapd ldap-utils                                   # interop: OpenLDAP with ldapwhoami
   dovecot-core dovecot-pop3d dovecot-submissiond     # interop: a server we did not write (never dovecot-imapd: it conflicts with cyrus-imapd)
   curl python3 valgrind                              # real clients; memory checks
+  isync subversion                                   # interop: mbsync (IMAP), svn and svnserve (libsasl2 on both sides)
   shellcheck                                         # make lint: every shell script
 )
 case "${1:-test}" in
   build) packages=("${build[@]}") ;;
-  lint) packages=("${build[@]}" shellcheck) ;;
+  deb) packages=("${build[@]}" "${deb[@]}") ;;
+  lint) packages=("${build[@]}" shellcheck python3) ;; # python3: make check-fn-length
   test)
     packages=("${build[@]}" "${tests[@]}")
     # The test identity provider (npm oidc-provider) needs Node.js 20 or later;
     # this machine kind ships it. Debian's own nodejs is only a fallback.
     command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
     ;;
-  *) echo "usage: deps.sh [build|lint|test]" >&2; exit 2 ;;
+  *) echo "usage: deps.sh [build|deb|lint|test]" >&2; exit 2 ;;
 esac
 
 missing=()

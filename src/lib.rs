@@ -20,6 +20,7 @@ pub mod server;
 pub mod token;
 pub mod url_policy;
 pub mod validate;
+pub mod version;
 
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -79,6 +79,31 @@ fn unknown_options_exit_2_with_the_message_on_stderr() {
     assert!(out.stdout.is_empty() && !out.stderr.is_empty());
 }
 
+/// `--version` names the commit of this checkout (build.rs asks git; the
+/// tests always run from a checkout).
+#[test]
+fn version_names_the_version_and_the_commit() {
+    let out = run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        head.status.success(),
+        "git rev-parse: {}",
+        text(&head.stderr)
+    );
+    let expected = format!(
+        "sasl-oauth {} (commit {})\n",
+        env!("CARGO_PKG_VERSION"),
+        text(&head.stdout).trim()
+    );
+    assert_eq!(text(&out.stdout), expected);
+    assert_eq!(run(&["-V"]).stdout, out.stdout);
+}
+
 #[test]
 fn token_init_refuses_to_replace_a_file_without_force() {
     let d = dir("noforce");

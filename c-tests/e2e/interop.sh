@@ -11,6 +11,9 @@
 #                       client plugin)
 #   interop_dovecot.sh  Dovecot's own OAUTHBEARER/XOAUTH2 <- pop3test and
 #                       smtptest (our client plugin)
+#   interop_mbsync.sh   Cyrus imapd + our server plugin <- mbsync (our client
+#                       plugin; Pass, PassCmd with a token file)
+#   interop_svn.sh      svnserve + our server plugin <- svn (our client plugin)
 #
 # Each script prints "ok - …"/"not ok - …" and records its cells; this driver
 # runs them, checks that every cell of the matrix below was run, prints the
@@ -48,6 +51,9 @@ EXPECTED=(
     "imtest|cyrus|OAUTHBEARER" "imtest|cyrus|XOAUTH2"
     "postfix-smtp|postfix|OAUTHBEARER" "postfix-smtp|postfix|XOAUTH2"
     "ldapwhoami|slapd|OAUTHBEARER" "ldapwhoami|slapd|XOAUTH2"
+    "ldapsearch|slapd|OAUTHBEARER"
+    "mbsync|cyrus|OAUTHBEARER" "mbsync|cyrus|XOAUTH2"
+    "svn|svnserve|OAUTHBEARER" "svn|svnserve|XOAUTH2"
     "pop3test|dovecot|OAUTHBEARER" "pop3test|dovecot|XOAUTH2"
     "smtptest|dovecot|OAUTHBEARER" "smtptest|dovecot|XOAUTH2"
     "form-curl|cyrus|OAUTHBEARER XOAUTH2" "form-curl|postfix|OAUTHBEARER XOAUTH2"
@@ -59,9 +65,10 @@ EXPECTED=(
     "form-kafka|cyrus|OAUTHBEARER" "form-kafka|postfix|OAUTHBEARER"
 )
 ROWS=(curl python-imaplib python-smtplib imtest pop3test smtptest postfix-smtp ldapwhoami
-    form-curl form-mutt form-neomutt form-msmtp form-imapclient form-roundcube form-kafka)
-COLS=(cyrus postfix slapd dovecot)
-SCRIPTS=(interop_cyrus.sh interop_postfix.sh interop_slapd.sh interop_dovecot.sh)
+    ldapsearch mbsync svn form-curl form-mutt form-neomutt form-msmtp form-imapclient form-roundcube form-kafka)
+COLS=(cyrus postfix slapd dovecot svnserve)
+SCRIPTS=(interop_cyrus.sh interop_postfix.sh interop_slapd.sh interop_dovecot.sh interop_mbsync.sh
+    interop_svn.sh)
 
 # ---------------------------------------------------------------- versions
 
@@ -77,6 +84,8 @@ v_slapd=$(pkg slapd)
 v_ldaputils=$(pkg ldap-utils)
 v_dovecot=$(first_line dovecot --version 2> /dev/null | awk '{print $1}')
 v_libsasl=$(pkg libsasl2-2)
+v_isync=$(pkg isync)
+v_subversion=$(pkg subversion)
 v_node=$(first_line node --version)
 v_oidc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' \
     "$root/tests/idp/node_modules/oidc-provider/package.json" 2> /dev/null || echo "?")
@@ -94,6 +103,9 @@ row_label() {
         smtptest) echo "smtptest (cyrus-clients $v_clients) + our client plugin" ;;
         postfix-smtp) echo "Postfix $v_postfix smtp client + our client plugin (mail relayed)" ;;
         ldapwhoami) echo "ldapwhoami (ldap-utils $v_ldaputils) + our client plugin" ;;
+        ldapsearch) echo "ldapsearch (ldap-utils $v_ldaputils) + our client plugin" ;;
+        mbsync) echo "mbsync (isync $v_isync) + our client plugin" ;;
+        svn) echo "svn (subversion $v_subversion) + our client plugin" ;;
         form-curl) echo "message form of curl 7.88.1 (replayed)" ;;
         form-mutt) echo "message form of mutt 2.0–2.4 (replayed)" ;;
         form-neomutt) echo "message form of NeoMutt 20251211 (replayed)" ;;
@@ -110,6 +122,7 @@ col_label() {
         postfix) echo "Postfix smtpd $v_postfix + our server plugin" ;;
         slapd) echo "OpenLDAP slapd $v_slapd + our server plugin" ;;
         dovecot) echo "Dovecot $v_dovecot (its own OAUTHBEARER, XOAUTH2)" ;;
+        svnserve) echo "svnserve (subversion $v_subversion) + our server plugin" ;;
     esac
 }
 
@@ -250,6 +263,21 @@ forms, that client has no such protocol).
   OAUTHBEARER, an empty line for XOAUTH2), the refusal, and the status
   (`invalid_token`, `401`) in `sasl_errdetail()`; alice's token as bob:
   refused by Dovecot's user name check.
+- **mbsync** (`interop_mbsync.sh`): a Cyrus instance that makes alice's
+  INBOX at her first login; `AuthMechs` picks the mechanism. With `Pass
+  TOKEN`, mbsync logs in and pushes a local message, found afterwards in
+  Cyrus' partition. With `PassCmd` printing `file:/path/token.json` whose
+  access token expired a minute ago, the plugin refreshes the file during
+  the sync with exactly one `/token` request, and the next sync makes none.
+  A refused token: the error challenge, our answer (`AQ==`, or an empty
+  line for XOAUTH2), `NO`, a non-zero exit before the timeout, the status in
+  `sasl_errdetail()`, nothing pushed.
+- **Subversion** (`interop_svn.sh`): `svnserve` with `[sasl] use-sasl =
+  true` and its SASL file `svn.conf`; `svn mkdir` with `--password TOKEN`
+  (a JWT, an opaque token) commits a revision whose author is alice; a
+  refused token ends with `E170001` and no revision, and svnserve's log has
+  the plugin's reason; `--username bob` with alice's token is refused. The
+  client's mechanisms line names one mechanism per cell.
 - **Replayed message forms** (`interop_forms.py`): the exact bytes each client
   sends, read from its source (file, function and version are cited in the
   script): curl and mutt/NeoMutt/msmtp send `host` and `port` and an unescaped
@@ -277,9 +305,30 @@ forms, that client has no such protocol).
   print `sasl_errdetail()`; the scripts read it through a small LD_PRELOAD
   wrapper around `sasl_client_step`.
 - slapd reads its SASL file only from `/etc/ldap/sasl2`; the script
-  bind-mounts a private folder there inside `unshare -m`.
+  bind-mounts a private folder there inside `unshare -m`. `ldapsearch -Y
+  OAUTHBEARER` binds the same way as ldapwhoami.
 - Postfix 3.7 has `smtpd_sasl_mechanism_filter`, which gives one smtpd
   listener XOAUTH2 only with the same SASL configuration.
+- mbsync and svn need opposite return codes after the client's token
+  message. mbsync (no `SASL_SUCCESS_DATA`) aborts ("IMAP wants more steps
+  despite successful SASL authentication") when the server challenges after
+  the client said SASL_OK; svn (`SASL_SUCCESS_DATA`) fails with "Unexpected
+  server response to authentication" when the server's success has no data
+  while the client still says SASL_CONTINUE. The client plugin follows the
+  flag: SASL_OK with `SASL_SUCCESS_DATA`, SASL_CONTINUE without.
+- With a refused token svn reports only `E170001: Unexpected server response
+  to authentication`: it reads the server's error challenge as a protocol
+  error and never lets the mechanism answer it. The reason is in svnserve's
+  (syslog) log.
+- mbsync prints the whole `AUTHENTICATE` command, token included, when the
+  server answers `NO`: keep its output out of shared logs.
+- mbsync 1.4 does not end the exchange when a client step fails after the
+  server's challenge: it prints the error and then waits, past its own
+  `Timeout`. The plugin fails a step there in one case: a token from a
+  token file that the server refused as invalid, after which the file is
+  refreshed and the step returns SASL_TRYAGAIN. The file is then fresh for
+  the next run, but that mbsync run has to be killed (seen here: killed by
+  `timeout 60`); this case is not a cell.
 EOF
 } > "$tmpdoc"
 mv "$tmpdoc" "$doc"

@@ -32,21 +32,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
+e2e_start 1 1 PLUGIN_DIR "$@"
 plugin_dir=$(cd "$1" && pwd)
 DOVECOT=${DOVECOT:-/usr/sbin/dovecot}
 
-e2e_init
 dv_dump() {
     [ -f "$E2E_TMP/dovecot/dovecot.log" ] || return 0
     echo "# == dovecot.log (last 40 lines)"
     tail -n 40 "$E2E_TMP/dovecot/dovecot.log" | sed 's/^/#   /'
 }
-# shellcheck disable=SC2154 # rc is set inside the trap
-trap 'rc=$?; set +e; trap "" PIPE; if [ -z "$E2E_DONE" ] || [ "$E2E_FAILED" -ne 0 ]; then idp_dump; dv_dump; fi; (exit $rc); e2e_cleanup' EXIT
+# A failed or unfinished run shows the provider's and Dovecot's logs too.
+E2E_DUMPS+=(idp_dump dv_dump)
 for p in "$DOVECOT" "$CYRUS_BIN/pop3test" "$CYRUS_BIN/smtptest"; do
     if [ ! -x "$p" ]; then
         not_ok "$p is installed" "apt-get install dovecot-core dovecot-pop3d dovecot-submissiond cyrus-clients"

@@ -7,7 +7,8 @@
 #   - ldapwhoami -Y OAUTHBEARER and -Y XOAUTH2 with a JWT and an opaque token
 #     answer dn:uid=alice,… (the token's identity, claim `username`);
 #   - the identity comes from the token, not from the client's -U;
-#   - a refused token: Invalid credentials (49) with the plugin's reason.
+#   - a refused token: Invalid credentials (49) with the plugin's reason;
+#   - ldapsearch -Y OAUTHBEARER: the same bind, then a search of the root DSE.
 #
 # slapd reads its SASL application file (slapd.conf: mech_list and our
 # options) only from /etc/ldap/sasl2: slapd runs inside `unshare -m` with a
@@ -127,6 +128,22 @@ for mech in OAUTHBEARER XOAUTH2; do
         'Invalid credentials \(49\)' 'additional info: .*sasl-oauth: .*audience' '!^dn:'
     cell_end
 done
+
+# ldapsearch takes the same SASL options (-Y, -U, -w, -O): a search of the
+# root DSE after an OAUTHBEARER bind (the bound identity is ldapwhoami's
+# check above; slapd 2.5 ignores the RFC 3829 bind control -e bauthzid).
+cell_begin ldapsearch slapd OAUTHBEARER
+search() { # ARGS...: ldapsearch of the root DSE with our client plugin only
+    env SASL_PATH="$plugins" timeout 20 ldapsearch -LLL -H "ldap://127.0.0.1:$port/" -Y OAUTHBEARER -O none \
+        -b "" -s base "$@" supportedSASLMechanisms
+}
+run search -U alice -w "$jwt"
+expect "ldapsearch -Y OAUTHBEARER -> slapd: a JWT binds, the search of the root DSE answers (OAUTHBEARER listed)" 0 \
+    '^SASL/OAUTHBEARER authentication started' '^SASL username: alice$' '^supportedSASLMechanisms: OAUTHBEARER'
+run search -U alice -w "$bad"
+expect "ldapsearch -Y OAUTHBEARER -> slapd: a refused token: Invalid credentials (49), nothing found" 49 \
+    'Invalid credentials \(49\)' '!^supportedSASLMechanisms'
+cell_end
 
 # The identity is the token's, never the client's name: with -U bob, both
 # mechanisms ask to act as bob (OAUTHBEARER a=bob, XOAUTH2 user=bob), a proxy

@@ -15,6 +15,19 @@ E2E_PIDS=()        # helper processes we started (stopped on exit)
 E2E_INSTANCES=()   # Cyrus instances we started (stopped on exit, dumped on failure)
 E2E_SYSLOG=""      # file of captured syslog lines; empty when capture is impossible
 E2E_QUIET=""       # set by the demo: no ok/not ok lines and no summary
+E2E_DUMPS=()       # a script's own log printers, run by e2e_dump (add with E2E_DUMPS+=(fn))
+
+# e2e_start MIN MAX USAGE "$@": how a script starts: exit 2 with
+# "usage: SCRIPT USAGE" unless it was given MIN to MAX arguments, then e2e_init.
+e2e_start() {
+    local min=$1 max=$2 usage=$3
+    shift 3
+    if [ $# -lt "$min" ] || [ $# -gt "$max" ]; then
+        echo "usage: $0 $usage" >&2
+        exit 2
+    fi
+    e2e_init
+}
 
 # e2e_init: make the private directory and arrange for cleanup on any exit.
 e2e_init() {
@@ -159,6 +172,8 @@ e2e_dump() {
     elif [ "${#E2E_INSTANCES[@]}" -gt 0 ]; then
         echo "# == server syslog: not captured (needs root and unshare -m)"
     fi
+    local dump
+    for dump in "${E2E_DUMPS[@]}"; do "$dump"; done
     echo "# ---- end of diagnostics ----"
 }
 
@@ -384,8 +399,9 @@ cyrus_port() { cat "$E2E_TMP/$1/port"; }
 # cyrus_start NAME SASL_PATH: start master on a free 127.0.0.1 port and wait for
 # the IMAP greeting. SASL_PATH is where libsasl2 looks for plugins: imapd.conf
 # has no option for it, but imapd (started by master) honours $SASL_PATH.
+# An empty SASL_PATH: none, libsasl2 looks in the system's plugin directory.
 cyrus_start() {
-    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid _
+    local name=$1 sasl_path=$2 dir="$E2E_TMP/$1" port pid _ path_env=(-u SASL_PATH)
     port=$(free_port)
     echo "$port" > "$dir/port"
     cat > "$dir/cyrus.conf" <<EOF
@@ -399,7 +415,8 @@ SERVICES {
 EOF
     chown -R "$(cyrus_run_user)" "$dir/config" "$dir/partition" "$dir/sieve"
     # SASL_CONF_PATH: an empty private dir, so no /etc/sasl2/*.conf is read.
-    local cmd=(env "SASL_PATH=$sasl_path" "SASL_CONF_PATH=$dir/sasl2"
+    if [ -n "$sasl_path" ]; then path_env=("SASL_PATH=$sasl_path"); fi
+    local cmd=(env "${path_env[@]}" "SASL_CONF_PATH=$dir/sasl2"
         "$CYRUS_BIN/master" -C "$dir/imapd.conf" -M "$dir/cyrus.conf" -p "$dir/master.pid")
     DEVLOG_PREFIX=()
     if [ -n "$E2E_SYSLOG" ]; then devlog_prefix; fi

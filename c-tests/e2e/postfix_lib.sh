@@ -190,3 +190,50 @@ delivered() {
     done
     not_ok "$1" "no message with Subject: $2 in bob's Maildir" "$E2E_TMP/B/maillog"
 }
+
+# pf_oauth_server NAME PORT ISSUER: a receiving instance (not started) whose
+# smtpd, chrooted (Debian's default), listens on 127.0.0.1:PORT and lets in
+# only clients that log in with our server plugin (OAUTHBEARER, XOAUTH2;
+# ISSUER's JWTs for urn:sasl-oauth:imap, keys by discovery inside the
+# chroot); it delivers example.test's bob to NAME/mail/bob/.
+pf_oauth_server() {
+    local name=$1 port=$2 issuer=$3 d="$E2E_TMP/$1"
+    pf_new "$name"
+    pf_master "$name" y "127.0.0.1:$port inet n - y - - smtpd"
+    mkdir -p "$d/mail"
+    chown nobody:nogroup "$d/mail"
+    echo "bob@example.test bob/" > "$d/etc/vmailbox"
+    pf_main "$name" \
+        "smtpd_banner = \$myhostname ESMTP e2e" \
+        "smtpd_sasl_auth_enable = yes" \
+        "smtpd_sasl_type = cyrus" \
+        "smtpd_sasl_path = smtpd" \
+        "smtpd_sasl_security_options = noanonymous" \
+        "smtpd_tls_security_level = none" \
+        "# only authenticated clients may send, even to the local virtual domain" \
+        "smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
+        "smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
+        "virtual_mailbox_domains = example.test" \
+        "virtual_mailbox_base = $d/mail" \
+        "virtual_mailbox_maps = texthash:$d/etc/vmailbox" \
+        "virtual_uid_maps = static:$(id -u nobody)" \
+        "virtual_gid_maps = static:$(id -g nobody)"
+    # Debian's smtpd reads its SASL options here (cyrus_sasl_config_path is ignored).
+    cat > "$d/etc/sasl/smtpd.conf" <<EOF
+mech_list: OAUTHBEARER XOAUTH2
+oauth_issuer: $issuer
+oauth_audience: urn:sasl-oauth:imap
+oauth_username_claim: username
+EOF
+}
+
+# pf_send NAME SUBJECT: a message from alice to bob@example.test injected
+# with NAME's sendmail (the check that it is accepted), then NAME's queue flushed.
+pf_send() {
+    local name=$1 subject=$2 d="$E2E_TMP/$1"
+    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
+        "$subject" "$name" > "$d/message"
+    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
+    expect "$name: sendmail -C accepts the message" 0
+    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
+}

@@ -65,35 +65,7 @@ issuer=$IDP_ISSUER
 # ---------------------------------------------------------------- B: the server
 
 port_b=$(free_port)
-pf_new B
-# smtpd chrooted (Debian's default): SASL init before the chroot, the provider's
-# keys fetched by discovery inside it.
-pf_master B y "127.0.0.1:$port_b inet n - y - - smtpd"
-mkdir -p "$E2E_TMP/B/mail"
-chown nobody:nogroup "$E2E_TMP/B/mail"
-echo "bob@example.test bob/" > "$E2E_TMP/B/etc/vmailbox"
-pf_main B \
-    "smtpd_banner = \$myhostname ESMTP e2e" \
-    "smtpd_sasl_auth_enable = yes" \
-    "smtpd_sasl_type = cyrus" \
-    "smtpd_sasl_path = smtpd" \
-    "smtpd_sasl_security_options = noanonymous" \
-    "smtpd_tls_security_level = none" \
-    "# only authenticated clients may send, even to the local virtual domain" \
-    "smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
-    "smtpd_recipient_restrictions = permit_sasl_authenticated, reject" \
-    "virtual_mailbox_domains = example.test" \
-    "virtual_mailbox_base = $E2E_TMP/B/mail" \
-    "virtual_mailbox_maps = texthash:$E2E_TMP/B/etc/vmailbox" \
-    "virtual_uid_maps = static:$(id -u nobody)" \
-    "virtual_gid_maps = static:$(id -g nobody)"
-# Debian's smtpd reads its SASL options here (cyrus_sasl_config_path is ignored).
-cat > "$E2E_TMP/B/etc/sasl/smtpd.conf" <<EOF
-mech_list: OAUTHBEARER XOAUTH2
-oauth_issuer: $issuer
-oauth_audience: urn:sasl-oauth:imap
-oauth_username_claim: username
-EOF
+pf_oauth_server B "$port_b" "$issuer"
 pf_start B || e2e_finish
 
 # The greeting and EHLO: AUTH offers both mechanisms.
@@ -137,15 +109,6 @@ token_file() {
     chmod 600 "$f"
 }
 
-# send NAME SUBJECT: inject a message with A's sendmail and flush A's queue.
-send() {
-    local name=$1 subject=$2 d="$E2E_TMP/$1"
-    printf 'From: alice@a.e2e.invalid\nTo: bob@example.test\nSubject: %s\n\nrelayed by %s\n' \
-        "$subject" "$name" > "$d/message"
-    run sendmail -C "$d/etc" -f alice@a.e2e.invalid bob@example.test < "$d/message"
-    expect "$name: sendmail -C accepts the message" 0
-    postqueue -c "$d/etc" -f > /dev/null 2>&1 || true
-}
 
 
 # relay_run NAME CHROOT MECH: one complete run of A.
@@ -171,7 +134,7 @@ relay_run() {
     fi
     idp_counters_reset
     pf_start "$name" || return 0
-    send "$name" "e2e $name"
+    pf_send "$name" "e2e $name"
     log_has "$name: A's log shows status=sent through 127.0.0.1:$port_b" "$name" \
         "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$port_b, .*status=sent"
     log_has "$name: B's log shows the login of alice with $mechname" B \
@@ -213,7 +176,7 @@ token_file "$f"
 cp -p "$f" "$E2E_TMP/$name.before"
 idp_counters_reset
 if pf_start "$name"; then
-    send "$name" "e2e $name"
+    pf_send "$name" "e2e $name"
     log_has "$name: the first attempt is deferred (server refused the token)" "$name" \
         "status=deferred .*(SASL|authentication)"
     postqueue -c "$E2E_TMP/$name/etc" -f > /dev/null 2>&1 || true

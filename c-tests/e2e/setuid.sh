@@ -21,13 +21,8 @@ ctests=$(cd "$here/.." && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
+e2e_start 1 1 PLUGIN_DIR "$@"
 plugin_dir=$(cd "$1" && pwd)
-
-e2e_init
 if [ "$(id -u)" -ne 0 ]; then
     not_ok "runs as root" "installing a setuid-root program needs root"
     e2e_finish

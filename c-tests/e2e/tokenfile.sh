@@ -39,14 +39,9 @@ ctests=$(cd "$here/.." && pwd)
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PLUGIN_DIR HOOKS_PLUGIN_DIR" >&2
-    exit 2
-fi
+e2e_start 2 2 "PLUGIN_DIR HOOKS_PLUGIN_DIR" "$@"
 plugin_dir=$(cd "$1" && pwd)
 hooks_src=$2
-
-e2e_init
 ulimit -c 0 # the crash test aborts on purpose: no core file
 json=(python3 "$here/tokenfile_json.py")
 prog=$ctests/bin/test_tokenfile

@@ -27,16 +27,11 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tool_lib.sh
 . "$here/tool_lib.sh"
 
-if [ $# -gt 2 ]; then
-    echo "usage: $0 [PLUGIN_DIR] [FIXTURES]" >&2
-    exit 2
-fi
+e2e_start 0 2 "[PLUGIN_DIR] [FIXTURES]" "$@"
 plugin_dir=${1:-$root/build/plugin}
 fixtures=${2:-$root/build/fixtures}
 BIN=${SASL_OAUTH_BIN:-$root/target/debug/sasl-oauth}
 IDP_DIR=$root/tests/idp
-
-e2e_init
 tool_require || e2e_finish
 
 # The tool reads no system client configuration: `token refresh` loads
@@ -53,15 +48,33 @@ ok "the test identity provider runs at $ISSUER"
 USER_SCOPE="openid offline_access mail"
 RESOURCE=urn:sasl-oauth:imap
 
+# device_init NAME FILE: `token init` by the device grant (public client) in
+# the background, writing FILE; CODE is the user code it printed ('' if none).
+device_init() {
+    bg_start "$1" "$BIN" token init --provider "$ISSUER" --client-id sasl-oauth-public \
+        --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$2"
+    CODE=""
+    if wait_line "$1" '^user_code: ' 15; then
+        CODE=$(sed -n 's/^user_code: *//p' "$BG_OUT" | head -n1)
+    fi
+}
+
+# browser_init NAME FILE SECONDS: `token init --browser` in the background,
+# waiting SECONDS for the redirect; URL is the authorization URL it printed.
+browser_init() {
+    bg_start "$1" "$BIN" token init --browser --provider "$ISSUER" --client-id sasl-oauth-public \
+        --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$2" --wait "$3"
+    URL=""
+    if wait_line "$1" 'listening for the answer on ' 15; then
+        URL=$(grep -m1 -E "^$ISSUER/auth\?" "$BG_OUT" || true)
+    fi
+}
+
 # ==================================================================== 1. device flow
 echo "# 1. device authorization grant, public client"
 dev=$files/device.json
-bg_start device "$BIN" token init --provider "$ISSUER" --client-id sasl-oauth-public \
-    --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$dev"
-code=""
-if wait_line device '^user_code: ' 15; then
-    code=$(sed -n 's/^user_code: *//p' "$BG_OUT" | head -n1)
-fi
+device_init device "$dev"
+code=$CODE
 why=""
 [ -n "$code" ] || why+="; no 'user_code: CODE' line on stdout"
 grep -q "open $ISSUER/device and enter the code $code" "$BG_OUT" || why+="; stdout does not name the verification URI $ISSUER/device with the code"
@@ -219,12 +232,8 @@ fi
 # ==================================================================== 2. code + PKCE
 echo "# 2. authorization code with PKCE on a loopback redirect (--browser)"
 br=$files/browser.json
-bg_start browser "$BIN" token init --browser --provider "$ISSUER" --client-id sasl-oauth-public \
-    --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$br" --wait 40
-url=""
-if wait_line browser 'listening for the answer on ' 15; then
-    url=$(grep -m1 -E "^$ISSUER/auth\?" "$BG_OUT" || true)
-fi
+browser_init browser "$br" 40
+url=$URL
 why=$(python3 - "$url" "$ISSUER" <<'EOF'
 import re, sys, urllib.parse as u
 url, issuer = sys.argv[1], sys.argv[2]
@@ -307,12 +316,8 @@ verdict "token init --browser --wait 2 without a callback gives up: non-zero exi
 # does not end the sign-in (any local process could send one): the tool keeps
 # waiting until --wait runs out.
 bad=$files/badstate.json
-bg_start badstate "$BIN" token init --browser --provider "$ISSUER" --client-id sasl-oauth-public \
-    --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$bad" --wait 6
-url=""
-if wait_line badstate 'listening for the answer on ' 15; then
-    url=$(grep -m1 -E "^$ISSUER/auth\?" "$BG_OUT" || true)
-fi
+browser_init badstate "$bad" 6
+url=$URL
 redirect=$(url_param "$url" redirect_uri)
 page=$E2E_TMP/out/badstate-page.html
 st=000
@@ -333,12 +338,8 @@ verdict "a callback with a wrong state gets an error page, the tool keeps waitin
 
 # The user refuses at the provider: the redirect carries error=access_denied.
 deny=$files/browser-denied.json
-bg_start browserdeny "$BIN" token init --browser --provider "$ISSUER" --client-id sasl-oauth-public \
-    --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$deny" --wait 30
-url=""
-if wait_line browserdeny 'listening for the answer on ' 15; then
-    url=$(grep -m1 -E "^$ISSUER/auth\?" "$BG_OUT" || true)
-fi
+browser_init browserdeny "$deny" 30
+url=$URL
 final=""
 [ -z "$url" ] || final=$(browse "$url" alice deny) || final=""
 [ -z "$final" ] || curl -sS --max-time 10 -o /dev/null "$final" 2>/dev/null || true
@@ -400,12 +401,8 @@ verdict "client credentials with a wrong secret: non-zero exit with the reason, 
 # ==================================================================== 4. denied / expired
 echo "# 4. a denied and an expired device code"
 dd=$files/denied.json
-bg_start denied "$BIN" token init --provider "$ISSUER" --client-id sasl-oauth-public \
-    --resource "$RESOURCE" --scope "$USER_SCOPE" --output "$dd"
-code=""
-if wait_line denied '^user_code: ' 15; then
-    code=$(sed -n 's/^user_code: *//p' "$BG_OUT" | head -n1)
-fi
+device_init denied "$dd"
+code=$CODE
 deny_log=$E2E_TMP/out/device-deny.log
 [ -n "$code" ] && "$IDP_DIR/get-token.sh" "$ISSUER" device-approve "$code" alice --deny > "$deny_log" 2>&1 || true
 bg_wait denied 30

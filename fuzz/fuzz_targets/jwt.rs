@@ -28,7 +28,11 @@ fn validator() -> &'static JwtValidator {
             }),
             algorithms: alg::ALL.to_vec(),
         };
-        let keys = KeyStore::from_file(path, 0).unwrap();
+        // Read once into memory, then removed: a run leaves nothing behind
+        // (a key file that is gone is treated as unchanged).
+        let keys = KeyStore::from_file(path.clone(), 0);
+        let _ = std::fs::remove_file(&path);
+        let keys = keys.unwrap();
         JwtValidator::new(policy, vec![("https://issuer.test".into(), keys)])
     })
 }

@@ -37,8 +37,44 @@ impl ServerStatus {
     }
 }
 
+/// How the application's protocol ends a login, which decides what the client
+/// says after its first message. The message forms are the same; only the
+/// return code differs, because applications read it differently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// The server's outcome (IMAP's tagged OK, SMTP's 235, LDAP's bind
+    /// result) reaches the mechanism as one more, empty, challenge, and an
+    /// error challenge may come instead: the first message is answered with
+    /// SASL_CONTINUE. Applications such as mbsync take a SASL_OK there as
+    /// "nothing more may come" and abort at the error challenge.
+    #[default]
+    OutcomeIsAStep,
+    /// The application declared that its protocol carries success data
+    /// (SASL_SUCCESS_DATA in `sasl_client_new`, as Subversion does): a
+    /// success then comes with the server's last data, and a bare success
+    /// is an error while the client still says SASL_CONTINUE. A bearer
+    /// token is the client's last word on success, so the first message
+    /// carrying a token is sent with SASL_OK. libsasl2 then runs no further
+    /// client step (doneflag): after an error challenge the login fails on
+    /// the client's side without our acknowledgement, and a token file is
+    /// refreshed only before expiry, not after a refusal.
+    SuccessData,
+}
+
+impl Ending {
+    /// From the flags the application gave `sasl_client_new`.
+    pub fn from_flags(flags: u32, success_data_flag: u32) -> Ending {
+        if flags & success_data_flag != 0 {
+            Ending::SuccessData
+        } else {
+            Ending::OutcomeIsAStep
+        }
+    }
+}
+
 pub struct ClientExchange {
     mech: Mechanism,
+    ending: Ending,
     state: State,
     /// What the server's error challenge said, once one came.
     server_status: Option<ServerStatus>,
@@ -51,7 +87,12 @@ fn check_token(token: &str) -> Result<(), Error> {
     if token.is_empty() {
         return Err(Error::param("no access token was given (SASL_CB_PASS)"));
     }
-    if token.bytes().any(|b| b <= b' ' || b == 0x7f) {
+    // One pass without an early exit, which the compiler vectorises: a
+    // token is hundreds of bytes on every login.
+    if token
+        .bytes()
+        .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
+    {
         return Err(Error::param(
             "the access token contains spaces or control characters",
         ));
@@ -63,10 +104,17 @@ impl ClientExchange {
     pub fn new(mech: Mechanism) -> Self {
         ClientExchange {
             mech,
+            ending: Ending::default(),
             state: State::Start,
             server_status: None,
             sent_token: false,
         }
+    }
+
+    /// The exchange for an application whose protocol ends as `ending` says.
+    pub fn with_ending(mut self, ending: Ending) -> Self {
+        self.ending = ending;
+        self
     }
 
     pub fn mechanism(&self) -> Mechanism {
@@ -81,9 +129,16 @@ impl ClientExchange {
         match self.build_first(creds, target, now) {
             Ok(message) => {
                 self.state = State::SentFirst;
-                ClientStep::Send {
-                    message: Zeroizing::new(message.into_bytes()),
-                    note: None,
+                let message = Zeroizing::new(message.into_bytes());
+                // Without a token (OAUTH's discovery request) the server's
+                // answer is always a challenge: never the last message.
+                if self.ending == Ending::SuccessData && self.sent_token {
+                    ClientStep::SendLast { message }
+                } else {
+                    ClientStep::Send {
+                        message,
+                        note: None,
+                    }
                 }
             }
             Err(e) => ClientStep::Failure(e),
@@ -464,6 +519,56 @@ mod tests {
             sent(c.challenge(br#"{"status":"401","schemes":"bearer"}"#)),
             b""
         );
+    }
+
+    fn sent_last(step: ClientStep) -> Vec<u8> {
+        match step {
+            ClientStep::SendLast { message } => message.to_vec(),
+            s => panic!("{s:?}"),
+        }
+    }
+
+    #[test]
+    fn ending_follows_the_success_data_flag() {
+        assert_eq!(Ending::from_flags(0, 4), Ending::OutcomeIsAStep);
+        assert_eq!(Ending::from_flags(0x1 | 0x2, 4), Ending::OutcomeIsAStep);
+        assert_eq!(Ending::from_flags(4, 4), Ending::SuccessData);
+        assert_eq!(Ending::from_flags(4 | 0x10, 4), Ending::SuccessData);
+    }
+
+    #[test]
+    fn with_success_data_the_token_message_is_the_last_one() {
+        let t = Target::default();
+        for mech in [Mechanism::OAuthBearer, Mechanism::XOAuth2] {
+            // The same bytes either way; only the step differs.
+            let mut plain = ClientExchange::new(mech);
+            let expected = sent(plain.first(&creds(Some("alice"), None, "tok"), &t, 0));
+            let mut c = ClientExchange::new(mech).with_ending(Ending::SuccessData);
+            assert_eq!(
+                sent_last(c.first(&creds(Some("alice"), None, "tok"), &t, 0)),
+                expected
+            );
+            // The exchange would still acknowledge an error challenge (libsasl2
+            // itself runs no step after SASL_OK: c-tests/test_handshake.c).
+            let challenge: &[u8] = match mech {
+                Mechanism::XOAuth2 => br#"{"status":"401"}"#,
+                _ => br#"{"status":"invalid_token"}"#,
+            };
+            match c.challenge(challenge) {
+                ClientStep::Send { note, .. } => assert!(note.unwrap().contains("refused")),
+                s => panic!("{s:?}"),
+            }
+            assert!(c.token_refused());
+        }
+        // OAUTH's discovery request (no token) always waits for the challenge.
+        let mut c = ClientExchange::new(Mechanism::OAuth).with_ending(Ending::SuccessData);
+        let t = Target {
+            host: Some("imap.x".into()),
+            port: Some(143),
+        };
+        sent(c.first(&creds(None, Some("u@x"), ""), &t, 0));
+        let mut c = ClientExchange::new(Mechanism::OAuth).with_ending(Ending::SuccessData);
+        sent_last(c.first(&creds(None, Some("u@x"), "tok"), &t, 0));
     }
 
     #[test]

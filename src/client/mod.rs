@@ -38,6 +38,12 @@ pub enum ClientStep {
         message: zeroize::Zeroizing<Vec<u8>>,
         note: Option<String>,
     },
+    /// Send these bytes, the last ones from our side (SASL_OK with output):
+    /// for protocols whose server outcome carries success data, see
+    /// [`exchange::Ending`].
+    SendLast {
+        message: zeroize::Zeroizing<Vec<u8>>,
+    },
     /// The exchange is complete from our side (SASL_OK, nothing to send).
     Done,
     /// The server refused the token and its source now has a new one: the

@@ -3,7 +3,7 @@
 //! message, and the one refresh a token source may make after the server
 //! refused its token. The C shim only gathers credentials and copies bytes.
 
-use super::exchange::ClientExchange;
+use super::exchange::{ClientExchange, Ending};
 use super::{ClientStep, Credentials, Mechanism, Target};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -27,6 +27,12 @@ impl ClientSession {
             source: None,
             notes: Vec::new(),
         }
+    }
+
+    /// A session for an application whose protocol ends as `ending` says.
+    pub fn with_ending(mut self, ending: Ending) -> Self {
+        self.exchange = self.exchange.with_ending(ending);
+        self
     }
 
     /// Whether the first message went out: later input is a server challenge.
@@ -70,7 +76,7 @@ impl ClientSession {
             return ClientStep::Failure(e);
         }
         let step = self.exchange.first(&creds, target, now);
-        self.first_sent = matches!(step, ClientStep::Send { .. });
+        self.first_sent = matches!(step, ClientStep::Send { .. } | ClientStep::SendLast { .. });
         self.source = Some((source, creds.token));
         step
     }
@@ -263,6 +269,21 @@ mod tests {
         let step = s.start_with(creds(), &Target::default(), Ok(source), 0);
         assert!(matches!(step, ClientStep::Failure(e) if e.reason.contains("token file")));
         assert!(!s.first_sent());
+    }
+
+    #[test]
+    fn with_success_data_the_first_message_is_last() {
+        let (source, refreshes) = fake(vec!["old", "new"], false);
+        let mut s = ClientSession::new(Mechanism::OAuthBearer).with_ending(Ending::SuccessData);
+        let step = s.start_with(creds(), &Target::default(), Ok(source), 0);
+        assert!(
+            matches!(&step, ClientStep::SendLast { message } if message.ends_with(b"auth=Bearer old\x01\x01")),
+            "{step:?}"
+        );
+        assert!(s.first_sent());
+        // Taking the token refreshed nothing (the source is asked again only
+        // after a refusal, which libsasl2 no longer passes on here).
+        assert_eq!(refreshes.load(Ordering::SeqCst), 0);
     }
 
     #[test]

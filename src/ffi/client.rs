@@ -4,8 +4,9 @@
 use super::guard::{boundary, code};
 use super::table::{self, ClientTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{ptr, security_flags, sys, PlugInit, FEATURES};
+use super::{ptr, security_flags, sys, FEATURES};
 use crate::client::config::ClientConfig;
+use crate::client::exchange::Ending;
 use crate::client::session::ClientSession;
 use crate::client::{ClientStep, Credentials, Target};
 use crate::error::Error;
@@ -87,45 +88,45 @@ pub unsafe extern "C" fn sasl_client_plug_init(
     pluglist: *mut *mut sys::sasl_client_plug_t,
     plugcount: *mut c_int,
 ) -> c_int {
-    boundary(
-        "sasl_client_plug_init",
-        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
-        || unsafe { ptr::utils(utils) },
-        || {
-            // SAFETY: libsasl2 passes its utils and out pointers to its locals.
-            let init =
-                unsafe { PlugInit::check(utils, maxversion, out_version, pluglist, plugcount) };
-            let (u, out) = match init {
-                Ok(init) => init,
-                Err(rc) => return rc,
-            };
-            // Configuration and trust anchors are read now: Postfix's smtp
-            // client chroots after SASL init.
-            let rt = match ClientConfig::load().and_then(ClientRuntime::new) {
-                Ok(rt) => Some(Arc::new(rt)),
-                Err(e) => {
-                    u.log(
-                        Level::Err,
-                        &format!(
-                            "client configuration: {} (no client mechanism registered)",
-                            e.reason
-                        ),
-                    );
-                    None
-                }
-            };
-            // Environment variables ignored in a setuid/setgid process.
-            for note in crate::secure_env::take_notes() {
-                u.log(Level::Warn, &note);
+    let init = |u: Utils<'_>| {
+        // Configuration and trust anchors are read now: Postfix's smtp
+        // client chroots after SASL init.
+        let rt = match ClientConfig::load().and_then(ClientRuntime::new) {
+            Ok(rt) => Some(Arc::new(rt)),
+            Err(e) => {
+                u.log(
+                    Level::Err,
+                    &format!(
+                        "client configuration: {} (no client mechanism registered)",
+                        e.reason
+                    ),
+                );
+                None
             }
-            // A broken file registers nothing: fail closed.
-            let set = rt.as_ref().map_or(0, |rt| bits(&rt.config.mechanisms));
-            if let Ok(mut slot) = RUNTIME.write() {
-                *slot = rt;
-            }
-            out.publish(table_of(set))
-        },
-    )
+        };
+        // Environment variables ignored in a setuid/setgid process.
+        for note in crate::secure_env::take_notes() {
+            u.log(Level::Warn, &note);
+        }
+        // A broken file registers nothing: fail closed.
+        let set = rt.as_ref().map_or(0, |rt| bits(&rt.config.mechanisms));
+        if let Ok(mut slot) = RUNTIME.write() {
+            *slot = rt;
+        }
+        table_of(set)
+    };
+    // SAFETY: libsasl2 passes NULL or its utils, and its out pointers to its locals.
+    unsafe {
+        super::plug_init(
+            "sasl_client_plug_init",
+            utils,
+            maxversion,
+            out_version,
+            pluglist,
+            plugcount,
+            init,
+        )
+    }
 }
 
 unsafe extern "C" fn mech_new(
@@ -143,8 +144,11 @@ unsafe extern "C" fn mech_new(
             let Some((_, mech)) = super::new_args(u, glob_context, conn_context) else {
                 return sys::SASL_BADPARAM;
             };
+            // SAFETY: as above.
+            let flags = unsafe { ptr::client_params(cparams) }.map_or(0, |p| p.flags);
+            let ending = Ending::from_flags(flags, sys::SASL_SUCCESS_DATA as u32);
             let conn = Box::new(ClientConn {
-                session: ClientSession::new(mech),
+                session: ClientSession::new(mech).with_ending(ending),
                 prompts: Vec::new(),
                 out: Default::default(),
             });
@@ -338,46 +342,59 @@ unsafe extern "C" fn mech_step(
     clientoutlen: *mut c_uint,
     oparams: *mut sys::sasl_out_params_t,
 ) -> c_int {
-    boundary(
-        "client mech_step",
-        // SAFETY: libsasl2 passes the params of this connection, valid for the call.
-        || unsafe { ptr::client_utils(cparams) },
-        || {
-            // SAFETY: libsasl2's out pointers for this step (each may be NULL).
-            let mut out = unsafe { ptr::output(clientout, clientoutlen) };
-            // SAFETY: libsasl2 passes the params of this connection, valid for the
-            // call, and the context we made in mech_new; calls on one connection
-            // are serialised.
-            let (params, u, conn) = unsafe {
-                (
-                    ptr::client_params(cparams),
-                    ptr::client_utils(cparams),
-                    ptr::conn_mut::<ClientConn>(conn_context),
-                )
-            };
-            let (Some(params), Some(u), Some(conn)) = (params, u, conn) else {
-                return sys::SASL_BADPARAM;
-            };
-            // SAFETY: libsasl2 guarantees serverinlen readable bytes at serverin.
-            let Some(input) = (unsafe { ptr::bytes(serverin, serverinlen) }) else {
-                return sys::SASL_BADPARAM;
-            };
-            let step = if conn.session.first_sent() {
-                conn.session.challenge(input, unix_now())
-            } else {
-                // SAFETY: libsasl2's prompt slot and out params for this step.
-                let step = unsafe { first_step(conn, params, u, prompt_need, oparams) };
-                match step {
-                    Ok(step) => step,
-                    Err(rc) => return rc,
-                }
-            };
-            log_notes(&mut conn.session, u);
-            // SAFETY: libsasl2's out params for this step (NULL: none).
-            let done = unsafe { ptr::out_ref(oparams) };
-            answer(step, u, conn, &mut out, done)
-        },
-    )
+    let step = |args: ptr::StepArgs<'_, sys::sasl_client_params_t, ClientConn>| {
+        // SAFETY: the prompt slot and out params libsasl2 passed to this step.
+        unsafe { step(args, prompt_need, oparams) }
+    };
+    // SAFETY: libsasl2 passes this step's out pointers (each may be NULL),
+    // the params of this connection, `serverinlen` readable bytes at `serverin` and
+    // the context we made in mech_new, all valid for the call.
+    unsafe {
+        super::mech_step::<_, ClientConn>(
+            "client mech_step",
+            ptr::RawStep {
+                conn_context,
+                params: cparams,
+                input: serverin,
+                len: serverinlen,
+                out: clientout,
+                out_len: clientoutlen,
+            },
+            step,
+        )
+    }
+}
+
+/// One step of a client connection, its arguments converted.
+///
+/// # Safety
+/// The prompt slot and out params are libsasl2's for this step (each may be NULL).
+unsafe fn step(
+    args: ptr::StepArgs<'_, sys::sasl_client_params_t, ClientConn>,
+    prompt_need: *mut *mut sys::sasl_interact_t,
+    oparams: *mut sys::sasl_out_params_t,
+) -> c_int {
+    let ptr::StepArgs {
+        params,
+        utils: u,
+        conn,
+        input,
+        mut out,
+    } = args;
+    let step = if conn.session.first_sent() {
+        conn.session.challenge(input, unix_now())
+    } else {
+        // SAFETY: libsasl2's prompt slot and out params for this step.
+        let step = unsafe { first_step(conn, params, u, prompt_need, oparams) };
+        match step {
+            Ok(step) => step,
+            Err(rc) => return rc,
+        }
+    };
+    log_notes(&mut conn.session, u);
+    // SAFETY: libsasl2's out params for this step (NULL: none).
+    let done = unsafe { ptr::out_ref(oparams) };
+    answer(step, u, conn, &mut out, done)
 }
 
 /// What a step's outcome tells libsasl2 and the application.
@@ -397,6 +414,12 @@ fn answer(
             conn.out = message;
             out.set(&conn.out);
             sys::SASL_CONTINUE
+        }
+        ClientStep::SendLast { message } => {
+            conn.out = message;
+            out.set(&conn.out);
+            oparams.map(utils::set_done);
+            sys::SASL_OK
         }
         ClientStep::Done => {
             oparams.map(utils::set_done);

@@ -34,6 +34,20 @@ fn security_flags(mech: crate::server::Mechanism) -> u32 {
 }
 const FEATURES: u32 = (sys::SASL_FEAT_WANT_CLIENT_FIRST | sys::SASL_FEAT_ALLOWS_PROXY) as u32;
 
+/// The plugin's version and commit, at DEBUG level, at the first init of
+/// either side in this process.
+fn log_version_once(u: utils::Utils) {
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    LOGGED.call_once(|| {
+        let line = format!(
+            "version {} (commit {})",
+            crate::version::VERSION,
+            crate::version::COMMIT
+        );
+        u.log(utils::Level::Debug, &line);
+    });
+}
+
 /// The arguments of both sides' plug_init, checked in one order: utils,
 /// then the API version, then the out pointers.
 struct PlugInit<'a, T> {
@@ -61,6 +75,7 @@ impl<'a, T> PlugInit<'a, T> {
             );
             return Err(sys::SASL_BADVERS);
         }
+        log_version_once(u);
         // SAFETY: the caller's guarantee.
         let outs = unsafe {
             (
@@ -89,6 +104,62 @@ impl<'a, T> PlugInit<'a, T> {
         *self.count = t.len();
         sys::SASL_OK
     }
+}
+
+/// Both sides' plug_init: inside the panic boundary, the arguments checked,
+/// then `init` (which reads the configuration and chooses the table), then
+/// the table handed to libsasl2.
+///
+/// # Safety
+/// As [`PlugInit::check`]: the pointers libsasl2 passed to plug_init.
+unsafe fn plug_init<T: 'static>(
+    name: &'static str,
+    utils: *const sys::sasl_utils_t,
+    maxversion: c_int,
+    out_version: *mut c_int,
+    pluglist: *mut *mut T,
+    plugcount: *mut c_int,
+    init: impl FnOnce(utils::Utils) -> &'static table::Table<T>,
+) -> c_int {
+    guard::boundary(
+        name,
+        // SAFETY: the caller's guarantee: NULL or libsasl2's utils.
+        || unsafe { ptr::utils(utils) },
+        || {
+            // SAFETY: the caller's guarantee: libsasl2's utils and out pointers.
+            let init_args =
+                unsafe { PlugInit::check(utils, maxversion, out_version, pluglist, plugcount) };
+            match init_args {
+                Ok((u, out)) => out.publish(init(u)),
+                Err(rc) => rc,
+            }
+        },
+    )
+}
+
+/// Both sides' mech_step: inside the panic boundary, the arguments
+/// converted (a NULL that must be set: SASL_BADPARAM), then `step`.
+///
+/// # Safety
+/// As [`ptr::step_args`]: the pointers libsasl2 passed to mech_step.
+unsafe fn mech_step<P: ptr::Params, C>(
+    name: &'static str,
+    raw: ptr::RawStep<P>,
+    step: impl FnOnce(ptr::StepArgs<'_, P, C>) -> c_int,
+) -> c_int {
+    guard::boundary(
+        name,
+        // SAFETY: the caller's guarantee: the params of this connection.
+        || unsafe { ptr::params_utils(raw.params) },
+        || {
+            // SAFETY: the caller's guarantee; calls on one connection are
+            // serialised, so the context is this call's alone.
+            match unsafe { ptr::step_args(&raw) } {
+                Some(args) => step(args),
+                None => sys::SASL_BADPARAM,
+            }
+        },
+    )
 }
 
 /// The arguments of both sides' mech_new, checked in one order: utils, the

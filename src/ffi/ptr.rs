@@ -147,6 +147,75 @@ impl Output<'_> {
     }
 }
 
+/// A connection's params, server or client: both point at libsasl2's utils.
+pub trait Params {
+    fn utils_ptr(&self) -> *const sys::sasl_utils_t;
+}
+
+impl Params for sys::sasl_server_params_t {
+    fn utils_ptr(&self) -> *const sys::sasl_utils_t {
+        self.utils
+    }
+}
+
+impl Params for sys::sasl_client_params_t {
+    fn utils_ptr(&self) -> *const sys::sasl_utils_t {
+        self.utils
+    }
+}
+
+/// The utilities of a connection's params (server or client).
+///
+/// # Safety
+/// As [`server_utils`].
+pub unsafe fn params_utils<'a, P: Params>(p: *mut P) -> Option<Utils<'a>> {
+    // SAFETY: the caller's guarantee covers the params and the utils they point at.
+    unsafe { p.as_ref().and_then(|params| utils(params.utils_ptr())) }
+}
+
+/// The arguments of both sides' mech_step, converted in one order: the
+/// output slots (cleared first), the params and their utils, the
+/// connection's state, the peer's bytes.
+pub struct StepArgs<'a, P, C> {
+    pub params: &'a P,
+    pub utils: Utils<'a>,
+    pub conn: &'a mut C,
+    pub input: &'a [u8],
+    pub out: Output<'a>,
+}
+
+/// The pointers libsasl2 passes to both sides' mech_step, as it passes them.
+pub struct RawStep<P> {
+    pub conn_context: *mut c_void,
+    pub params: *mut P,
+    pub input: *const c_char,
+    pub len: c_uint,
+    pub out: *mut *const c_char,
+    pub out_len: *mut c_uint,
+}
+
+/// A step's arguments, or None when a pointer that must be set is NULL
+/// (then the output slots are cleared and the step answers SASL_BADPARAM).
+///
+/// # Safety
+/// What each part's function requires: `params` as [`server_params`],
+/// `conn_context` as [`conn_mut`] with `C`, `input`/`len` as [`bytes`],
+/// `out`/`out_len` as [`output`], all for `'a`.
+pub unsafe fn step_args<'a, P: Params, C>(raw: &RawStep<P>) -> Option<StepArgs<'a, P, C>> {
+    // SAFETY: the caller's guarantee, part by part.
+    unsafe {
+        let out = output(raw.out, raw.out_len);
+        let params = raw.params.as_ref()?;
+        Some(StepArgs {
+            utils: utils(params.utils_ptr())?,
+            params,
+            conn: conn_mut::<C>(raw.conn_context)?,
+            input: bytes(raw.input, raw.len)?,
+            out,
+        })
+    }
+}
+
 /// The output slots of a step, cleared.
 ///
 /// # Safety

@@ -1,19 +1,20 @@
 //! Server side of the plugin: `sasl_server_plug_init` and the mechanism callbacks.
 
 use super::guard::{boundary, code};
-use super::server_options::{OptionSet, RuntimeCache};
+use super::server_options::{Getopt, Options, RuntimeCache};
 use super::table::{self, ServerTable, Table};
 use super::utils::{self, Level, Utils};
-use super::{ptr, security_flags, sys, PlugInit, FEATURES};
+use super::{ptr, security_flags, sys, FEATURES};
 use crate::error::{printable, ErrorKind};
 use crate::options;
 use crate::server::config::ServerConfig;
 use crate::server::exchange::Exchange;
 use crate::server::{Identities, ServerRuntime, Step};
 use crate::validate::unix_now;
-use std::ffi::CString;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_uint, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The server runtime built at the last plugin init; None when the server
 /// side is not (correctly) configured, so its mechanisms are not offered.
@@ -22,38 +23,81 @@ static TABLE: ServerTable = ServerTable::new();
 
 /// What each option set built, at init or through a connection's own getopt
 /// (when the application gives options only per connection).
-static BUILT: RuntimeCache<ServerRuntime> = RuntimeCache::new();
+static BUILT: LazyLock<RuntimeCache<ServerRuntime>> = LazyLock::new(RuntimeCache::new);
 
-/// Runs `f` on the options `u` sees (the config file, the application's
-/// global getopt, and the connection's own, when `u` is a connection's).
-fn with_options<R>(u: Utils, f: impl FnOnce(&OptionSet) -> R) -> R {
-    OptionSet::read_with(
-        |name, buf| u.getopt_with(name, |v| v.map(|v| buf.extend_from_slice(v)).is_some()),
-        f,
-    )
+/// The options `u` sees: the config file, the application's global getopt,
+/// and the connection's own, when `u` is a connection's.
+impl Getopt for Utils<'_> {
+    fn read(&mut self, name: &CStr, buf: &mut Vec<u8>) -> bool {
+        self.getopt_with(name, |v| v.map(|v| buf.extend_from_slice(v)).is_some())
+    }
 }
 
-/// Builds (once per distinct set) the runtime for a set of options.
-fn runtime_for(u: Utils, set: &OptionSet) -> Option<Arc<ServerRuntime>> {
-    BUILT.get_or_build(set, |set| {
+/// The runtime for a set of options, built once per distinct set (its
+/// trace: docs/architecture.md §4.4). `at_init`: the options of plugin init,
+/// where a server that sets nothing is told so in a note.
+fn runtime_for(
+    u: Utils,
+    options: &mut Options<'_, Utils>,
+    at_init: bool,
+) -> Option<Arc<ServerRuntime>> {
+    BUILT.get_or_build(options, |options| build(u, options, at_init))
+}
+
+/// Reads and validates the configuration, loads the key set. A bad or missing
+/// key disables the server mechanisms with one log line naming it.
+fn build(u: Utils, options: &mut Options<'_, Utils>, at_init: bool) -> Option<Arc<ServerRuntime>> {
+    let config = {
+        let options = RefCell::new(&mut *options);
+        ServerConfig::from_lookup(|k| options.borrow_mut().get(k))
+    };
+    let error = match config {
         // A near miss set means a restriction we would silently drop: refuse it.
-        if let Some(line) = options::first_mistake(|name| is_set(u, name)) {
-            u.log(Level::Err, &format!("server mechanisms disabled: {line}"));
-            return None;
-        }
-        // Nothing set at all is a server that does not use us: a note, not an error.
-        let level = if set.is_empty() {
-            Level::Note
-        } else {
-            Level::Err
-        };
-        configure(u, level, |k| set.get(k))
+        Ok(config) => match near_miss(u) {
+            Some(line) => return disabled(u, Level::Err, &line),
+            None => return start(u, &config),
+        },
+        Err(e) => e,
+    };
+    // Nothing set at all is a server that does not use us: a note at init,
+    // nothing on a connection.
+    let empty = options.is_empty();
+    if empty && !at_init {
+        return None;
+    }
+    match near_miss(u) {
+        Some(line) => disabled(u, Level::Err, &line),
+        None if empty => disabled(u, Level::Note, &error.reason),
+        None => disabled(u, Level::Err, &error.reason),
+    }
+}
+
+/// The first near miss of an option name that `u`'s getopt has a value for.
+fn near_miss(u: Utils) -> Option<String> {
+    options::first_mistake(|name| {
+        CString::new(name).is_ok_and(|key| u.getopt_with(&key, |v| v.is_some()))
     })
 }
 
-/// Whether `u`'s getopt has a value for `name` (the near-miss probe).
-fn is_set(u: Utils, name: &str) -> bool {
-    CString::new(name).is_ok_and(|key| u.getopt_with(&key, |v| v.is_some()))
+fn disabled(u: Utils, level: Level, why: &str) -> Option<Arc<ServerRuntime>> {
+    u.log(level, &format!("server mechanisms disabled: {why}"));
+    None
+}
+
+/// The runtime of a valid configuration (its files read now).
+fn start(u: Utils, config: &ServerConfig) -> Option<Arc<ServerRuntime>> {
+    match ServerRuntime::from_config(config) {
+        Ok(rt) => {
+            if rt.oauth10a.as_ref().is_some_and(|v| !v.shares_nonces()) {
+                u.log(
+                    Level::Warn,
+                    "OAUTH10A: without oauth10a_nonce_dir, a nonce replayed to another server process is not detected",
+                );
+            }
+            Some(Arc::new(rt))
+        }
+        Err(e) => disabled(u, Level::Err, &e.reason),
+    }
 }
 
 /// The runtime for a connection: the one built at init, else one from the
@@ -62,12 +106,7 @@ fn runtime(u: Utils) -> Option<Arc<ServerRuntime>> {
     if let Some(rt) = RUNTIME.read().ok().and_then(|r| r.clone()) {
         return Some(rt);
     }
-    with_options(u, |set| {
-        if set.is_empty() {
-            return None;
-        }
-        runtime_for(u, set)
-    })
+    Options::with(u, |options| runtime_for(u, options, false))
 }
 
 /// Per-connection state, owned by libsasl2 through `conn_context`.
@@ -95,32 +134,6 @@ fn build_table() -> Table<sys::sasl_server_plug_t> {
     Table((0..table::MECHANISMS.len()).map(plug).collect())
 }
 
-/// Reads and validates the configuration, loads the key set. A bad or missing
-/// key disables the server mechanisms with one log line naming it.
-fn configure(
-    u: Utils,
-    level: Level,
-    get: impl Fn(&str) -> Option<String>,
-) -> Option<Arc<ServerRuntime>> {
-    let built =
-        ServerConfig::from_lookup(get).and_then(|config| ServerRuntime::from_config(&config));
-    match built {
-        Ok(rt) => {
-            if rt.oauth10a.as_ref().is_some_and(|v| !v.shares_nonces()) {
-                u.log(
-                    Level::Warn,
-                    "OAUTH10A: without oauth10a_nonce_dir, a nonce replayed to another server process is not detected",
-                );
-            }
-            Some(Arc::new(rt))
-        }
-        Err(e) => {
-            u.log(level, &format!("server mechanisms disabled: {}", e.reason));
-            None
-        }
-    }
-}
-
 /// Server entry point, called by libsasl2 (sasl_server_init) when it loads the
 /// plugin: reads and checks the oauth_* options and the files they name, and
 /// returns the OAUTHBEARER, XOAUTH2, OAUTH10A and OAUTH server mechanisms
@@ -136,27 +149,27 @@ pub unsafe extern "C" fn sasl_server_plug_init(
     pluglist: *mut *mut sys::sasl_server_plug_t,
     plugcount: *mut c_int,
 ) -> c_int {
-    boundary(
-        "sasl_server_plug_init",
-        // SAFETY: libsasl2 passes NULL or its utils, valid for this call.
-        || unsafe { ptr::utils(utils) },
-        || {
-            // SAFETY: libsasl2 passes its utils and out pointers to its locals.
-            let init =
-                unsafe { PlugInit::check(utils, maxversion, out_version, pluglist, plugcount) };
-            let (u, out) = match init {
-                Ok(init) => init,
-                Err(rc) => return rc,
-            };
-            // Forget what an earlier init built: files may have changed since.
-            BUILT.clear();
-            let rt = with_options(u, |set| runtime_for(u, set));
-            if let Ok(mut slot) = RUNTIME.write() {
-                *slot = rt;
-            }
-            out.publish(TABLE.get_or_init(build_table))
-        },
-    )
+    let init = |u: Utils<'_>| {
+        // Forget what an earlier init built: files may have changed since.
+        BUILT.clear();
+        let rt = Options::with(u, |options| runtime_for(u, options, true));
+        if let Ok(mut slot) = RUNTIME.write() {
+            *slot = rt;
+        }
+        TABLE.get_or_init(build_table)
+    };
+    // SAFETY: libsasl2 passes NULL or its utils, and its out pointers to its locals.
+    unsafe {
+        super::plug_init(
+            "sasl_server_plug_init",
+            utils,
+            maxversion,
+            out_version,
+            pluglist,
+            plugcount,
+            init,
+        )
+    }
 }
 
 /// Whether the mechanism is offered on this connection. When it is, the
@@ -287,55 +300,67 @@ unsafe extern "C" fn mech_step(
     serveroutlen: *mut c_uint,
     oparams: *mut sys::sasl_out_params_t,
 ) -> c_int {
-    boundary(
-        "server mech_step",
-        // SAFETY: libsasl2 passes the params of this connection, valid for the call.
-        || unsafe { ptr::server_utils(sparams) },
-        || {
-            // SAFETY: libsasl2's out pointers for this step (each may be NULL).
-            let mut out = unsafe { ptr::output(serverout, serveroutlen) };
-            // SAFETY: libsasl2 passes the params of this connection, valid for the
-            // call, and the context we made in mech_new; calls on one connection
-            // are serialised.
-            let (params, u, conn) = unsafe {
-                (
-                    ptr::server_params(sparams),
-                    ptr::server_utils(sparams),
-                    ptr::conn_mut::<ServerConn>(conn_context),
-                )
-            };
-            let (Some(params), Some(u), Some(conn)) = (params, u, conn) else {
-                return sys::SASL_BADPARAM;
-            };
-            // SAFETY: libsasl2 guarantees clientinlen readable bytes at clientin.
-            let Some(input) = (unsafe { ptr::bytes(clientin, clientinlen) }) else {
-                return sys::SASL_BADPARAM;
-            };
-            let had_refusal = conn.exchange.pending_refusal().is_some();
-            let step = conn.exchange.step(input, &conn.runtime, unix_now());
-            // Warnings of a validation that may still have succeeded (stale keys).
-            for line in crate::validate::notice::take() {
-                u.log(Level::Warn, &line);
+    let step = |args: ptr::StepArgs<'_, sys::sasl_server_params_t, ServerConn>| {
+        // SAFETY: the out params libsasl2 passed to this step.
+        unsafe { step(args, oparams) }
+    };
+    // SAFETY: libsasl2 passes this step's out pointers (each may be NULL),
+    // the params of this connection, `clientinlen` readable bytes at `clientin` and
+    // the context we made in mech_new, all valid for the call.
+    unsafe {
+        super::mech_step::<_, ServerConn>(
+            "server mech_step",
+            ptr::RawStep {
+                conn_context,
+                params: sparams,
+                input: clientin,
+                len: clientinlen,
+                out: serverout,
+                out_len: serveroutlen,
+            },
+            step,
+        )
+    }
+}
+
+/// One step of a server connection, its arguments converted.
+///
+/// # Safety
+/// The out params are libsasl2's for this step (each may be NULL).
+unsafe fn step(
+    args: ptr::StepArgs<'_, sys::sasl_server_params_t, ServerConn>,
+    oparams: *mut sys::sasl_out_params_t,
+) -> c_int {
+    let ptr::StepArgs {
+        params,
+        utils: u,
+        conn,
+        input,
+        mut out,
+    } = args;
+    let had_refusal = conn.exchange.pending_refusal().is_some();
+    let step = conn.exchange.step(input, &conn.runtime, unix_now());
+    // Warnings of a validation that may still have succeeded (stale keys).
+    for line in crate::validate::notice::take() {
+        u.log(Level::Warn, &line);
+    }
+    match step {
+        Step::Continue(challenge) => {
+            if let Some(refusal) = conn.exchange.pending_refusal() {
+                // FAIL level: what servers such as Postfix log by default.
+                u.log(
+                    Level::Fail,
+                    &format!("login refused: {}", refusal.log_text()),
+                );
             }
-            match step {
-                Step::Continue(challenge) => {
-                    if let Some(refusal) = conn.exchange.pending_refusal() {
-                        // FAIL level: what servers such as Postfix log by default.
-                        u.log(
-                            Level::Fail,
-                            &format!("login refused: {}", refusal.log_text()),
-                        );
-                    }
-                    conn.out = challenge;
-                    out.set(&conn.out);
-                    sys::SASL_CONTINUE
-                }
-                // SAFETY: libsasl2's out params for this step, with this connection's params.
-                Step::Success(ids) => unsafe { finish(params, u, &ids, oparams) },
-                Step::Failure(e) => refuse(u, &e, had_refusal),
-            }
-        },
-    )
+            conn.out = challenge;
+            out.set(&conn.out);
+            sys::SASL_CONTINUE
+        }
+        // SAFETY: libsasl2's out params for this step, with this connection's params.
+        Step::Success(ids) => unsafe { finish(params, u, &ids, oparams) },
+        Step::Failure(e) => refuse(u, &e, had_refusal),
+    }
 }
 
 /// Reports a failed step: the client may see errdetail; the log line may
@@ -429,9 +454,11 @@ mod tests {
     use super::*;
     use std::ffi::CStr;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
-    /// getopt calls the fake application below has answered.
+    /// getopt calls the fake application below has answered, and their keys.
     static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static ASKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
     /// Options an application gives only per connection (a JWKS URL: nothing
     /// to read at build, nothing fetched before a token comes).
@@ -439,6 +466,16 @@ mod tests {
         (c"oauth_issuer", c"https://issuer.example"),
         (c"oauth_audience", c"imap"),
         (c"oauth_jwks_url", c"https://issuer.example/jwks"),
+    ];
+
+    /// The keys a build from OPTS does not read: they cannot change it.
+    const SKIPPED: &[&str] = &[
+        "oauth_client_secret",
+        "oauth_client_secret_file",
+        "oauth_client_auth_method",
+        "oauth10a_max_skew",
+        "oauth10a_nonce_dir",
+        "oauth_roles_claim",
     ];
 
     unsafe extern "C" fn getopt(
@@ -451,10 +488,28 @@ mod tests {
         CALLS.fetch_add(1, Ordering::SeqCst);
         // SAFETY: the plugin passes a NUL-terminated key and writable out pointers.
         let option = unsafe { CStr::from_ptr(option) };
-        let Some((_, value)) = OPTS.iter().find(|(k, _)| *k == option) else {
+        ASKED
+            .lock()
+            .unwrap()
+            .push(option.to_string_lossy().into_owned());
+        // SAFETY: as above; `len` may be NULL.
+        unsafe { answer(OPTS.iter(), option, result, len) }
+    }
+
+    /// What a getopt answers: the value of `option` in `table`, or SASL_FAIL.
+    ///
+    /// # Safety
+    /// `result` is writable, `len` NULL or writable.
+    unsafe fn answer<'a>(
+        mut table: impl Iterator<Item = &'a (&'a CStr, &'a CStr)>,
+        option: &CStr,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        let Some((_, value)) = table.find(|(k, _)| *k == option) else {
             return sys::SASL_FAIL;
         };
-        // SAFETY: as above; `len` may be NULL.
+        // SAFETY: the caller's guarantee.
         unsafe {
             *result = value.as_ptr();
             if !len.is_null() {
@@ -464,9 +519,9 @@ mod tests {
         sys::SASL_OK
     }
 
-    /// A login reads each option key once (mech_avail makes the state, so
-    /// libsasl2 skips mech_new), and a set already seen is neither built nor
-    /// probed for near misses again.
+    /// A login reads each option key its set's build read, once (mech_avail
+    /// makes the state, so libsasl2 skips mech_new), and a set already seen is
+    /// neither built nor probed for near misses again.
     #[test]
     fn a_login_reads_each_key_once_and_a_seen_set_is_not_built_again() {
         let utils = sys::sasl_utils_t {
@@ -482,6 +537,7 @@ mod tests {
         let bearer = table::glob_context(0);
         for login in 0..3 {
             CALLS.store(0, Ordering::SeqCst);
+            ASKED.lock().unwrap().clear();
             let mut state: *mut c_void = std::ptr::null_mut();
             // SAFETY: params, utils and the state slot are locals that outlive the calls.
             let rc = unsafe { mech_avail(bearer, &mut params, &mut state) };
@@ -498,14 +554,84 @@ mod tests {
                     "first sight: the probe"
                 );
             } else {
-                assert_eq!(
-                    calls,
-                    crate::server::config::SERVER_KEYS.len(),
-                    "login {login}"
-                );
+                let keys = crate::server::config::SERVER_KEYS;
+                let mut asked = ASKED.lock().unwrap().clone();
+                asked.sort();
+                let mut want: Vec<String> = keys
+                    .iter()
+                    .filter(|k| !SKIPPED.contains(k))
+                    .map(|k| k.to_string())
+                    .collect();
+                want.sort();
+                assert_eq!(asked, want, "login {login}");
+                assert_eq!(calls, keys.len() - SKIPPED.len(), "login {login}");
             }
             // SAFETY: the state mech_avail made, disposed once.
             unsafe { mech_dispose(state, &utils) };
         }
+    }
+
+    /// Options of the second test: OPTS's keys for another issuer, plus EXTRA.
+    static EXTRA: Mutex<Vec<(&CStr, &CStr)>> = Mutex::new(Vec::new());
+
+    unsafe extern "C" fn getopt_extra(
+        _context: *mut c_void,
+        _plugin: *const c_char,
+        option: *const c_char,
+        result: *mut *const c_char,
+        len: *mut c_uint,
+    ) -> c_int {
+        // SAFETY: the plugin passes a NUL-terminated key and writable out pointers.
+        let option = unsafe { CStr::from_ptr(option) };
+        let base = [
+            (c"oauth_issuer", c"https://issuer2.example"),
+            (c"oauth_audience", c"imap"),
+            (c"oauth_jwks_url", c"https://issuer2.example/jwks"),
+        ];
+        let extra = EXTRA.lock().unwrap();
+        // SAFETY: as above; `len` may be NULL.
+        unsafe { answer(base.iter().chain(extra.iter()), option, result, len) }
+    }
+
+    /// Whether OAUTHBEARER is offered on a connection whose options are the
+    /// base ones and `extra`.
+    fn offered(extra: &[(&'static CStr, &'static CStr)]) -> bool {
+        *EXTRA.lock().unwrap() = extra.to_vec();
+        let utils = sys::sasl_utils_t {
+            getopt: Some(getopt_extra),
+            ..Default::default()
+        };
+        let mut params = sys::sasl_server_params_t {
+            utils: &utils,
+            service: c"imap".as_ptr(),
+            ..Default::default()
+        };
+        let mut state: *mut c_void = std::ptr::null_mut();
+        // SAFETY: params, utils and the state slot are locals that outlive the calls.
+        let rc = unsafe { mech_avail(table::glob_context(0), &mut params, &mut state) };
+        // SAFETY: the state mech_avail made (or NULL), disposed once.
+        unsafe { mech_dispose(state, &utils) };
+        rc == sys::SASL_OK
+    }
+
+    /// A set that matches a built runtime on every key its build read gets
+    /// it; a key refused or a bad value still disables the mechanisms,
+    /// however much of the set is the same as one seen before.
+    #[test]
+    fn a_set_differing_only_in_a_skipped_key_shares_the_runtime_and_misconfiguration_is_refused() {
+        assert!(offered(&[]));
+        // Ignored without oauth_client_id (not read): the same runtime.
+        assert!(offered(&[(c"oauth_client_secret", c"s")]));
+        assert!(offered(&[(c"oauth10a_max_skew", c"not a number")]));
+        // Read whether or not their feature is used: refused.
+        let tenant = c"9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert!(!offered(&[(c"oauth_tenant", tenant)]));
+        assert!(!offered(&[(c"oauth_introspection_audience", c"sometimes")]));
+        assert!(!offered(&[(c"oauth_jwks_max_age", c"soon")]));
+        // A near miss is probed when a set is built: refused in a new set.
+        let near_miss = (c"oauth_required_scopes", c"admin");
+        assert!(!offered(&[near_miss, (c"oauth_scope", c"mail")]));
+        assert!(offered(&[(c"oauth_scope", c"imap")]));
+        assert!(offered(&[]));
     }
 }

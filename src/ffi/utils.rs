@@ -21,6 +21,7 @@ pub enum Level {
     Fail = sys::SASL_LOG_FAIL as isize,
     Warn = sys::SASL_LOG_WARN as isize,
     Note = sys::SASL_LOG_NOTE as isize,
+    Debug = sys::SASL_LOG_DEBUG as isize,
 }
 
 /// Turns our message into a C string: NULs (impossible in our own text, but

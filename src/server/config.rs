@@ -37,6 +37,20 @@ pub struct IssuerKeys {
     pub keys: KeysFrom,
 }
 
+impl IssuerKeys {
+    /// Each issuer with its key source, in `oauth_issuer`'s order.
+    fn pair(issuers: &[String], keys: Vec<KeysFrom>) -> Vec<IssuerKeys> {
+        issuers
+            .iter()
+            .zip(keys)
+            .map(|(issuer, keys)| IssuerKeys {
+                issuer: issuer.clone(),
+                keys,
+            })
+            .collect()
+    }
+}
+
 /// JWTs verified locally (the claims rules are the shared `ServerConfig::claims`).
 #[derive(Debug, Clone)]
 pub struct JwtConfig {
@@ -150,9 +164,15 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
         })
     }
 
+    /// The claim is read only when roles are required: unread, a key cannot
+    /// tell two option sets apart (docs/architecture.md §4.4).
     fn roles(&self) -> Result<Vec<ClaimRule>, Error> {
+        let roles = self.words("oauth_required_roles")?;
+        if roles.is_empty() {
+            return Ok(Vec::new());
+        }
         let claim = self.text_or_default("oauth_roles_claim")?;
-        self.words("oauth_required_roles")?
+        roles
             .iter()
             .map(|r| ClaimRule::role(&claim, r).map_err(|why| bad("oauth_roles_claim", why)))
             .collect()
@@ -342,6 +362,21 @@ impl<F: Fn(&str) -> Option<String>> Keys<F> {
         }
     }
 
+    /// `oauth_introspection_audience`, checked whether or not introspection is used.
+    fn introspection_audience(
+        &self,
+        introspection: Option<IntrospectionConfig>,
+    ) -> Result<Option<IntrospectionConfig>, Error> {
+        let audience_required = self.choice(
+            "oauth_introspection_audience",
+            &[("required", true), ("optional", false)],
+        )?;
+        Ok(introspection.map(|i| IntrospectionConfig {
+            audience_required,
+            ..i
+        }))
+    }
+
     fn freshness(&self) -> Result<Freshness, Error> {
         Ok(Freshness {
             max_age: self.number("oauth_jwks_max_age")?,
@@ -495,26 +530,12 @@ impl ServerConfig {
             Some(k) => Some((k, keys.jwt(&claims)?)),
             None => None,
         };
-        let mut introspection =
+        let introspection =
             keys.introspection(sources.introspection_url, sources.client_id, &claims)?;
-        let audience_required = keys.choice(
-            "oauth_introspection_audience",
-            &[("required", true), ("optional", false)],
-        )?;
-        if let Some(i) = &mut introspection {
-            i.audience_required = audience_required;
-        }
+        let introspection = keys.introspection_audience(introspection)?;
         let freshness = keys.freshness()?;
         let jwt = jwt.map(|(keys, algorithms)| JwtConfig {
-            issuers: claims
-                .issuers
-                .iter()
-                .zip(keys)
-                .map(|(issuer, keys)| IssuerKeys {
-                    issuer: issuer.clone(),
-                    keys,
-                })
-                .collect(),
+            issuers: IssuerKeys::pair(&claims.issuers, keys),
             algorithms,
             freshness,
         });

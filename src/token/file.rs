@@ -30,6 +30,31 @@ const MAX_FILE: u64 = 256 * 1024;
 /// not refreshed again: the problem is not its age, and we must not loop.
 const FRESH: i64 = 60;
 
+/// Every field of a token file with its meaning, for sasl-oauth.conf(5); a
+/// test keeps it equal to [`TokenFile`]'s fields.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("access_token", "the access token the plugin sends"),
+    ("expires_at", "when the access token expires, in Unix seconds; the plugin refreshes it refresh_window seconds before"),
+    ("refresh_token", "the refresh token of the refresh_token grant; a rotated one is saved"),
+    ("token_endpoint", "the token endpoint, for a file that names no provider"),
+    ("client_id", "the OAuth client that refreshes the token"),
+    ("client_secret", "its secret, for a confidential client"),
+    ("scope", "the scopes asked for at each refresh"),
+    ("grant", "refresh_token (the default) or client_credentials"),
+    ("provider", "google, microsoft, microsoft-usgov or microsoft-china: the token endpoint of that provider"),
+    ("tenant", "Microsoft's tenant (id or domain)"),
+    ("user", "the user the token is for"),
+    ("resource", "the RFC 8707 resource indicator sent with each grant"),
+    ("token_auth_method", "client_secret_basic (the default) or client_secret_post"),
+    ("obtained_at", "when the access token was obtained, in Unix seconds (written by the plugin)"),
+    ("oauth_consumer_key", "OAUTH10A: the consumer key"),
+    ("oauth_consumer_secret", "OAUTH10A: the consumer secret"),
+    ("oauth_token", "OAUTH10A: the token"),
+    ("oauth_token_secret", "OAUTH10A: the token secret"),
+    ("oauth_signature_method", "OAUTH10A: HMAC-SHA256 (the default) or HMAC-SHA1"),
+    ("allow_http", "\"yes\" or true: this file's token endpoint may be plain http to a host that is not loopback"),
+];
+
 /// The file format (README, "Client side"). Unknown fields are kept when the file is rewritten.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenFile {
@@ -622,6 +647,46 @@ impl TokenSource for FileSource {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_field_table_names_every_field_of_the_file() {
+        let s = |v: &str| Some(v.to_owned());
+        let secret = || Some(crate::secret::Secret::from("x"));
+        let full = super::TokenFile {
+            access_token: crate::secret::Secret::from("x"),
+            expires_at: Some(1),
+            refresh_token: secret(),
+            token_endpoint: s("x"),
+            client_id: s("x"),
+            client_secret: secret(),
+            scope: s("x"),
+            grant: Some(super::Grant::RefreshToken),
+            provider: s("x"),
+            tenant: s("x"),
+            user: s("x"),
+            resource: s("x"),
+            token_auth_method: s("x"),
+            obtained_at: Some(1),
+            oauth_consumer_key: s("x"),
+            oauth_consumer_secret: secret(),
+            oauth_token: s("x"),
+            oauth_token_secret: secret(),
+            oauth_signature_method: s("x"),
+            allow_http: Some(serde_json::Value::Bool(true)),
+            extra: Default::default(),
+        };
+        let json = serde_json::to_value(&full).unwrap();
+        let mut written: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut tabled: Vec<&str> = super::FIELDS.iter().map(|(n, _)| *n).collect();
+        written.sort_unstable();
+        tabled.sort_unstable();
+        assert_eq!(written, tabled);
+    }
+
     use super::*;
 
     fn temp(name: &str) -> PathBuf {

@@ -1,7 +1,7 @@
 //! `sasl-oauth check`: the plugin's exact server-side validation, with every
 //! check printed, for the administrator whose users cannot log in.
 
-use crate::args::{self, wants_help, Args};
+use crate::args::{self, CheckArgs};
 use crate::lint;
 use crate::Outcome;
 use sasloauth::config_file;
@@ -9,7 +9,6 @@ use sasloauth::error::{printable, ErrorKind};
 use sasloauth::server::config::{effective_values, KeysFrom, Origin, ServerConfig};
 use sasloauth::server::ServerRuntime;
 use sasloauth::validate::unix_now;
-use std::path::PathBuf;
 
 /// The configuration as the plugin will use it, one item a line.
 pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
@@ -75,33 +74,12 @@ pub fn describe(config: &ServerConfig) -> Vec<(&'static str, String)> {
     out
 }
 
-const HELP: &str = "usage: sasl-oauth check (--config FILE | --imapd-conf FILE) (--token-file FILE | --token-file - | --token TOKEN)
-
-Validates a token exactly as the plugin's server side would, with the oauth_*
-options of FILE: a SASL option file such as /etc/sasl2/imap.conf or
-/etc/postfix/sasl/smtpd.conf, or (--imapd-conf, or --config with a file named
-imapd.conf) Cyrus imapd.conf, with sasl_oauth_* keys. Prints the configuration,
-each check passed, and the verdict. Every line of FILE is checked first: an
-unknown oauth_* key, a later version's option, a client option, a value that is
-not the number or yes/no expected, or a key set twice is an error (exit 2).
-Exit status 0 only when the token would be accepted; 1 when it would be refused.
-  --token-file FILE  the token, from a file; '-' reads standard input
-  --token TOKEN      the token on the command line, where every local user
-                     sees it (ps): works, with a warning
-What the token says (kid, claims) is printed with control characters as '?'.
-
-examples:
-  sasl-oauth check --config /etc/postfix/sasl/smtpd.conf --token-file /tmp/token.jwt
-  printf %s \"$TOKEN\" | sasl-oauth check --config /etc/imapd.conf --token-file -";
-
-pub fn run(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(args, &["config", "imapd-conf", "token", "token-file"], &[])?;
-    let imapd = a.get("imapd-conf");
-    let config_path = PathBuf::from(imapd.map_or_else(|| a.require("config"), Ok)?);
+pub fn run(a: &CheckArgs) -> Outcome {
+    let imapd = a.imapd_conf.as_ref();
+    let config_path = imapd
+        .or(a.config.as_ref())
+        .ok_or("--config is required (see --help)")?
+        .clone();
     let form = lint::Form::of(&config_path, imapd.is_some());
     let problems = lint::file(&config_path, |t| lint::server_text(t, form))?;
     if !problems.is_empty() {
@@ -110,7 +88,7 @@ pub fn run(args: &[String]) -> Outcome {
             problems.join("\n  ")
         ));
     }
-    let token = args::secret(&a, "token")?
+    let token = args::secret("token", a.token.as_deref(), a.token_file.as_deref())?
         .ok_or("check needs --token-file FILE (or - for standard input) or --token")?;
     let token = token.expose().trim();
     let options = config_file::load(&config_path).map_err(|e| e.reason.into_owned())?;

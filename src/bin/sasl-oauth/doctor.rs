@@ -4,7 +4,7 @@
 //! configuration parses and which mechanisms it lets the server offer, and
 //! whether the identity provider's documents can be fetched.
 
-use crate::args::{wants_help, Args};
+use crate::args::DoctorArgs;
 use crate::check::describe;
 use crate::lint;
 use crate::private_dir::PrivateDir;
@@ -21,26 +21,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const HELP: &str =
-    "usage: sasl-oauth doctor [--app NAME | --config FILE | --imapd-conf FILE] [--plugin-dir DIR] [--json]
-
-Checks, and says what to do about each problem:
-  - where libsasl2 looks for plugins (SASL_PATH, else the system directory),
-  - whether libsasloauth.so is there and loads through libsasl2, and which
-    mechanisms each side then offers (needs saslpluginviewer, from sasl2-bin),
-  - with --app or --config: whether the application's SASL options parse, and
-    which mechanisms the server offers with them (or the missing key),
-  - whether the issuer's discovery document and key set can be fetched,
-  - every line of the file (and of the client's file, $SASL_OAUTH_CONF or
-    /etc/sasl2/sasl-oauth.conf): unknown or misplaced keys, a later version's
-    options, bad numbers or yes/no values, keys set twice.
---app knows smtpd (Postfix), imap (Cyrus imapd.conf), slapd, and otherwise
-reads /etc/sasl2/NAME.conf. Exit status 0 only when every check passed.
-
-examples:
-  sasl-oauth doctor --app smtpd
-  sasl-oauth doctor --config /etc/imapd.conf --json";
-
 struct Check {
     name: &'static str,
     /// None: information only.
@@ -48,7 +28,7 @@ struct Check {
     detail: String,
 }
 
-fn system_plugin_dir() -> PathBuf {
+pub fn system_plugin_dir() -> PathBuf {
     let multiarch = format!("/usr/lib/{}-linux-gnu/sasl2", std::env::consts::ARCH);
     [multiarch.as_str(), "/usr/lib/sasl2", "/usr/lib64/sasl2"]
         .iter()
@@ -214,12 +194,12 @@ fn available(out: &str) -> Vec<String> {
 /// Where libsasl2 looks, and whether it loads the plugin from there: the
 /// directory, and whether the plugin file is in it.
 fn check_plugin(
-    plugin_dir: Option<&str>,
+    plugin_dir: Option<&Path>,
     say: &mut impl FnMut(&'static str, Option<bool>, String),
 ) -> (PathBuf, bool) {
     // 1. Where libsasl2 looks.
     let (dir, why) = match (plugin_dir, std::env::var("SASL_PATH")) {
-        (Some(d), _) => (PathBuf::from(d), "--plugin-dir"),
+        (Some(d), _) => (d.to_path_buf(), "--plugin-dir"),
         (None, Ok(p)) if !p.is_empty() => (
             PathBuf::from(p.split(':').next().unwrap_or("")),
             "SASL_PATH (first directory)",
@@ -277,12 +257,12 @@ fn check_plugin(
 
 /// The application's configuration file, from --config, --imapd-conf or --app.
 fn config_path(
-    a: &Args,
+    a: &DoctorArgs,
     say: &mut impl FnMut(&'static str, Option<bool>, String),
 ) -> Option<PathBuf> {
     // 3. The application's configuration.
-    match (a.get("config").or(a.get("imapd-conf")), a.get("app")) {
-        (Some(c), _) => Some(PathBuf::from(c)),
+    match (a.config.as_ref().or(a.imapd_conf.as_ref()), &a.app) {
+        (Some(c), _) => Some(c.clone()),
         (None, Some(app)) => match app_config(app) {
             Some(p) => Some(p),
             None => {
@@ -330,31 +310,22 @@ fn print(checks: &[Check], ok: bool, json: bool) {
     }
 }
 
-pub fn run(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(
-        args,
-        &["app", "config", "imapd-conf", "plugin-dir"],
-        &["json"],
-    )?;
+pub fn run(a: &DoctorArgs) -> Outcome {
     let mut checks: Vec<Check> = Vec::new();
     let mut say = |name, ok, detail: String| checks.push(Check { name, ok, detail });
     lint::say_version(&mut say);
 
-    let (dir, present) = check_plugin(a.get("plugin-dir"), &mut say);
-    let config_path = config_path(&a, &mut say);
+    let (dir, present) = check_plugin(a.plugin_dir.as_deref(), &mut say);
+    let config_path = config_path(a, &mut say);
     if let Some(path) = config_path {
-        lint::say_problems(&path, a.get("imapd-conf").is_some(), &mut say);
+        lint::say_problems(&path, a.imapd_conf.is_some(), &mut say);
         check_config(&path, &dir, present, &mut say);
     }
     lint::say_client_file(&mut say);
     check_client_mechanisms(&dir, &mut say);
 
     let ok = checks.iter().all(|c| c.ok != Some(false));
-    print(&checks, ok, a.has("json"));
+    print(&checks, ok, a.json);
     Ok(ok)
 }
 

@@ -216,8 +216,8 @@ pub fn say_version(say: &mut Say) {
         "version",
         None,
         format!(
-            "sasl-oauth {} (this tool; the plugin built with it reads the same options)",
-            options::VERSION
+            "{} (this tool; the plugin built with it reads the same options)",
+            sasloauth::version::LINE
         ),
     );
 }

@@ -1,7 +1,8 @@
 //! `sasl-oauth token init|show|refresh`: token files for the client side.
 
-use crate::args::{self, wants_help, Args};
+use crate::args::{self, InitArgs, RefreshArgs, ShowArgs};
 use crate::flows::{self, Client, Endpoints};
+use crate::setup_postfix;
 use crate::timefmt;
 use crate::Outcome;
 use sasloauth::client::config::{self, ClientConfig};
@@ -17,55 +18,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-pub const USAGE: &str = "usage: sasl-oauth token (init|show|refresh) …  (each takes --help)";
-
-const INIT_HELP: &str =
-    "usage: sasl-oauth token init --provider NAME|ISSUER-URL --client-id ID --output FILE
-           [--client-secret-file F | --client-secret S] [--tenant T] [--scope S]
-           [--resource R] [--user NAME] [--browser | --client-credentials]
-           [--force] [--ca-file PEM] [--timeout MS] [--wait SECONDS]
-
-Gets a first token file for the plugin's client side (file:/path passwords).
-  (default)             device authorization (RFC 8628): prints a web address
-                        and a code to enter there from any browser, then waits
-  --browser             authorization code with PKCE: prints an address to open
-                        in a browser on this machine; listens on 127.0.0.1
-  --client-credentials  the application's own token (Microsoft 365 app-only
-                        IMAP/POP/SMTP), with a client secret
-  --client-secret-file F  the client secret, from a file ('-': standard input);
-                        --client-secret S works too, with a warning: every
-                        local user sees it (ps)
-Providers: google, microsoft (--tenant ID or domain; default common),
-microsoft-usgov, microsoft-china, or any OpenID issuer URL (discovery).
-The file is written with mode 0600, atomically; an existing file is kept
-unless --force.
-
-examples:
-  sasl-oauth token init --provider microsoft --tenant contoso.onmicrosoft.com \\
-      --client-id 00000000-0000-0000-0000-000000000000 --user relay@contoso.com \\
-      --output /var/spool/postfix/etc/sasl-oauth/token.json
-  sasl-oauth token init --provider https://id.example.com/realms/mail \\
-      --client-id imap-relay --client-secret-file /etc/relay.secret \\
-      --client-credentials --output /etc/sasl-oauth/relay.json";
-
-const SHOW_HELP: &str = "usage: sasl-oauth token show FILE [--json]
-
-Shows a token file: provider, user, grant, scopes and expiry; secrets are
-shortened. Exit status 1 when the access token has expired and cannot be
-refreshed (no refresh_token and no client credentials grant).
-
-example:
-  sasl-oauth token show /var/spool/postfix/etc/sasl-oauth/token.json";
-
-const REFRESH_HELP: &str = "usage: sasl-oauth token refresh FILE
-
-Refreshes the access token now, exactly as the plugin does (same lock,
-atomic replace, mode and owner kept; a rotated refresh token is saved). Uses
-the client configuration /etc/sasl2/sasl-oauth.conf (or $SASL_OAUTH_CONF).
-
-example:
-  sasl-oauth token refresh /var/spool/postfix/etc/sasl-oauth/token.json";
 
 struct Target {
     endpoints: Endpoints,
@@ -117,9 +69,33 @@ fn resolve(provider: &str, tenant: Option<&str>, http: &HttpClient) -> Result<Ta
     })
 }
 
+/// Where `token init` writes: `--output`, or Postfix's place (`--postfix`).
+enum Output<'a> {
+    Path(&'a Path),
+    Postfix(Box<setup_postfix::Destination>),
+}
+
+fn output(a: &InitArgs) -> Result<Output<'_>, String> {
+    if a.config_dir.is_some() && !a.postfix {
+        return Err("--config-dir goes with --postfix (see --help)".into());
+    }
+    let Some(path) = a.output.as_deref() else {
+        // clap: --output or --postfix, never both.
+        let d = setup_postfix::Destination::find(a.config_dir.as_deref(), a.user.as_deref())?;
+        let host = d.host_path();
+        if std::fs::symlink_metadata(&host).is_ok() && !a.force {
+            return Err(format!(
+                "{} exists: use --force to replace it",
+                host.display()
+            ));
+        }
+        return Ok(Output::Postfix(Box::new(d)));
+    };
+    output_path(path, a.force).map(Output::Path)
+}
+
 /// `--output`, unless it is a link, or exists without `--force`.
-fn output_path(a: &Args) -> Result<&Path, String> {
-    let output = Path::new(a.require("output")?);
+fn output_path(output: &Path, force: bool) -> Result<&Path, String> {
     // Never write (or chmod) through a link: its target could be anyone's file.
     if std::fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(format!(
@@ -127,7 +103,7 @@ fn output_path(a: &Args) -> Result<&Path, String> {
             output.display()
         ));
     }
-    if output.exists() && !a.has("force") {
+    if output.exists() && !force {
         return Err(format!(
             "{} exists: use --force to replace it",
             output.display()
@@ -137,30 +113,17 @@ fn output_path(a: &Args) -> Result<&Path, String> {
 }
 
 /// The HTTP client of `--ca-file` and `--timeout`.
-fn http_client(a: &Args) -> Result<HttpClient, String> {
-    let timeout = a
-        .get("timeout")
-        .map(|t| t.parse::<u64>().map_err(|_| "--timeout takes milliseconds"))
-        .transpose()?
-        .unwrap_or(10_000);
-    HttpClient::new(
-        a.get("ca-file").map(Path::new),
-        Duration::from_millis(timeout),
-    )
-    .map_err(|e| e.reason.into_owned())
+fn http_client(a: &InitArgs) -> Result<HttpClient, String> {
+    HttpClient::new(a.ca_file.as_deref(), Duration::from_millis(a.timeout))
+        .map_err(|e| e.reason.into_owned())
 }
 
 /// Runs the flow the arguments and the provider call for.
-fn obtain(a: &Args, http: &HttpClient, t: &Target, client: &Client) -> Result<Granted, String> {
-    let wait = Duration::from_secs(
-        a.get("wait")
-            .map(|w| w.parse().map_err(|_| "--wait takes seconds"))
-            .transpose()?
-            .unwrap_or(300),
-    );
-    if a.has("client-credentials") {
+fn obtain(a: &InitArgs, http: &HttpClient, t: &Target, client: &Client) -> Result<Granted, String> {
+    let wait = Duration::from_secs(a.wait);
+    if a.client_credentials {
         flows::client_credentials(http, &t.endpoints, client)
-    } else if a.has("browser") || t.endpoints.device.is_none() {
+    } else if a.browser || t.endpoints.device.is_none() {
         // Google returns a refresh token only with access_type=offline and consent.
         let mut extra = vec![("prompt", "consent")];
         if t.google {
@@ -172,54 +135,32 @@ fn obtain(a: &Args, http: &HttpClient, t: &Target, client: &Client) -> Result<Gr
     }
 }
 
-/// `token init`'s options that take a value, and its flags.
-const INIT_OPTIONS: &[&str] = &[
-    "provider",
-    "client-id",
-    "client-secret",
-    "client-secret-file",
-    "tenant",
-    "scope",
-    "resource",
-    "user",
-    "output",
-    "ca-file",
-    "timeout",
-    "wait",
-    "token-auth-method",
-];
-const INIT_FLAGS: &[&str] = &["browser", "client-credentials", "device", "force"];
-
-pub fn init(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{INIT_HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(args, INIT_OPTIONS, INIT_FLAGS)?;
-    let output = output_path(&a)?;
-    let provider = a.require("provider")?;
-    let client_id = a.require("client-id")?;
-    let secret = args::secret(&a, "client-secret")?;
-    let auth = match a.get("token-auth-method") {
+pub fn init(a: &InitArgs) -> Outcome {
+    let output = output(a)?;
+    let provider = a.provider.as_str();
+    let client_id = a.client_id.as_str();
+    let secret = args::secret(
+        "client-secret",
+        a.client_secret.as_deref(),
+        a.client_secret_file.as_deref(),
+    )?;
+    let auth = match a.token_auth_method.as_deref() {
         None => ClientAuth::Basic,
         Some(m) => ClientAuth::from_method(m).ok_or_else(|| {
             format!("--token-auth-method {m}: use client_secret_basic or client_secret_post")
         })?,
     };
-    let http = http_client(&a)?;
-    let tenant = a.get("tenant");
+    let http = http_client(a)?;
+    let tenant = a.tenant.as_deref();
     let t = resolve(provider, tenant, &http)?;
-    let grant = if a.has("client-credentials") {
+    let grant = if a.client_credentials {
         Grant::ClientCredentials
     } else {
         Grant::RefreshToken
     };
     let scope = match grant {
-        Grant::ClientCredentials => a.get("scope").map(str::to_owned).or(t.app_scope.clone()),
-        Grant::RefreshToken => a
-            .get("scope")
-            .map(str::to_owned)
-            .or(t.default_scope.clone()),
+        Grant::ClientCredentials => a.scope.clone().or(t.app_scope.clone()),
+        Grant::RefreshToken => a.scope.clone().or(t.default_scope.clone()),
     };
     if grant == Grant::ClientCredentials && secret.is_none() {
         return Err("--client-credentials needs --client-secret or --client-secret-file".into());
@@ -231,9 +172,9 @@ pub fn init(args: &[String]) -> Outcome {
             auth,
         },
         scope: scope.as_deref(),
-        resource: a.get("resource"),
+        resource: a.resource.as_deref(),
     };
-    let granted = obtain(&a, &http, &t, &client)?;
+    let granted = obtain(a, &http, &t, &client)?;
     if grant == Grant::RefreshToken && granted.refresh_token.is_none() {
         eprintln!("warning: the provider sent no refresh token (ask for offline_access): the file will stop working when the access token expires");
     }
@@ -248,21 +189,54 @@ pub fn init(args: &[String]) -> Outcome {
         grant: Some(grant),
         provider: t.provider,
         tenant: tenant.map(str::to_owned),
-        user: a.get("user").map(str::to_owned),
-        resource: a.get("resource").map(str::to_owned),
+        user: a.user.clone(),
+        resource: a.resource.clone(),
         token_auth_method: (auth == ClientAuth::Post).then(|| "client_secret_post".to_owned()),
         obtained_at: Some(unix_now()),
         ..Default::default()
     };
-    // A new token file is 0600 and the caller's, whatever a replaced one was.
-    file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
-    println!(
-        "wrote {} (access token expires {})",
-        output.display(),
-        timefmt::relative(granted.expires_at - unix_now())
-    );
+    write_output(&output, &file, granted.expires_at, a)?;
     print_mechanisms_line();
     Ok(true)
+}
+
+/// Writes the new token file where `output` says, and what to do next.
+fn write_output(
+    output: &Output,
+    file: &TokenFile,
+    expires_at: i64,
+    a: &InitArgs,
+) -> Result<(), String> {
+    let expires = timefmt::relative(expires_at - unix_now());
+    match output {
+        Output::Path(output) => {
+            // A new token file is 0600 and the caller's, whatever a replaced one was.
+            file::write_new(output, &file.to_json()).map_err(|e| e.reason.into_owned())?;
+            println!(
+                "wrote {} (access token expires {expires})",
+                output.display()
+            );
+        }
+        Output::Postfix(d) => {
+            d.write(&file.to_json(), a.force)?;
+            println!(
+                "wrote {} for Postfix's smtp client, which opens it as {} (access token expires {expires})",
+                d.host_path().display(),
+                d.map_path()
+            );
+            if let Some(line) = &d.map_line {
+                println!("no password map names it yet; run:\n  {line}");
+            }
+            println!(
+                "then check the whole set-up: sasl-oauth setup postfix{}",
+                a.config_dir
+                    .as_ref()
+                    .map(|c| format!(" --config-dir {}", c.display()))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The plugin registers client mechanisms only when the client file names
@@ -306,16 +280,8 @@ fn show_json(path: &Path, mode: &str, f: &TokenFile, expired: bool) {
     println!("{j:#}");
 }
 
-pub fn show(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{SHOW_HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(args, &[], &["json"])?;
-    let [path] = a.positional.as_slice() else {
-        return Err("token show takes one FILE (see --help)".into());
-    };
-    let path = Path::new(path);
+pub fn show(a: &ShowArgs) -> Outcome {
+    let path = a.file.as_path();
     let f = file::read(path).map_err(|e| e.reason.into_owned())?;
     let now = unix_now();
     let expired = f.expires_at.is_some_and(|e| e <= now);
@@ -323,7 +289,7 @@ pub fn show(args: &[String]) -> Outcome {
     let mode = std::fs::metadata(path)
         .map(|m| format!("{:04o}", m.mode() & 0o7777))
         .unwrap_or_default();
-    if a.has("json") {
+    if a.json {
         show_json(path, &mode, &f, expired);
         return Ok(usable);
     }
@@ -381,24 +347,20 @@ pub fn show(args: &[String]) -> Outcome {
     Ok(usable)
 }
 
-pub fn refresh(args: &[String]) -> Outcome {
-    if wants_help(args) {
-        println!("{REFRESH_HELP}");
-        return Ok(true);
-    }
-    let a = Args::parse(args, &[], &[])?;
-    let [path] = a.positional.as_slice() else {
-        return Err("token refresh takes one FILE (see --help)".into());
-    };
+pub fn refresh(a: &RefreshArgs) -> Outcome {
+    let path = &a.file;
     let config = ClientConfig::load().map_err(|e| e.reason.into_owned())?;
     let rt = Arc::new(ClientRuntime::new(config).map_err(|e| e.reason.into_owned())?);
-    let f = FileSource::new(path.into(), rt)
+    let f = FileSource::new(path.clone(), rt)
         .refresh_now(unix_now())
         .map_err(|e| e.reason.into_owned())?;
     let exp = f
         .expires_at
         .map(|e| timefmt::relative(e - unix_now()))
         .unwrap_or_else(|| "at an unknown time".into());
-    println!("refreshed {path}: the access token expires {exp}");
+    println!(
+        "refreshed {}: the access token expires {exp}",
+        path.display()
+    );
     Ok(true)
 }
