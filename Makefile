@@ -130,6 +130,7 @@ e2e: plugin plugin-hooks fixtures idp deb
 	bash c-tests/e2e/cyrus_idp.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/shared_cache.sh $(PLUGIN_DIR)
 	bash c-tests/e2e/imtest.sh $(PLUGIN_DIR)
+	bash scripts/bench_imap.sh --smoke $(PLUGIN_DIR) $(FIXTURES)
 
 # Memory (valgrind memcheck), threads (8 at once), a broad hostile corpus, and
 # a validator panic that must not cross into C.
@@ -234,6 +235,7 @@ bench: release plugin fixtures idp
 	bash scripts/bench.sh
 	bash scripts/bench_introspection.sh | tee build/bench/introspection.md
 	bash scripts/bench_shared_cache.sh | tee build/bench/shared-cache.md
+	bash scripts/bench_imap.sh
 
 clean:
 	$(CARGO) clean

@@ -1,8 +1,14 @@
-//! Raw cost of one JWS signature verification with ring (the crypto library the
-//! plugin uses), for the fixture tokens RS256, ES256 and EdDSA, so that a cold
-//! handshake can be read as floor + verify + our overhead. Also, for that
-//! reading: the plugin's own token validation without libsasl2 (uncached, and
-//! a cache hit) and the SHA-256 that keys the cache.
+//! Raw cost of one JWS signature verification, for the fixture tokens, so that
+//! a cold handshake can be read as floor + verify + our overhead:
+//! - "compare …": the two candidate libraries side by side in one run, for
+//!   RS256, PS256, ES256, ES384 and EdDSA: ring (its API parses the key at
+//!   every call), aws-lc-rs the same way ("unparsed"), aws-lc-rs with a key
+//!   parsed once (`ParsedPublicKey`, "parsed"), and what that parse costs once;
+//! - "verify …": the plugin's own verifier (`validate::verifier::VerifyingKey`,
+//!   built as a key set load builds it), whichever back end this build has.
+//!
+//! Also, for that reading: the plugin's own token validation without libsasl2
+//! (uncached, and a cache hit) and the SHA-256 that keys the cache.
 //!
 //! `cargo bench --bench verify` (harness = false). Fixtures: `make fixtures`;
 //! another directory with SASL_OAUTH_FIXTURES=DIR. With
@@ -11,9 +17,13 @@
 //! tokens. Prints a table, and lines `V <name>|<median ns>|<min ns>` that
 //! scripts/bench.sh reads.
 
+use aws_lc_rs::signature as lc;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use sasloauth::server::config::ServerConfig;
 use sasloauth::server::ServerRuntime;
+use sasloauth::validate::alg::{Algorithm, Family, ALL};
+use sasloauth::validate::jwks::PublicKey;
+use sasloauth::validate::verifier::{VerifyingKey, BACKEND};
 use sasloauth::validate::{unix_now, TokenValidator};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -81,7 +91,30 @@ fn report(name: &str, (median, min): (f64, f64)) {
     println!("V {name}|{median:.1}|{min:.1}");
 }
 
+/// A JWS signing input and its decoded signature.
+type Signed = (Vec<u8>, Vec<u8>);
+
+/// `n` calls of `f`, alone in a function that callgrind's --toggle-collect can name.
+#[inline(never)]
+fn callgrind_loop(f: &dyn Fn() -> bool, n: usize) {
+    for _ in 0..n {
+        if !black_box(f()) {
+            die("a verification failed under callgrind".into());
+        }
+    }
+}
+
 fn main() {
+    // SASL_OAUTH_VERIFY_CALLGRIND="ring|aws-lc-rs ALG N": only N verifications
+    // with that library (aws-lc-rs: the parsed key), for callgrind's count.
+    let only = std::env::var("SASL_OAUTH_VERIFY_CALLGRIND").ok();
+    let only: Option<(String, String, usize)> = only.map(|v| {
+        let w: Vec<&str> = v.split_whitespace().collect();
+        match w[..] {
+            [lib, alg, n] => (lib.to_owned(), alg.to_owned(), n.parse().unwrap_or(10)),
+            _ => die("SASL_OAUTH_VERIFY_CALLGRIND: LIB ALG N".into()),
+        }
+    });
     let dir = std::env::var_os("SASL_OAUTH_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("build/fixtures"));
@@ -95,46 +128,183 @@ fn main() {
     point.extend(jwk("ec-1", "y"));
     let ed = jwk("ed-1", "x");
 
-    println!("ring signature verification (one call of ring's public API per token, key as the JWKS gives it)");
-    let (rs_msg, rs_sig) = parts(&token("rs256"));
-    let rs = || {
-        RsaPublicKeyComponents { n: &n, e: &e }.verify(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            black_box(&rs_msg),
-            black_box(&rs_sig),
-        )
+    // ES384: no fixture key; a P-384 key made here signs the ES256 token's
+    // signing input (the same length as a real token's).
+    let (es_msg, _) = parts(&token("es256"));
+    let rng = ring::rand::SystemRandom::new();
+    let p384 = {
+        let alg = &signature::ECDSA_P384_SHA384_FIXED_SIGNING;
+        let pk8 = signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        signature::EcdsaKeyPair::from_pkcs8(alg, pk8.as_ref(), &rng).unwrap()
     };
-    let (es_msg, es_sig) = parts(&token("es256"));
-    let es = || {
-        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
-            .verify(black_box(&es_msg), black_box(&es_sig))
-    };
-    let (ed_msg, ed_sig) = parts(&token("eddsa"));
-    let eds = || {
-        UnparsedPublicKey::new(&signature::ED25519, &ed)
-            .verify(black_box(&ed_msg), black_box(&ed_sig))
-    };
-    if rs().is_err() || es().is_err() || eds().is_err() {
-        die("a fixture token does not verify: run `make fixtures` again".into());
+    let es384_sig = p384.sign(&rng, &es_msg).unwrap().as_ref().to_vec();
+    let p384_point = signature::KeyPair::public_key(&p384).as_ref().to_vec();
+
+    struct Case {
+        alg: Algorithm,
+        key: PublicKey,
+        msg: Vec<u8>,
+        sig: Vec<u8>,
     }
-    report(
-        "verify RS256",
-        measure(|| {
-            let _ = black_box(rs());
-        }),
-    );
-    report(
-        "verify ES256",
-        measure(|| {
-            let _ = black_box(es());
-        }),
-    );
-    report(
-        "verify EdDSA",
-        measure(|| {
-            let _ = black_box(eds());
-        }),
-    );
+    let rsa = PublicKey::Rsa {
+        n: n.clone(),
+        e: e.clone(),
+    };
+    let case = |alg: Algorithm, key: &PublicKey, name: &str| {
+        let (msg, sig) = parts(&token(name));
+        Case {
+            alg,
+            key: key.clone(),
+            msg,
+            sig,
+        }
+    };
+    let cases = [
+        case(Algorithm::RS256, &rsa, "rs256"),
+        case(Algorithm::PS256, &rsa, "ps256"),
+        case(
+            Algorithm::ES256,
+            &PublicKey::Ec {
+                family: Family::EcP256,
+                point: point.clone(),
+            },
+            "es256",
+        ),
+        Case {
+            alg: Algorithm::ES384,
+            key: PublicKey::Ec {
+                family: Family::EcP384,
+                point: p384_point,
+            },
+            msg: es_msg.clone(),
+            sig: es384_sig,
+        },
+        case(Algorithm::EdDSA, &PublicKey::Ed25519(ed.clone()), "eddsa"),
+    ];
+
+    println!("ring and aws-lc-rs compared (one call per signature; \"parsed\": a key parsed once)");
+    for c in &cases {
+        let name = c.alg.name();
+        let (msg, sig) = (&c.msg, &c.sig);
+        let ring_verify = || -> bool {
+            match (&c.key, c.alg.rsa_params(), c.alg.curve_verifier()) {
+                (PublicKey::Rsa { n, e }, Some(p), _) => RsaPublicKeyComponents { n, e }
+                    .verify(p, black_box(msg), black_box(sig))
+                    .is_ok(),
+                (PublicKey::Ec { point: k, .. } | PublicKey::Ed25519(k), _, Some(v)) => {
+                    UnparsedPublicKey::new(v, k)
+                        .verify(black_box(msg), black_box(sig))
+                        .is_ok()
+                }
+                _ => false,
+            }
+        };
+        let lc_rsa = match c.alg {
+            Algorithm::RS256 => Some(&lc::RSA_PKCS1_2048_8192_SHA256),
+            Algorithm::PS256 => Some(&lc::RSA_PSS_2048_8192_SHA256),
+            _ => None,
+        };
+        let lc_curve: Option<&'static dyn lc::VerificationAlgorithm> = match c.alg {
+            Algorithm::ES256 => Some(&lc::ECDSA_P256_SHA256_FIXED),
+            Algorithm::ES384 => Some(&lc::ECDSA_P384_SHA384_FIXED),
+            Algorithm::EdDSA => Some(&lc::ED25519),
+            _ => None,
+        };
+        let lc_unparsed = || -> bool {
+            match (&c.key, lc_rsa, lc_curve) {
+                (PublicKey::Rsa { n, e }, Some(p), _) => lc::RsaPublicKeyComponents { n, e }
+                    .verify(p, black_box(msg), black_box(sig))
+                    .is_ok(),
+                (PublicKey::Ec { point: k, .. } | PublicKey::Ed25519(k), _, Some(v)) => {
+                    lc::UnparsedPublicKey::new(v, k)
+                        .verify(black_box(msg), black_box(sig))
+                        .is_ok()
+                }
+                _ => false,
+            }
+        };
+        let lc_parse = || -> lc::ParsedPublicKey {
+            match (&c.key, lc_rsa, lc_curve) {
+                (PublicKey::Rsa { n, e }, Some(p), _) => lc::RsaPublicKeyComponents { n, e }
+                    .to_parsed_public_key(p)
+                    .unwrap(),
+                (PublicKey::Ec { point: k, .. } | PublicKey::Ed25519(k), _, Some(v)) => {
+                    lc::ParsedPublicKey::new(v, k).unwrap()
+                }
+                _ => die("no aws-lc-rs algorithm".into()),
+            }
+        };
+        let parsed = lc_parse();
+        if let Some((lib, alg, calls)) = &only {
+            if alg == name {
+                match lib.as_str() {
+                    "ring" => callgrind_loop(&ring_verify, *calls),
+                    _ => callgrind_loop(&|| parsed.verify_sig(msg, sig).is_ok(), *calls),
+                }
+                return;
+            }
+            continue;
+        }
+        let plugin = VerifyingKey::new(&c.key, &[c.alg]).unwrap_or_else(|e| die(e.into()));
+        if !ring_verify()
+            || !lc_unparsed()
+            || parsed.verify_sig(msg, sig).is_err()
+            || !plugin.verify(c.alg, msg, sig)
+        {
+            die(format!("{name}: a verifier refuses the fixture signature"));
+        }
+        report(
+            &format!("compare ring {name}"),
+            measure(|| {
+                black_box(ring_verify());
+            }),
+        );
+        report(
+            &format!("compare aws-lc-rs {name} unparsed"),
+            measure(|| {
+                black_box(lc_unparsed());
+            }),
+        );
+        report(
+            &format!("compare aws-lc-rs {name} parsed"),
+            measure(|| {
+                let _ = black_box(parsed.verify_sig(black_box(msg), black_box(sig)));
+            }),
+        );
+        report(
+            &format!("compare aws-lc-rs {name} key parse, once per key set load"),
+            measure(|| {
+                black_box(lc_parse());
+            }),
+        );
+        if matches!(c.key, PublicKey::Rsa { .. }) {
+            report(
+                &format!("compare aws-lc-rs {name} key parse + first verify"),
+                measure(|| {
+                    let _ = black_box(lc_parse().verify_sig(black_box(msg), black_box(sig)));
+                }),
+            );
+        }
+        report(
+            &format!("verify {name}"),
+            measure(|| {
+                black_box(plugin.verify(c.alg, black_box(msg), black_box(sig)));
+            }),
+        );
+    }
+    println!("(verify …: the plugin's verifier, back end {BACKEND})");
+    // The plugin's verifier for the distinct-token runs below, as a JWKS load builds it.
+    let plugin_key = |alg: &str| -> VerifyingKey {
+        let key = match alg {
+            "RS256" => rsa.clone(),
+            "ES256" => PublicKey::Ec {
+                family: Family::EcP256,
+                point: point.clone(),
+            },
+            _ => PublicKey::Ed25519(ed.clone()),
+        };
+        VerifyingKey::new(&key, &ALL).unwrap_or_else(|e| die(e.into()))
+    };
 
     // The plugin's validation, built as its server side builds it at init
     // from the options (server.conf), once with the cache and once without.
@@ -161,7 +331,12 @@ fn main() {
     let cached = runtime(None);
     let now = unix_now();
     println!("\nsasl-oauth token validation, in process (no libsasl2)");
-    for (alg, name) in [("RS256", "rs256"), ("ES256", "es256"), ("EdDSA", "eddsa")] {
+    for (alg, name) in [
+        ("RS256", "rs256"),
+        ("PS256", "ps256"),
+        ("ES256", "es256"),
+        ("EdDSA", "eddsa"),
+    ] {
         let t = token(name);
         if uncached.validate(&t, now).is_err() {
             die(format!("{name}.jwt is refused by the validator"));
@@ -191,31 +366,57 @@ fn main() {
             };
             let tokens: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
             let split: Vec<(Vec<u8>, Vec<u8>)> = tokens.iter().map(|t| parts(t)).collect();
-            let raw = |(msg, sig): &(Vec<u8>, Vec<u8>)| match alg {
-                "RS256" => RsaPublicKeyComponents { n: &n, e: &e }.verify(
-                    &signature::RSA_PKCS1_2048_8192_SHA256,
-                    msg,
-                    sig,
-                ),
-                "ES256" => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
-                    .verify(msg, sig),
-                _ => UnparsedPublicKey::new(&signature::ED25519, &ed).verify(msg, sig),
+            let ring_raw = |(msg, sig): &(Vec<u8>, Vec<u8>)| {
+                match alg {
+                    "RS256" => RsaPublicKeyComponents { n: &n, e: &e }.verify(
+                        &signature::RSA_PKCS1_2048_8192_SHA256,
+                        msg,
+                        sig,
+                    ),
+                    "ES256" => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+                        .verify(msg, sig),
+                    _ => UnparsedPublicKey::new(&signature::ED25519, &ed).verify(msg, sig),
+                }
+                .is_ok()
             };
+            let key = plugin_key(alg);
+            let algorithm = Algorithm::from_name(alg).unwrap();
+            let raw = |(msg, sig): &(Vec<u8>, Vec<u8>)| key.verify(algorithm, msg, sig);
             let passes = |f: &mut dyn FnMut() -> f64| -> (f64, f64) {
                 let mut per: Vec<f64> = (0..SAMPLES).map(|_| f()).collect();
                 per.sort_by(|a, b| a.partial_cmp(b).unwrap());
                 (per[SAMPLES / 2], per[0])
             };
+            let over_all = |f: &dyn Fn(&Signed) -> bool| -> f64 {
+                let t = Instant::now();
+                for p in &split {
+                    if !black_box(f(black_box(p))) {
+                        die(format!("{}: a token does not verify", path.display()));
+                    }
+                }
+                t.elapsed().as_nanos() as f64 / split.len() as f64
+            };
             report(
                 &format!("verify {alg}, {} distinct tokens", tokens.len()),
+                passes(&mut || over_all(&raw)),
+            );
+            report(
+                &format!("compare ring {alg}, {} distinct tokens", tokens.len()),
+                passes(&mut || over_all(&ring_raw)),
+            );
+            report(
+                &format!(
+                    "validate {alg} uncached (cache off), {} distinct tokens",
+                    tokens.len()
+                ),
                 passes(&mut || {
                     let t = Instant::now();
-                    for p in &split {
-                        if black_box(raw(black_box(p))).is_err() {
-                            die(format!("{}: a token does not verify", path.display()));
+                    for tok in &tokens {
+                        if black_box(uncached.validate(black_box(tok), now)).is_err() {
+                            die(format!("{}: a token is refused", path.display()));
                         }
                     }
-                    t.elapsed().as_nanos() as f64 / split.len() as f64
+                    t.elapsed().as_nanos() as f64 / tokens.len() as f64
                 }),
             );
             report(

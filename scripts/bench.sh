@@ -108,14 +108,32 @@ done
   echo "glibc: $(ldd --version | head -1 | awk '{print $NF}')"
   echo "rustc: $(rustc --version)"
   echo "ring: $(awk '/^name = "ring"/{getline; print $3}' Cargo.lock | tr -d '"')"
+  echo "aws-lc-rs: $(awk '/^name = "aws-lc-rs"/{getline; print $3}' Cargo.lock | tr -d '"') (aws-lc-sys $(awk '/^name = "aws-lc-sys"/{getline; print $3}' Cargo.lock | tr -d '"'))"
+  echo "JWS verifier of the plugin: $(grep -q '^default = \["aws-lc"\]' Cargo.toml && echo aws-lc-rs || echo ring)"
   echo "cc: $(cc --version | head -1)"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.txt"
 
 # ---- raw verify (Rust micro-benchmark)
-say "ring verify micro-benchmark (cargo bench --bench verify)"
+say "verify micro-benchmark: ring and aws-lc-rs, and the plugin's validator (cargo bench --bench verify)"
 SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench -q --bench verify 2>/dev/null >"$OUT/verify.txt" ||
   SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_BENCH_TOKENS=$OUT $CARGO bench --bench verify >"$OUT/verify.txt"
+
+# ---- the same verifiers' instructions per verification (callgrind: independent of the load)
+rm -f "$OUT/verify-instr.txt"
+if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
+  VBIN=$(find "$TARGET/release/deps" -maxdepth 1 -type f -executable -name 'verify-*' -printf '%T@ %p\n' |
+    sort -n | tail -1 | cut -d' ' -f2)
+  for lib in ring aws-lc-rs; do
+    for alg in RS256 PS256 ES256 ES384 EdDSA; do
+      ir=$(SASL_OAUTH_FIXTURES=$FIX SASL_OAUTH_VERIFY_CALLGRIND="$lib $alg 20" \
+        valgrind --tool=callgrind --toggle-collect='*callgrind_loop*' \
+        --callgrind-out-file="$OUT/callgrind.verify" "$VBIN" 2>&1 | sed -n 's/.*Collected : //p')
+      [ -n "$ir" ] || die "callgrind of the $lib $alg verification failed"
+      echo "I $lib|$alg|$((ir / 20))" >>"$OUT/verify-instr.txt"
+    done
+  done
+fi
 
 # ---- handshake runs
 ARGS=("$OUT/plugins" "$FIX" "$OUT")
@@ -125,6 +143,10 @@ for ((r = 1; r <= RUNS; r++)); do
   {
     echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
     "$BENCH" "${ARGS[@]}" run --secs "$SECS" --cold "$COLD"
+    # The same OAUTHBEARER rows in a process whose cache is off (oauth_cache_ttl
+    # 0): "cold cache off" (distinct tokens) and "same token cache off".
+    BENCH_CACHE_TTL=0 "$BENCH" "${ARGS[@]}" run --secs "$SECS" --cold "$COLD" \
+      --only "OAUTHBEARER " | grep -v "two issuers\|+sasldb" || true
     echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT/run-$r.txt"
 done
@@ -140,13 +162,13 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
 # ---- profiles: callgrind counts instructions, so they do not depend on the load
 rm -f "$OUT"/profile-*.txt
 if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
-  profile() { # NAME SCENARIO N
-    say "callgrind: $2 ($3 handshakes)"
-    valgrind --tool=callgrind --toggle-collect=profile_loop \
+  profile() { # NAME SCENARIO N [CACHE_TTL]
+    say "callgrind: $2 ($3 handshakes)${4:+, oauth_cache_ttl $4}"
+    ${4:+env BENCH_CACHE_TTL=$4} valgrind --tool=callgrind --toggle-collect=profile_loop \
       --callgrind-out-file="$OUT/callgrind.$1" "$BENCH" "${ARGS[@]}" profile "$2" "$3" \
       >/dev/null 2>"$OUT/callgrind.$1.log" || die "callgrind failed: see $OUT/callgrind.$1.log"
     {
-      echo "== $2"
+      echo "== $2${4:+ (oauth_cache_ttl $4)}"
       python3 c-tests/bench/cgsplit.py "$OUT/callgrind.$1" "$3" --top 25
     } >"$OUT/profile-$1.txt"
   }
@@ -158,6 +180,10 @@ if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
   profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
   profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300
   profile oauthbearer-cold-eddsa "OAUTHBEARER EdDSA cold" 300
+  for alg in RS256 ES256 EdDSA; do
+    profile "oauthbearer-cold-nocache-${alg,,}" "OAUTHBEARER $alg cold" 300 0
+    profile "oauthbearer-same-nocache-${alg,,}" "OAUTHBEARER $alg warm" 300 0
+  done
   profile oauthbearer-warm-two-issuers "OAUTHBEARER ES256 warm two issuers" 2000
   profile oauthbearer-cold-es256-two-issuers "OAUTHBEARER ES256 cold two issuers" 300
 fi

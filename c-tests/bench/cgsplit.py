@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Splits a callgrind profile of sasl_bench's profile_loop() by who executes
-the instructions: libsasl2, our plugin (and within it ring), the other SASL
+the instructions: libsasl2, our plugin (and within it ring and aws-lc: the
+functions of aws-lc-rs and of the AWS-LC C library it builds), the other SASL
 plugins, the benchmark driver. C library and loader code (malloc, memcpy,
 getaddrinfo ...) is charged to the code that called it.
 
@@ -22,6 +23,7 @@ OUTSIDE = ("(below main)", "main", "__libc_start_main@@GLIBC_2.34", "__libc_star
 
 
 FILES = {}  # (ob, fn) -> source file of the function (from fl=)
+AWS_LC_LINKED = False  # set when the profile has aws-lc functions
 
 
 def category(obj, fn):
@@ -34,6 +36,12 @@ def category(obj, fn):
         f = FILES.get((obj, fn), "")
         if fn.startswith("ring_core_") or "ring::" in fn or re.search(r"/ring-[0-9.]+/", f):
             return "ring"
+        if fn.startswith("aws_lc_") or "aws_lc_rs::" in fn or re.search(r"/aws-lc-(sys|rs)-[0-9.]+/", f):
+            return "aws-lc"
+        # AWS-LC's assembly (s2n-bignum, the curve code) carries neither the
+        # symbol prefix nor a source file: C-named code that is not ours.
+        if AWS_LC_LINKED and "::" not in fn and not fn.startswith(("sasl_", "__rust", "_ZN", "rust_")):
+            return "aws-lc"
         return "ours"
     if base.startswith(OTHER_PLUGINS):
         return "other plugins"
@@ -129,6 +137,8 @@ def main():
     path, n = sys.argv[1], int(sys.argv[2])
     top = int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 12
     self_cost, arcs, total, counts = parse(path)
+    global AWS_LC_LINKED
+    AWS_LC_LINKED = any((k[1] or "").startswith("aws_lc_") for k in self_cost)
     cat = lambda k: category(k[0] or "", k[1] or "")
 
     # Self cost of non-system code, plus the system code each part calls.
@@ -166,7 +176,7 @@ def main():
     measured = sum(parts.values())
     print(f"instructions per handshake (callgrind Ir, profile_loop, {n} handshakes): {total / n:,.0f}")
     print(f"  (attributed {measured / n:,.0f}; C library code is charged to its caller)")
-    order = ["libsasl2", "ours", "ring", "other plugins", "driver"]
+    order = ["libsasl2", "ours", "ring", "aws-lc", "other plugins", "driver"]
     for c in order + sorted(k for k in parts if k not in order):
         if c in parts:
             extra = ""
@@ -185,7 +195,7 @@ def main():
     print("libsasl2 entry points called by the driver (inclusive, per handshake):")
     for k, v in sorted(entry.items(), key=lambda kv: -kv[1]):
         print(f"  {k:<46} {v / n:>10,.0f}")
-    ours_cat = ("ours", "ring")
+    ours_cat = ("ours", "ring", "aws-lc")
     into = defaultdict(int)
     back = defaultdict(int)
     for (src, dst), v in arcs.items():
@@ -201,7 +211,7 @@ def main():
         for (a, b), v in sorted(back.items(), key=lambda kv: -kv[1]):
             print(f"  {a[:60]:<60} -> {b[:40]:<40} {v / n:>8,.0f}")
     print(f"costliest functions of libsasloauth.so (self + C library calls, per handshake, top {top}):")
-    ours = [(k, v) for k, v in fn_cost.items() if cat(k) in ("ours", "ring")]
+    ours = [(k, v) for k, v in fn_cost.items() if cat(k) in ours_cat]
     for k, v in sorted(ours, key=lambda kv: -kv[1])[:top]:
         print(f"  {v / n:>8,.0f}  {k[1][:150]}")
 

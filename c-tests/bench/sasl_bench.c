@@ -11,7 +11,8 @@
  * tokens-{rs256,es256,eddsa}.txt (one distinct valid JWT a line, for "cold").
  *
  * Commands (each is one process: one sasl_server_init + sasl_client_init):
- *   run [--secs S] [--cold K]  one run of every scenario, 1 and 2 threads; prints
+ *   run [--secs S] [--cold K] [--only TEXT]  one run of every scenario (or of those whose
+ *                              name holds TEXT), 1 and 2 threads; prints
  *                              "R <scenario>|<threads>|<handshakes>|<wall s>|<s in server
  *                              calls, summed over threads>|<thread CPU s, summed>"
  *   mem [--conns N]            heap bytes per open server connection (mallinfo2)
@@ -171,6 +172,10 @@ static void load_conf(void)
         add_global(trim(k), trim(colon + 1));
     }
     fclose(f);
+    /* BENCH_CACHE_TTL: oauth_cache_ttl for the whole process. The plugin
+     * builds its runtime from the global options at init and uses it for
+     * every connection, so the cache is switched off here, not per connection. */
+    if (getenv("BENCH_CACHE_TTL")) add_global("oauth_cache_ttl", getenv("BENCH_CACHE_TTL"));
     snprintf(sasldb_path, sizeof sasldb_path, "%s/sasldb", bench_dir);
     add_global("sasldb_path", sasldb_path);
     if (per_conn) add_global("auxprop_plugin", "null");
@@ -637,13 +642,41 @@ static void init_sasl(void)
 
 /* ---------------------------------------------------------------- commands */
 
+/* With --only: the scenarios whose name holds it. With the cache off
+ * (BENCH_CACHE_TTL=0) they are reported as "... cold cache off" (distinct
+ * tokens: nothing found, nothing inserted) and "... same token cache off"
+ * (one token again and again: a full validation each time, warm CPU caches). */
+static const char *only;
+
+static int selected(const struct scenario *s)
+{
+    return !only || strstr(s->name, only) != NULL;
+}
+
+static const char *reported_name(const struct scenario *s)
+{
+    static char buf[96];
+    const char *ttl = getenv("BENCH_CACHE_TTL");
+    size_t n = strlen(s->name);
+    if (!ttl || strcmp(ttl, "0") != 0 || !s->mech || s->alg < 0) return s->name;
+    if (s->mode == MODE_COLD) {
+        snprintf(buf, sizeof buf, "%s cache off", s->name);
+    } else {
+        if (n < 5 || strcmp(s->name + n - 5, " warm") != 0) return s->name;
+        snprintf(buf, sizeof buf, "%.*s same token cache off", (int)(n - 5), s->name);
+    }
+    return buf;
+}
+
 static void cmd_run(double secs, long cold_n)
 {
     /* Every cold scenario (1+2 threads) needs its own tokens. */
     for (int a = 0; a < NALGS; a++) {
         long slices = 0, most;
         for (int i = 0; i < nscen; i++)
-            if (scen[i].mode == MODE_COLD && scen[i].alg == a && scen[i].aux != AUX_PERCONN) slices += 3;
+            if (scen[i].mode == MODE_COLD && scen[i].alg == a && scen[i].aux != AUX_PERCONN &&
+                selected(&scen[i]))
+                slices += 3;
         most = slices ? (long)(ncold[a] / (size_t)slices) : cold_n;
         if (cold_n > most) cold_n = most;
     }
@@ -652,6 +685,7 @@ static void cmd_run(double secs, long cold_n)
         const struct scenario *s = &scen[i];
         long n;
         if (s->aux == AUX_PERCONN) continue; /* perconn's, in a process of their own */
+        if (!selected(s)) continue;
         if (s->mode == MODE_COLD) {
             n = cold_n;
         } else {
@@ -664,7 +698,7 @@ static void cmd_run(double secs, long cold_n)
         }
         for (int threads = 1; threads <= 2; threads++) {
             double server_s, cpu_s, t = timed(s, threads, n, &server_s, &cpu_s);
-            printf("R %s|%d|%ld|%.6f|%.6f|%.6f\n", s->name, threads, n * threads, t, server_s,
+            printf("R %s|%d|%ld|%.6f|%.6f|%.6f\n", reported_name(s), threads, n * threads, t, server_s,
                    cpu_s);
             fflush(stdout);
         }
@@ -900,6 +934,7 @@ int main(int argc, char **argv)
                 (strcmp(cmd, "profile") == 0 && argc > 5 && find_scen(argv[5])->mode == MODE_COLD));
     init_sasl();
     if (strcmp(cmd, "run") == 0) {
+        only = flag(argc, argv, "--only", NULL);
         cmd_run(atof(flag(argc, argv, "--secs", "0.3")), atol(flag(argc, argv, "--cold", "2000")));
     } else if (strcmp(cmd, "perconn") == 0) {
         cmd_perconn(atof(flag(argc, argv, "--secs", "0.3")), atoi(flag(argc, argv, "--rounds", "7")));

@@ -6,7 +6,8 @@
 //! and `x5t` and no `alg`. A key's material is only ever `n`/`e` or `x`/`y`:
 //! certificates (`x5c`) are never read, so they cannot stand in for it.
 
-use super::alg::{Algorithm, Family};
+use super::alg::{Algorithm, Family, ALL};
+use super::verifier::VerifyingKey;
 use crate::error::Error;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -40,33 +41,23 @@ impl PublicKey {
             PublicKey::Ed25519(_) => family == Family::Ed25519,
         }
     }
-
-    /// Verifies `signature` over `message` with `alg`; false on any mismatch.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
-        if !self.family_matches(alg.family()) {
-            return false;
-        }
-        match (self, alg.rsa_params(), alg.curve_verifier()) {
-            (PublicKey::Rsa { n, e }, Some(params), _) => RsaPublicKeyComponents { n, e }
-                .verify(params, message, signature)
-                .is_ok(),
-            (PublicKey::Ec { point: key, .. } | PublicKey::Ed25519(key), _, Some(verifier)) => {
-                UnparsedPublicKey::new(verifier, key)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            _ => false,
-        }
-    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Jwk {
     pub kid: Option<String>,
     /// When the JWK names an algorithm, only that algorithm may use it.
     pub alg: Option<Algorithm>,
     pub key: PublicKey,
+    /// The key parsed for verification when the set was loaded.
+    pub verifier: VerifyingKey,
+}
+
+impl Jwk {
+    /// Verifies `signature` over `message` with `alg`; false on any mismatch.
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.alg.is_none_or(|a| a == alg) && self.verifier.verify(alg, message, signature)
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -272,10 +263,15 @@ fn convert(k: &RawKey) -> Result<Jwk, &'static str> {
     if alg.is_some_and(|a| !key.family_matches(a.family())) {
         return Err("alg does not match the key type");
     }
+    let verifier = match alg {
+        Some(a) => VerifyingKey::new(&key, &[a]),
+        None => VerifyingKey::new(&key, &ALL),
+    }?;
     Ok(Jwk {
         kid: k.kid.clone(),
         alg,
         key,
+        verifier,
     })
 }
 

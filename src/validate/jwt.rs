@@ -224,7 +224,7 @@ impl JwtValidator {
                 alg.name()
             )));
         }
-        if !candidates.any(|k| k.key.verify(alg, jws.signed.as_bytes(), &signature)) {
+        if !candidates.any(|k| k.verify(alg, jws.signed.as_bytes(), &signature)) {
             return Err(Error::invalid_token(format!(
                 "bad signature ({}, kid {})",
                 alg.name(),

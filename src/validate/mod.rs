@@ -18,6 +18,7 @@ pub mod providers;
 pub mod router;
 pub mod store;
 pub mod strict_json;
+pub mod verifier;
 
 use crate::error::Error;
 
