@@ -119,6 +119,26 @@ log_has() {
     else not_ok "$1" "no line of $2's maillog matches /$3/" "$E2E_TMP/$2/maillog"; fi
 }
 
+# pf_script_start "$@": how a Postfix script starts: one argument, PLUGIN_DIR; the
+# private directory, cleaned up by pf_cleanup on any exit; then root, Debian's
+# postfix and the test provider checked, each a failure saying what to do.
+# Sets plugin_dir (absolute) and plugins (a private copy of the plugin).
+pf_script_start() {
+    e2e_start 1 1 PLUGIN_DIR "$@"
+    trap pf_cleanup EXIT
+    plugin_dir=$(cd "$1" && pwd)
+    if [ "$(id -u)" -ne 0 ]; then
+        not_ok "running as root" "Postfix instances need root"
+        e2e_finish
+    fi
+    if ! command -v postfix > /dev/null || ! id postfix > /dev/null 2>&1; then
+        not_ok "Debian's postfix is installed" "apt-get install postfix (scripts/deps.sh)"
+        e2e_finish
+    fi
+    idp_require || e2e_finish
+    plugins=$(plugin_copy "$plugin_dir")
+}
+
 # pf_cleanup: the EXIT trap of a script with Postfix instances: stop them
 # however the script ends (the provider's log first after an early exit),
 # then lib.sh's cleanup, which reads the exit status from $?.

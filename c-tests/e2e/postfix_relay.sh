@@ -36,26 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=postfix_lib.sh
 . "$here/postfix_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
+pf_script_start "$@"
 json=(python3 "$here/tokenfile_json.py")
-
-e2e_init
-trap pf_cleanup EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-    not_ok "running as root" "Postfix instances need root"
-    e2e_finish
-fi
-if ! command -v postfix > /dev/null || ! id postfix > /dev/null 2>&1; then
-    not_ok "Debian's postfix is installed" "apt-get install postfix (scripts/deps.sh)"
-    e2e_finish
-fi
-idp_require || e2e_finish
-plugins=$(plugin_copy "$plugin_dir")
 # Access tokens live an hour: longer than the client's refresh_window (300 s).
 idp_start --access-ttl 3600 || e2e_finish
 issuer=$IDP_ISSUER

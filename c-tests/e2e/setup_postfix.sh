@@ -35,36 +35,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=postfix_lib.sh
 . "$here/postfix_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
+pf_script_start "$@"
 json=(python3 "$here/tokenfile_json.py")
 BIN=${SASL_OAUTH_BIN:-$here/../../target/debug/sasl-oauth}
 
-e2e_init
-trap pf_cleanup EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-    not_ok "running as root" "Postfix instances and the checks as user postfix need root"
-    e2e_finish
-fi
-if ! command -v postfix > /dev/null || ! id postfix > /dev/null 2>&1; then
-    not_ok "Debian's postfix is installed" "apt-get install postfix (scripts/deps.sh)"
-    e2e_finish
-fi
 if [ ! -x "$BIN" ]; then
     not_ok "the tool is built" "$BIN is missing: run 'cargo build --bins'"
     e2e_finish
 fi
-idp_require || e2e_finish
 # A private copy the postfix user can run: the tool re-runs itself as postfix.
 mkdir -p "$E2E_TMP/bin"
 cp "$BIN" "$E2E_TMP/bin/sasl-oauth"
 chmod 755 "$E2E_TMP/bin" "$E2E_TMP/bin/sasl-oauth"
 BIN=$E2E_TMP/bin/sasl-oauth
-plugins=$(plugin_copy "$plugin_dir")
 idp_start --access-ttl 3600 || e2e_finish
 issuer=$IDP_ISSUER
 
