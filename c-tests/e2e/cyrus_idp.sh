@@ -24,14 +24,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 TIMEOUT_MS=2000
 
-idp_e2e_init
+idp_script_start "$@"
 idp_require || finish
 plugins=$(plugin_copy "$plugin_dir")
 syslog_start

@@ -31,15 +31,10 @@ repo=$(cd "$ctests/.." && pwd)
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 # A hang is a failure: no part may run longer than this.
 PART_TIMEOUT=${PART_TIMEOUT:-60}
 
-idp_e2e_init
+idp_script_start "$@"
 if [ ! -f "$plugin_dir/libsasloauth.so" ]; then
     not_ok "the plugin is built" "no $plugin_dir/libsasloauth.so: run 'make plugin'"
     finish

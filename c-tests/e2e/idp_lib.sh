@@ -153,6 +153,18 @@ idp_e2e_init() {
     trap 'rc=$?; set +e; trap "" PIPE; if [ -z "$E2E_DONE" ]; then idp_dump; fi; (exit $rc); e2e_cleanup' EXIT
 }
 
+# idp_script_start "$@": how a script with the provider starts: one argument,
+# PLUGIN_DIR (made absolute in plugin_dir), then idp_e2e_init.
+idp_script_start() {
+    if [ $# -ne 1 ]; then
+        echo "usage: $0 PLUGIN_DIR" >&2
+        exit 2
+    fi
+    # shellcheck disable=SC2034 # read by the calling script
+    plugin_dir=$(cd "$1" && pwd)
+    idp_e2e_init
+}
+
 # finish: the provider's log when a check failed, then the summary line.
 finish() {
     if [ "$E2E_FAILED" -ne 0 ]; then idp_dump; fi

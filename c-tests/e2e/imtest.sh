@@ -20,14 +20,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 IMTEST=$CYRUS_BIN/imtest
 
-idp_e2e_init
+idp_script_start "$@"
 if [ ! -x "$IMTEST" ]; then
     not_ok "imtest is installed" "no $IMTEST (Debian package cyrus-clients)"
     finish

@@ -26,14 +26,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 IMTEST=$CYRUS_BIN/imtest
 
-idp_e2e_init
+idp_script_start "$@"
 idp_require || e2e_finish
 plugins=$(plugin_copy "$plugin_dir")
 syslog_start

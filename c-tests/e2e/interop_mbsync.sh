@@ -27,14 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 json=(python3 "$here/tokenfile_json.py")
 
-idp_e2e_init
+idp_script_start "$@"
 if ! command -v mbsync > /dev/null; then
     not_ok "mbsync is installed" "apt-get install isync (scripts/deps.sh)"
     e2e_finish

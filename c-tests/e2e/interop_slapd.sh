@@ -27,14 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 SLAPD=${SLAPD:-/usr/sbin/slapd}
 
-idp_e2e_init
+idp_script_start "$@"
 if [ ! -x "$SLAPD" ] || ! command -v ldapwhoami > /dev/null; then
     not_ok "slapd and ldapwhoami are installed" "apt-get install slapd ldap-utils (scripts/deps.sh)"
     e2e_finish

@@ -28,13 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=interop_lib.sh
 . "$here/interop_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
-
-idp_e2e_init
+idp_script_start "$@"
 for p in svn svnserve svnadmin svnlook; do
     if ! command -v "$p" > /dev/null; then
         not_ok "$p is installed" "apt-get install subversion (scripts/deps.sh)"

@@ -25,11 +25,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=idp_lib.sh
 . "$here/idp_lib.sh"
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 PLUGIN_DIR" >&2
-    exit 2
-fi
-plugin_dir=$(cd "$1" && pwd)
 TOKENS=${CACHE_TOKENS:-20}
 LOGINS=${CACHE_LOGINS:-400}
 export CYRUS_PREFORK=8
@@ -37,7 +32,7 @@ logins_py=$here/cache_logins.py
 cli=${SASL_OAUTH_BIN:-$(cd "$here/../.." && pwd)/target/debug/sasl-oauth}
 client=$here/imap_oauth_mechs.py
 
-idp_e2e_init
+idp_script_start "$@"
 idp_require || finish
 command -v redis-server >/dev/null || { not_ok "redis-server is installed" "run scripts/deps.sh test"; finish; }
 plugins=$(plugin_copy "$plugin_dir")
