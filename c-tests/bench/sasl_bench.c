@@ -157,6 +157,8 @@ static char *trim(char *s)
 }
 
 static const char *lookup(const struct opt *t, int n, const char *key);
+static void set_global(const char *key, const char *value);
+static int two_issuers(void);
 
 static void load_conf(void)
 {
@@ -184,6 +186,29 @@ static void load_conf(void)
     snprintf(issuer_files, sizeof issuer_files, "%s %s/jwks-b.json",
              lookup(per_conn ? conn_opts : global_opts, per_conn ? nconn_opts : nglobal, "oauth_jwks_file"),
              fixtures);
+    /* BENCH_TWO_ISSUERS: the two issuers and claim rules for the whole
+     * process, for the same reason as BENCH_CACHE_TTL: options a connection
+     * gives are not read when init had options of its own. */
+    if (two_issuers()) {
+        for (const struct opt *o = aux_issuers; o->key; o++) set_global(o->key, o->value);
+    }
+}
+
+/* add_global, or the new value of a key already there (the first one counts). */
+static void set_global(const char *key, const char *value)
+{
+    for (int i = 0; i < nglobal; i++) {
+        if (strcmp(global_opts[i].key, key) == 0) {
+            global_opts[i].value = strdup(value);
+            return;
+        }
+    }
+    add_global(key, value);
+}
+
+static int two_issuers(void)
+{
+    return getenv("BENCH_TWO_ISSUERS") != NULL;
 }
 
 static const char *lookup(const struct opt *t, int n, const char *key)
@@ -650,6 +675,8 @@ static const char *only;
 
 static int selected(const struct scenario *s)
 {
+    /* The two-issuer rows only in a process configured for them. */
+    if ((s->aux == AUX_ISSUERS) != two_issuers()) return 0;
     return !only || strstr(s->name, only) != NULL;
 }
 
