@@ -57,6 +57,39 @@ mod tests {
     }
 
     #[test]
+    fn threads_growing_the_file_are_not_taken_for_a_truncation() {
+        // One store, four threads writing and reading at once (slapd's
+        // worker threads): the file grows under the size check of the others.
+        // On tmpfs (no fsync per commit) the threads overlap the most.
+        let p = if std::path::Path::new("/dev/shm").is_dir() {
+            let d = std::path::Path::new("/dev/shm")
+                .join(format!("sasl-oauth-lmdb-threads-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+            install();
+            d.join("cache.mdb")
+        } else {
+            path("threads")
+        };
+        let (s, _) = LmdbStore::open(&p).unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4u32 {
+                let s = &s;
+                scope.spawn(move || {
+                    for i in 0..400u32 {
+                        let k = tk(t * 1000 + i);
+                        s.put(&k, &[7u8; 600], "alice", 1000, 100).unwrap();
+                        assert!(s.get(&k).unwrap().is_some());
+                    }
+                });
+            }
+        });
+        drop(s);
+        let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    }
+
+    #[test]
     fn put_get_purge_and_the_file_is_private() {
         let p = path("basic");
         let (s, key) = LmdbStore::open(&p).unwrap();

@@ -170,18 +170,22 @@ impl Opened {
     /// The file is at least as large as every page LMDB may read: a file
     /// cut shorter (by someone else: LMDB never shrinks it) is not touched.
     fn check_size(&self) -> Result<(), StoreError> {
+        // What the file held before is read before its size: another thread
+        // may extend the file meanwhile, and a size read first would then
+        // look smaller than the pages or the largest size it recorded after.
+        let pages = self.env.info().last_page_number as u64 + 1;
+        let largest = self.largest.load(Ordering::Acquire);
         let size = self
             .file
             .metadata()
             .map_err(|e| err("cannot inspect", e))?
             .len();
-        let largest = self.largest.fetch_max(size, Ordering::Relaxed).max(size);
+        self.largest.fetch_max(size, Ordering::AcqRel);
         if size < largest || size < 2 * page_size() {
             return Err(StoreError(format!(
                 "the file shrank to {size} bytes (was {largest}): truncated by someone else"
             )));
         }
-        let pages = self.env.info().last_page_number as u64 + 1;
         if size < pages * page_size() {
             return Err(StoreError(format!(
                 "the file holds {size} bytes, its pages need {}: truncated by someone else",
