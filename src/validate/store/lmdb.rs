@@ -170,29 +170,37 @@ impl Opened {
     /// The file is at least as large as every page LMDB may read: a file
     /// cut shorter (by someone else: LMDB never shrinks it) is not touched.
     fn check_size(&self) -> Result<(), StoreError> {
-        // What the file held before is read before its size: another thread
-        // may extend the file meanwhile, and a size read first would then
-        // look smaller than the pages or the largest size it recorded after.
-        let pages = self.env.info().last_page_number as u64 + 1;
+        // Each size is read after what it is compared with (the largest
+        // size recorded, the pages in use), so that another thread growing
+        // the file meanwhile is not taken for a truncation; and the map is
+        // not touched (env.info reads its meta pages) before the file is
+        // known to hold them: a page beyond the end is a SIGBUS.
         let largest = self.largest.load(Ordering::Acquire);
-        let size = self
-            .file
-            .metadata()
-            .map_err(|e| err("cannot inspect", e))?
-            .len();
+        let size = self.file_size()?;
         self.largest.fetch_max(size, Ordering::AcqRel);
         if size < largest || size < 2 * page_size() {
             return Err(StoreError(format!(
                 "the file shrank to {size} bytes (was {largest}): truncated by someone else"
             )));
         }
-        if size < pages * page_size() {
-            return Err(StoreError(format!(
-                "the file holds {size} bytes, its pages need {}: truncated by someone else",
-                pages * page_size()
-            )));
+        let need = (self.env.info().last_page_number as u64 + 1) * page_size();
+        if size < need {
+            let now = self.file_size()?;
+            if now < need {
+                return Err(StoreError(format!(
+                    "the file holds {now} bytes, its pages need {need}: truncated by someone else"
+                )));
+            }
         }
         Ok(())
+    }
+
+    fn file_size(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .file
+            .metadata()
+            .map_err(|e| err("cannot inspect", e))?
+            .len())
     }
 
     /// The key authenticating this file's entries (without
