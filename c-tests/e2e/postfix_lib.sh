@@ -200,15 +200,15 @@ s.quit()
 EOF
 }
 
-# delivered NAME SUBJECT: the check NAME that the message reached bob's
-# Maildir on instance B.
+# delivered NAME SUBJECT [INSTANCE]: the check NAME that the message reached
+# bob's Maildir on INSTANCE (B unless given), within 15 s.
 delivered() {
-    local _
-    for _ in $(seq 100); do
-        if grep -rqs -- "Subject: $2" "$E2E_TMP/B/mail/bob/"; then ok "$1"; return 0; fi
+    local _ at=${3:-B}
+    for _ in $(seq 150); do
+        if grep -rqs -- "Subject: $2" "$E2E_TMP/$at/mail/bob/"; then ok "$1"; return 0; fi
         sleep 0.1
     done
-    not_ok "$1" "no message with Subject: $2 in bob's Maildir" "$E2E_TMP/B/maillog"
+    not_ok "$1" "no message with Subject: $2 in $at's Maildir for bob" "$E2E_TMP/$at/maillog"
 }
 
 # pf_oauth_server NAME PORT ISSUER: a receiving instance (not started) whose
