@@ -1,30 +1,33 @@
 //! Checks on a JWT claims set (RFC 7519 §4.1, RFC 9068 §4). Each function
 //! returns the reason an administrator reads when the check fails.
 
+use super::strict_json::{Object, Strings};
 use crate::error::{printable, Error};
-use serde_json::{Map, Value};
+use serde_json::Number;
+use std::borrow::Cow;
 
 /// The largest NumericDate we take (year 5138): beyond it the value is garbage.
 const MAX_NUMERIC_DATE: f64 = 1e11;
 
 /// A NumericDate claim: absent is `Ok(None)`; anything but a sane number is an error.
-pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Error> {
-    match claims.get(name) {
+pub fn numeric_date(claims: &Object<'_>, name: &str) -> Result<Option<i64>, Error> {
+    match claims.get::<Number>(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => match n.as_f64() {
+        Some(Ok(n)) => match n.as_f64() {
             Some(f) if f.is_finite() && (0.0..MAX_NUMERIC_DATE).contains(&f) => Ok(Some(f as i64)),
             _ => Err(Error::invalid_token(format!(
                 "claim '{name}' is out of range"
             ))),
         },
-        Some(_) => Err(Error::invalid_token(format!(
+        Some(Err(())) => Err(Error::invalid_token(format!(
             "claim '{name}' is not a number"
         ))),
     }
 }
 
-/// `exp` (required by RFC 9068), `nbf`, `iat`, each with `skew` seconds of leeway.
-pub fn check_times(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(), Error> {
+/// `exp` (required by RFC 9068), `nbf`, `iat`, each with `skew` seconds of
+/// leeway; returns `exp`.
+pub fn check_times(claims: &Object<'_>, now: i64, skew: i64) -> Result<i64, Error> {
     let exp = numeric_date(claims, "exp")?
         .ok_or_else(|| Error::invalid_token("token has no 'exp' claim"))?;
     if now > exp.saturating_add(skew) {
@@ -51,20 +54,17 @@ pub fn check_times(claims: &Map<String, Value>, now: i64, skew: i64) -> Result<(
             .with_detail(format!("clock skew {skew} s")));
         }
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// `iss` is exactly one of the configured issuers; returns which.
-pub fn check_issuer<'a>(
-    claims: &Map<String, Value>,
-    expected: &'a [String],
-) -> Result<&'a str, Error> {
-    match claims.get("iss") {
-        Some(Value::String(iss)) => match expected.iter().find(|e| *e == iss) {
+pub fn check_issuer<'a>(claims: &Object<'_>, expected: &'a [String]) -> Result<&'a str, Error> {
+    match claims.text("iss") {
+        Some(Ok(iss)) => match expected.iter().find(|e| **e == iss) {
             Some(e) => Ok(e),
             None => Err(Error::invalid_token(format!(
                 "issuer mismatch: token has '{}'",
-                printable(iss, 100)
+                printable(&iss, 100)
             ))
             .with_detail(format!("expected '{}'", expected.join("' or '")))),
         },
@@ -75,12 +75,16 @@ pub fn check_issuer<'a>(
 }
 
 /// `aud` is a string or an array of strings; one must be ours.
-pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), Error> {
-    let ours = |a: &Value| a.as_str().is_some_and(|a| accepted.iter().any(|x| x == a));
-    let ok = match claims.get("aud") {
-        Some(v @ Value::String(_)) => ours(v),
-        Some(Value::Array(list)) => list.iter().any(ours),
-        _ => {
+pub fn check_audience(claims: &Object<'_>, accepted: &[String]) -> Result<(), Error> {
+    let ours = |a: &str| accepted.iter().any(|x| x == a);
+    // A single string (the usual form) is read without collecting a list.
+    let ok = match claims.text("aud") {
+        Some(Ok(a)) => ours(&a),
+        Some(Err(())) => match claims.get::<Strings>("aud") {
+            Some(Ok(Strings(list))) => list.iter().any(|a| ours(a)),
+            _ => false,
+        },
+        None => {
             return Err(Error::invalid_token(
                 "audience mismatch: token has no 'aud' claim",
             ))
@@ -89,10 +93,7 @@ pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Resul
     if ok {
         Ok(())
     } else {
-        let shown = printable(
-            &claims.get("aud").map(Value::to_string).unwrap_or_default(),
-            100,
-        );
+        let shown = printable(claims.raw("aud").unwrap_or_default(), 100);
         Err(
             Error::invalid_token(format!("audience mismatch: token is for {shown}"))
                 .with_detail(format!("accepted: {}", accepted.join(" "))),
@@ -100,35 +101,52 @@ pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Resul
     }
 }
 
-/// A claim holding names: a space-separated string or an array of strings.
-fn names(v: &Value) -> Vec<&str> {
-    match v {
-        Value::String(s) => s.split(' ').filter(|s| !s.is_empty()).collect(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+/// The granted scopes: `scope` (RFC 9068, space-separated) or `scp`
+/// (Microsoft Entra: a space-separated string or an array of scopes).
+pub fn scopes<'a>(claims: &Object<'a>) -> Vec<Cow<'a, str>> {
+    let mut out = Vec::new();
+    for name in ["scope", "scp"] {
+        match claims.text(name) {
+            Some(Ok(Cow::Borrowed(s))) => out.extend(words(s).map(Cow::Borrowed)),
+            Some(Ok(Cow::Owned(s))) => out.extend(words(&s).map(|w| Cow::Owned(w.into()))),
+            Some(Err(())) => {
+                if let Some(Ok(Strings(list))) = claims.get::<Strings>(name) {
+                    out.extend(list);
+                }
+            }
+            None => {}
+        }
     }
+    out
 }
 
-/// The granted scopes: `scope` (RFC 9068, space-separated) or `scp`
-/// (Microsoft Entra: a string or an array).
-pub fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
-    ["scope", "scp"]
-        .iter()
-        .filter_map(|name| claims.get(*name))
-        .flat_map(names)
-        .collect()
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|w| !w.is_empty())
 }
 
 /// The `required` names not among `granted`.
-fn missing<'a>(required: &'a [String], granted: &[&str]) -> Vec<&'a str> {
+fn missing<'a>(required: &'a [String], granted: &[Cow<'_, str>]) -> Vec<&'a str> {
     required
         .iter()
         .map(String::as_str)
-        .filter(|r| !granted.contains(r))
+        .filter(|r| !granted.iter().any(|g| g == r))
         .collect()
 }
 
-pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<(), Error> {
+/// Whether every required scope is in `granted`, a space-separated string.
+fn all_in_words(required: &[String], granted: &str) -> bool {
+    required.iter().all(|r| words(granted).any(|w| w == r))
+}
+
+pub fn check_scopes(claims: &Object<'_>, required: &[String]) -> Result<(), Error> {
+    // The usual form, one `scope` string, is checked without collecting a list.
+    if !claims.contains_key("scp") {
+        if let Some(Ok(granted)) = claims.text("scope") {
+            if all_in_words(required, &granted) {
+                return Ok(());
+            }
+        }
+    }
     let missing = missing(required, &scopes(claims));
     if missing.is_empty() {
         Ok(())
@@ -141,10 +159,11 @@ pub fn check_scopes(claims: &Map<String, Value>, required: &[String]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    /// The claims set of `v`'s JSON text (leaked: tests only).
+    fn obj(v: Value) -> Object<'static> {
+        Object::parse(Box::leak(v.to_string().into_bytes().into_boxed_slice())).unwrap()
     }
 
     #[test]
@@ -240,15 +259,15 @@ mod tests {
                 "conf-scope",
             ),
             (
-                check_times(&obj(json!({"exp": now - 500})), now, 123),
+                check_times(&obj(json!({"exp": now - 500})), now, 123).map(|_| ()),
                 "123 s",
             ),
             (
-                check_times(&obj(json!({"exp": now + 9, "nbf": now + 500})), now, 123),
+                check_times(&obj(json!({"exp": now + 9, "nbf": now + 500})), now, 123).map(|_| ()),
                 "123 s",
             ),
             (
-                check_times(&obj(json!({"exp": now + 9, "iat": now + 500})), now, 123),
+                check_times(&obj(json!({"exp": now + 9, "iat": now + 500})), now, 123).map(|_| ()),
                 "123 s",
             ),
         ];

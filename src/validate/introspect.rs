@@ -6,13 +6,12 @@
 
 use super::discovery::{Discovery, INTROSPECTION_ENDPOINT};
 use super::policy::ClaimsPolicy;
-use super::strict_json::parse_object;
+use super::strict_json::Object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::client_auth::{ClientAuth, ClientIdentity};
 use crate::error::{printable, Error, ErrorKind};
 use crate::http::HttpClient;
 use crate::secret::Secret;
-use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub enum Endpoint {
@@ -38,10 +37,10 @@ pub struct IntrospectionValidator {
 }
 
 /// `active` must be true.
-fn check_active(r: &Map<String, Value>, trace: &mut dyn Trace) -> Result<(), Error> {
-    match r.get("active") {
-        Some(Value::Bool(true)) => trace.note(|| "ok  active: true".into()),
-        Some(Value::Bool(false)) => {
+fn check_active(r: &Object<'_>, trace: &mut dyn Trace) -> Result<(), Error> {
+    match r.get::<bool>("active") {
+        Some(Ok(true)) => trace.note(|| "ok  active: true".into()),
+        Some(Ok(false)) => {
             return Err(Error::invalid_token(
                 "token is not active (revoked, expired or unknown to the provider)",
             ))
@@ -58,7 +57,7 @@ fn check_active(r: &Map<String, Value>, trace: &mut dyn Trace) -> Result<(), Err
 
 /// `aud` names one of our audiences; an answer without it only when allowed.
 fn check_audience(
-    r: &Map<String, Value>,
+    r: &Object<'_>,
     policy: &IntrospectionPolicy,
     trace: &mut dyn Trace,
 ) -> Result<(), Error> {
@@ -90,7 +89,7 @@ pub fn judge(
     trace: &mut dyn Trace,
 ) -> Result<Identity, Error> {
     let rules = &*policy.claims;
-    let r: Map<String, Value> = parse_object(body).ok_or_else(|| {
+    let r = Object::parse(body).ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,
             "introspection response is not a JSON object with unique keys",

@@ -8,12 +8,12 @@ use super::alg::Algorithm;
 use super::jwks::JwkSet;
 use super::keys::KeyStore;
 use super::policy::ClaimsPolicy;
-use super::strict_json::parse_object;
+use super::strict_json::Object;
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Keys tried for a token that names no `kid`.
@@ -30,6 +30,14 @@ pub struct JwtValidator {
     policy: JwtPolicy,
     /// Each configured issuer with its own keys.
     keys: Vec<(String, KeyStore)>,
+}
+
+/// What a signature must be checked against.
+struct Signed<'a> {
+    message: &'a [u8],
+    signature: &'a [u8],
+    alg: Algorithm,
+    kid: Option<&'a str>,
 }
 
 /// The three parts of a compact JWS, still encoded.
@@ -58,29 +66,75 @@ fn split(token: &str) -> Result<Compact<'_>, Error> {
     })
 }
 
-fn decode(part: &str, what: &str) -> Result<Vec<u8>, Error> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| Error::invalid_token(format!("JWT {what} is not base64url")))
+/// The header, claims and signature, decoded into one buffer (one allocation
+/// for the three).
+struct Decoded {
+    bytes: Vec<u8>,
+    /// Where the claims and the signature begin; the header is first.
+    payload_at: usize,
+    signature_at: usize,
+}
+
+impl Decoded {
+    fn new(jws: &Compact<'_>) -> Result<Decoded, Error> {
+        let parts = [
+            (jws.header, "header"),
+            (jws.payload, "payload"),
+            (jws.signature, "signature"),
+        ];
+        let room = parts
+            .iter()
+            .map(|(p, _)| base64::decoded_len_estimate(p.len()))
+            .sum();
+        let mut bytes = vec![0u8; room];
+        let mut ends = [0usize; 3];
+        let mut at = 0;
+        for (i, (part, what)) in parts.iter().enumerate() {
+            at += URL_SAFE_NO_PAD
+                .decode_slice(part, &mut bytes[at..])
+                .map_err(|_| Error::invalid_token(format!("JWT {what} is not base64url")))?;
+            ends[i] = at;
+        }
+        bytes.truncate(at);
+        Ok(Decoded {
+            bytes,
+            payload_at: ends[0],
+            signature_at: ends[1],
+        })
+    }
+
+    fn header(&self) -> &[u8] {
+        &self.bytes[..self.payload_at]
+    }
+
+    fn payload(&self) -> &[u8] {
+        &self.bytes[self.payload_at..self.signature_at]
+    }
+
+    fn signature(&self) -> &[u8] {
+        &self.bytes[self.signature_at..]
+    }
 }
 
 /// `typ`, when present, must say this is an access token (RFC 9068 §2.1) or a plain JWT.
-fn check_typ(typ: Option<&Value>) -> Result<(), Error> {
-    match typ {
+fn check_typ(header: &Object<'_>) -> Result<(), Error> {
+    match header.text("typ") {
         None => Ok(()),
-        Some(Value::String(t)) => {
-            let t = t.to_ascii_lowercase();
-            let t = t.strip_prefix("application/").unwrap_or(&t);
-            if t == "at+jwt" || t == "jwt" {
+        Some(Ok(t)) => {
+            let media = match t.get(..12) {
+                Some(p) if p.eq_ignore_ascii_case("application/") => &t[12..],
+                _ => &t[..],
+            };
+            if media.eq_ignore_ascii_case("at+jwt") || media.eq_ignore_ascii_case("jwt") {
                 Ok(())
             } else {
                 Err(Error::invalid_token(format!(
                     "JWT typ '{}' is not at+jwt or JWT",
-                    printable(t, 40)
+                    printable(&media.to_ascii_lowercase(), 40)
                 )))
             }
         }
-        Some(_) => Err(Error::invalid_token("JWT typ is not a string")),
+        Some(Err(())) => Err(Error::invalid_token("JWT typ is not a string")),
     }
 }
 
@@ -88,8 +142,9 @@ fn check_typ(typ: Option<&Value>) -> Result<(), Error> {
 /// only to choose between local verification and introspection.
 pub fn unverified_issuer(token: &str) -> Option<String> {
     let jws = split(token).ok()?;
-    let claims = parse_object(&URL_SAFE_NO_PAD.decode(jws.payload).ok()?)?;
-    claims.get("iss")?.as_str().map(str::to_owned)
+    let payload = URL_SAFE_NO_PAD.decode(jws.payload).ok()?;
+    let claims = Object::parse(&payload)?;
+    claims.str("iss").map(Cow::into_owned)
 }
 
 impl JwtValidator {
@@ -109,30 +164,27 @@ impl JwtValidator {
 
     /// Header checks, the issuer the token names, and the signature with
     /// that issuer's keys; returns the verified claims set and the issuer.
-    fn verify(
+    fn verify<'d>(
         &self,
-        token: &str,
+        jws: &Compact<'_>,
+        decoded: &'d Decoded,
         now: i64,
         trace: &mut dyn Trace,
-    ) -> Result<(serde_json::Map<String, Value>, &str), Error> {
-        let jws = split(token)?;
-        let header = parse_object(&decode(jws.header, "header")?).ok_or_else(|| {
+    ) -> Result<(Object<'d>, &str), Error> {
+        let header = Object::parse(decoded.header()).ok_or_else(|| {
             Error::invalid_token("JWT header is not a JSON object with unique keys")
         })?;
         let (alg, kid) = self.check_header(&header)?;
         trace.note(|| {
-            let typ = header
-                .get("typ")
-                .and_then(Value::as_str)
-                .unwrap_or("(none)");
+            let typ = header.str("typ").unwrap_or(Cow::Borrowed("(none)"));
             format!(
                 "ok  header: alg {} allowed, typ {typ}, kid {}",
                 alg.name(),
-                kid.unwrap_or("(none)")
+                kid.as_deref().unwrap_or("(none)")
             )
         });
         // Read before the signature is checked, only to choose whose keys check it.
-        let claims = parse_object(&decode(jws.payload, "payload")?).ok_or_else(|| {
+        let claims = Object::parse(decoded.payload()).ok_or_else(|| {
             Error::invalid_token("JWT claims are not a JSON object with unique keys")
         })?;
         let issuer = claims::check_issuer(&claims, &self.policy.claims.issuers)?;
@@ -142,7 +194,13 @@ impl JwtValidator {
             .find(|(i, _)| i == issuer)
             .map(|(_, k)| k)
             .ok_or_else(|| Error::internal("an issuer without a key store"))?;
-        self.check_signature(keys, &jws, alg, kid, now)?;
+        let signed = Signed {
+            message: jws.signed.as_bytes(),
+            signature: decoded.signature(),
+            alg,
+            kid: kid.as_deref(),
+        };
+        self.check_signature(keys, &signed, now)?;
         trace.note(|| format!("ok  signature verified with a key from {}", keys.describe()));
         Ok((claims, issuer))
     }
@@ -150,13 +208,12 @@ impl JwtValidator {
     /// The algorithm (one of ours) and the kid, if the header is acceptable.
     fn check_header<'h>(
         &self,
-        header: &'h serde_json::Map<String, Value>,
-    ) -> Result<(Algorithm, Option<&'h str>), Error> {
+        header: &Object<'h>,
+    ) -> Result<(Algorithm, Option<Cow<'h, str>>), Error> {
         let alg_name = header
-            .get("alg")
-            .and_then(Value::as_str)
+            .str("alg")
             .ok_or_else(|| Error::invalid_token("JWT header has no 'alg'"))?;
-        let alg = Algorithm::from_name(alg_name)?;
+        let alg = Algorithm::from_name(&alg_name)?;
         if !self.policy.algorithms.contains(&alg) {
             return Err(Error::invalid_token(format!(
                 "algorithm {} is not in oauth_algorithms",
@@ -169,12 +226,12 @@ impl JwtValidator {
                 "JWT header has 'crit' extensions we do not implement",
             ));
         }
-        check_typ(header.get("typ"))?;
+        check_typ(header)?;
         // jku, x5u, jwk and x5c are never followed: keys come only from our JWKS.
-        let kid = match header.get("kid") {
+        let kid = match header.text("kid") {
             None => None,
-            Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(Error::invalid_token("JWT kid is not a string")),
+            Some(Ok(k)) => Some(k),
+            Some(Err(())) => return Err(Error::invalid_token("JWT kid is not a string")),
         };
         Ok((alg, kid))
     }
@@ -183,12 +240,10 @@ impl JwtValidator {
     fn check_signature(
         &self,
         store: &KeyStore,
-        jws: &Compact<'_>,
-        alg: Algorithm,
-        kid: Option<&str>,
+        signed: &Signed<'_>,
         now: i64,
     ) -> Result<(), Error> {
-        let signature = decode(jws.signature, "signature")?;
+        let (alg, kid) = (signed.alg, signed.kid);
         let mut keys = store.keys(now)?;
         let unknown = |set: &JwkSet| kid.is_some_and(|k| !set.has_kid(k));
         if unknown(&keys) {
@@ -224,7 +279,7 @@ impl JwtValidator {
                 alg.name()
             )));
         }
-        if !candidates.any(|k| k.verify(alg, jws.signed.as_bytes(), &signature)) {
+        if !candidates.any(|k| k.verify(alg, signed.message, signed.signature)) {
             return Err(Error::invalid_token(format!(
                 "bad signature ({}, kid {})",
                 alg.name(),
@@ -239,22 +294,26 @@ impl JwtValidator {
 impl TokenValidator for JwtValidator {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         // Without a configured issuer no token names one of ours: nothing passes.
-        let (c, issuer) = self.verify(token, now, trace)?;
+        let jws = split(token)?;
+        let decoded = Decoded::new(&jws)?;
+        let (c, issuer) = self.verify(&jws, &decoded, now, trace)?;
         let p = &*self.policy.claims;
         trace.note(|| format!("ok  iss is {issuer}"));
         claims::check_audience(&c, &p.audiences)?;
         trace.note(|| format!("ok  aud names one of: {}", p.audiences.join(" ")));
-        claims::check_times(&c, now, p.clock_skew)?;
-        let expires_at = claims::numeric_date(&c, "exp")?;
+        let exp = claims::check_times(&c, now, p.clock_skew)?;
         trace.note(|| {
             format!(
                 "ok  valid now: exp in {} s (clock skew {} s)",
-                expires_at.unwrap_or(now) - now,
+                exp - now,
                 p.clock_skew
             )
         });
         let authid = p.authorize(&c, trace)?;
-        Ok(Identity { authid, expires_at })
+        Ok(Identity {
+            authid,
+            expires_at: Some(exp),
+        })
     }
 }
 
@@ -263,7 +322,7 @@ mod tests {
     use super::*;
     use ring::rand::SystemRandom;
     use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const NOW: i64 = 1_800_000_000;
 

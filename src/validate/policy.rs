@@ -9,9 +9,9 @@ mod username;
 pub use claim_rule::ClaimRule;
 pub use username::{UsernameFormat, UsernameRule};
 
+use super::strict_json::Object;
 use super::{claims, Trace};
 use crate::error::Error;
-use serde_json::{Map, Value};
 
 /// What the configuration asks of every token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,11 +42,7 @@ impl ClaimsPolicy {
 
     /// What a token's claims (or an introspection answer) must grant, then
     /// the login name they map to. Fails closed: every rule must hold.
-    pub fn authorize(
-        &self,
-        c: &Map<String, Value>,
-        trace: &mut dyn Trace,
-    ) -> Result<String, Error> {
+    pub fn authorize(&self, c: &Object<'_>, trace: &mut dyn Trace) -> Result<String, Error> {
         // A login stops at the first refusal; with a trace (`sasl-oauth
         // check`) every rule is tried, so each outcome gets its line, and the
         // first refusal is still the verdict.
@@ -84,11 +80,12 @@ impl ClaimsPolicy {
 mod tests {
     use super::*;
     use crate::error::{ErrorKind, OAuthStatus};
+    use crate::validate::strict_json::leaked;
     use crate::validate::NoTrace;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn obj(v: Value) -> Object<'static> {
+        leaked(&v)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! what canon_user gets.
 
 use crate::error::Error;
-use serde_json::{Map, Value};
+use crate::validate::strict_json::Object;
 
 /// The longest user name handed to the application.
 const MAX_NAME: usize = 255;
@@ -114,9 +114,9 @@ impl UsernameRule {
 
     /// The mapped name and the claim it came from. The claim's original
     /// value goes nowhere else: it may be personal data.
-    pub fn map<'a>(&'a self, c: &Map<String, Value>) -> Result<(String, &'a str), Error> {
-        let found = self.claims.iter().find_map(|name| match c.get(name) {
-            Some(Value::String(s)) if !s.is_empty() => Some((name.as_str(), s)),
+    pub fn map<'a>(&'a self, c: &Object<'_>) -> Result<(String, &'a str), Error> {
+        let found = self.claims.iter().find_map(|name| match c.str(name) {
+            Some(s) if !s.is_empty() => Some((name.as_str(), s)),
             _ => None,
         });
         let names = || {
@@ -131,12 +131,12 @@ impl UsernameRule {
                 names()
             )));
         };
-        if !usable(original) {
+        if !usable(&original) {
             return Err(Error::invalid_token(format!(
                 "the user name claim '{claim}' is too long or has control characters"
             )));
         }
-        let mut name = self.format.apply(original);
+        let mut name = self.format.apply(&original);
         if self.lowercase {
             name = name.to_lowercase();
         }
@@ -162,8 +162,9 @@ mod tests {
         }
     }
 
-    fn map(r: &UsernameRule, v: Value) -> Result<String, Error> {
-        r.map(v.as_object().unwrap()).map(|(n, _)| n)
+    fn map(r: &UsernameRule, v: serde_json::Value) -> Result<String, Error> {
+        r.map(&crate::validate::strict_json::leaked(&v))
+            .map(|(n, _)| n)
     }
 
     #[test]
