@@ -13,8 +13,8 @@
 //! `cargo bench --bench verify` (harness = false). Fixtures: `make fixtures`;
 //! another directory with SASL_OAUTH_FIXTURES=DIR. With
 //! SASL_OAUTH_BENCH_TOKENS=DIR (scripts/bench.sh's build/bench, holding
-//! tokens-{rs256,es256,eddsa}.txt), also the cache-miss path on distinct
-//! tokens. Prints a table, and lines `V <name>|<median ns>|<min ns>` that
+//! tokens-{rs256,ps256,es256,es384,eddsa}.txt), also the cache-miss path on
+//! distinct tokens. Prints a table, and lines `V <name>|<median ns>|<min ns>` that
 //! scripts/bench.sh reads.
 
 use aws_lc_rs::signature as lc;
@@ -94,6 +94,16 @@ fn report(name: &str, (median, min): (f64, f64)) {
 /// A JWS signing input and its decoded signature.
 type Signed = (Vec<u8>, Vec<u8>);
 
+/// The algorithms of the fixture tokens (tokens/NAME.jwt) and of the cold
+/// runs' distinct tokens (tokens-NAME.txt).
+const FIXTURE_ALGS: [(&str, &str); 5] = [
+    ("RS256", "rs256"),
+    ("PS256", "ps256"),
+    ("ES256", "es256"),
+    ("ES384", "es384"),
+    ("EdDSA", "eddsa"),
+];
+
 /// `n` calls of `f`, alone in a function that callgrind's --toggle-collect can name.
 #[inline(never)]
 fn callgrind_loop(f: &dyn Fn() -> bool, n: usize) {
@@ -123,22 +133,11 @@ fn main() {
     let jwk = |kid: &str, field: &str| or_die(fixtures.jwk_bytes(kid, field));
 
     let (n, e) = (jwk("rsa-1", "n"), jwk("rsa-1", "e"));
-    let mut point = vec![4u8];
-    point.extend(jwk("ec-1", "x"));
-    point.extend(jwk("ec-1", "y"));
+    // An EC JWK's uncompressed point, 04 || x || y.
+    let ec_point = |kid: &str| [vec![4u8], jwk(kid, "x"), jwk(kid, "y")].concat();
+    let point = ec_point("ec-1");
+    let point384 = ec_point("ec384-1");
     let ed = jwk("ed-1", "x");
-
-    // ES384: no fixture key; a P-384 key made here signs the ES256 token's
-    // signing input (the same length as a real token's).
-    let (es_msg, _) = parts(&token("es256"));
-    let rng = ring::rand::SystemRandom::new();
-    let p384 = {
-        let alg = &signature::ECDSA_P384_SHA384_FIXED_SIGNING;
-        let pk8 = signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
-        signature::EcdsaKeyPair::from_pkcs8(alg, pk8.as_ref(), &rng).unwrap()
-    };
-    let es384_sig = p384.sign(&rng, &es_msg).unwrap().as_ref().to_vec();
-    let p384_point = signature::KeyPair::public_key(&p384).as_ref().to_vec();
 
     struct Case {
         alg: Algorithm,
@@ -170,15 +169,14 @@ fn main() {
             },
             "es256",
         ),
-        Case {
-            alg: Algorithm::ES384,
-            key: PublicKey::Ec {
+        case(
+            Algorithm::ES384,
+            &PublicKey::Ec {
                 family: Family::EcP384,
-                point: p384_point,
+                point: point384.clone(),
             },
-            msg: es_msg.clone(),
-            sig: es384_sig,
-        },
+            "es384",
+        ),
         case(Algorithm::EdDSA, &PublicKey::Ed25519(ed.clone()), "eddsa"),
     ];
 
@@ -296,10 +294,14 @@ fn main() {
     // The plugin's verifier for the distinct-token runs below, as a JWKS load builds it.
     let plugin_key = |alg: &str| -> VerifyingKey {
         let key = match alg {
-            "RS256" => rsa.clone(),
+            "RS256" | "PS256" => rsa.clone(),
             "ES256" => PublicKey::Ec {
                 family: Family::EcP256,
                 point: point.clone(),
+            },
+            "ES384" => PublicKey::Ec {
+                family: Family::EcP384,
+                point: point384.clone(),
             },
             _ => PublicKey::Ed25519(ed.clone()),
         };
@@ -331,12 +333,7 @@ fn main() {
     let cached = runtime(None);
     let now = unix_now();
     println!("\nsasl-oauth token validation, in process (no libsasl2)");
-    for (alg, name) in [
-        ("RS256", "rs256"),
-        ("PS256", "ps256"),
-        ("ES256", "es256"),
-        ("EdDSA", "eddsa"),
-    ] {
+    for (alg, name) in FIXTURE_ALGS {
         let t = token(name);
         if uncached.validate(&t, now).is_err() {
             die(format!("{name}.jwt is refused by the validator"));
@@ -359,7 +356,7 @@ fn main() {
     // ECDSA verification time varies a little with the signature), and a
     // cache miss with the insert that follows, each token once into a new cache.
     if let Some(dir) = std::env::var_os("SASL_OAUTH_BENCH_TOKENS").map(PathBuf::from) {
-        for (alg, name) in [("RS256", "rs256"), ("ES256", "es256"), ("EdDSA", "eddsa")] {
+        for (alg, name) in FIXTURE_ALGS {
             let path = dir.join(format!("tokens-{name}.txt"));
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue;
@@ -373,8 +370,17 @@ fn main() {
                         msg,
                         sig,
                     ),
+                    "PS256" => RsaPublicKeyComponents { n: &n, e: &e }.verify(
+                        &signature::RSA_PSS_2048_8192_SHA256,
+                        msg,
+                        sig,
+                    ),
                     "ES256" => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
                         .verify(msg, sig),
+                    "ES384" => {
+                        UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &point384)
+                            .verify(msg, sig)
+                    }
                     _ => UnparsedPublicKey::new(&signature::ED25519, &ed).verify(msg, sig),
                 }
                 .is_ok()

@@ -1085,8 +1085,8 @@ static void many_keys(void)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!t_check(sasl_server_init(global_cbs, NULL) == SASL_OK, "sasl_server_init", "failed")) return;
     ms = ms_since(&t0);
-    t_check(ms < 2000, t_name("init with a JWKS of 5003 keys (%zu bytes) in %.0f ms", len, ms), "too slow");
-    t_check(offers("OAUTHBEARER"), "the server offers OAUTHBEARER with 5003 keys", "not offered");
+    t_check(ms < 2000, t_name("init with a JWKS of 5000 keys and the fixture's (%zu bytes) in %.0f ms", len, ms), "too slow");
+    t_check(offers("OAUTHBEARER"), "the server offers OAUTHBEARER with 5000 keys and the fixture's", "not offered");
 
     t = t_token("rs256");
     check_token("fixture rs256 (kid rsa-1, after 5000 other keys)", t, strlen(t), EXPECT_OK, "alice", ALL);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const mechs[] = {"OAUTHBEARER", "XOAUTH2"};
-static const char *const algs[] = {"rs256", "ps256", "es256", "eddsa"};
+static const char *const algs[] = {"rs256", "ps256", "es256", "es384", "eddsa"};
 
 /* One exchange and the connections it used (kept for sasl_getprop). */
 struct run {

@@ -9,8 +9,10 @@
 # Knobs (environment):
 #   BENCH_RUNS=5        runs of the whole table (medians are reported)
 #   BENCH_SECS=0.3      seconds per warm/floor scenario and thread count
-#   BENCH_COLD=2000     cold handshakes per thread and scenario (tokens minted: 6x per algorithm,
-#                       9x for ES256, which also has the two-issuer scenario)
+#   BENCH_COLD=2000     cold handshakes per thread and scenario, ES384 a quarter (tokens minted:
+#                       3x per cold scenario: RS256 and EdDSA 6x, ES256 9x (also the two-issuer
+#                       scenario), PS256 3x and ES384 3x a quarter (OAUTHBEARER only); at least
+#                       the 300 of a cold profile)
 #   BENCH_CONNS=1000    open server connections for the memory figure
 #   BENCH_GROWTH=1000000  handshakes for the growth check
 #   BENCH_PROFILE=1     callgrind profiles (0: skip)
@@ -28,7 +30,8 @@ PROFILE=${BENCH_PROFILE:-1}
 FIX=$ROOT/build/fixtures
 OUT=$ROOT/build/bench
 SYSPLUG=$(pkg-config --variable=libdir libsasl2 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/sasl2
-NTOK=$((COLD * 6))
+# Handshakes of each cold callgrind profile.
+PROFILE_COLD=300
 
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -51,8 +54,8 @@ TESTKIT=$TARGET/release/testkit
 PLUGIN=$TARGET/release/libsasloauth.so
 make -s -C c-tests/bench
 BENCH=$OUT/bin/sasl_bench
-if [ ! -f "$FIX/server.conf" ]; then
-  say "no fixtures: making them"
+if [ ! -f "$FIX/server.conf" ] || [ ! -f "$FIX/keys/ec384.pk8.der" ]; then
+  say "no fixtures (or none with the ES384 key): making them"
   "$TESTKIT" fixtures "$FIX"
   cp "$TESTKIT" "$FIX/testkit"
 fi
@@ -86,10 +89,28 @@ mint() { # ALG FILE N
   rm -f "$file.0" "$file.1"
   [ "$(sort -u "$file" | wc -l)" -eq "$ntok" ] || die "$file: tokens are not all distinct"
 }
-for alg in RS256 ES256 EdDSA; do
+# cold_tokens ALG: what the runs use (sasl_bench.c: each cold scenario 3 x its
+# handshakes per thread, BENCH_COLD; ES384's BENCH_COLD / 4, at least 20 or
+# BENCH_COLD) and at least what the cold profiles use.
+cold_tokens() {
+  local n per
+  case $1 in
+    RS256 | EdDSA) n=$((COLD * 6)) ;;
+    ES256) n=$((COLD * 9)) ;;
+    PS256) n=$((COLD * 3)) ;;
+    ES384)
+      per=$((COLD / 4))
+      if ((per < 20)); then per=$((COLD < 20 ? COLD : 20)); fi
+      n=$((per * 3))
+      ;;
+    *) die "cold_tokens: $1" ;;
+  esac
+  if [ "$PROFILE" = 1 ] && ((n < PROFILE_COLD)); then n=$PROFILE_COLD; fi
+  echo "$n"
+}
+for alg in RS256 PS256 ES256 ES384 EdDSA; do
   f=$OUT/tokens-${alg,,}.txt
-  n=$NTOK
-  [ "$alg" = ES256 ] && n=$((COLD * 9))
+  n=$(cold_tokens "$alg")
   if [ -f "$f" ] && [ "$f" -nt "$FIX/keys/rsa.der" ] && [ "$(wc -l <"$f")" -ge "$n" ] &&
     [ -z "$(find "$f" -mmin +20)" ]; then
     continue
@@ -181,15 +202,14 @@ if [ "$PROFILE" = 1 ] && command -v valgrind >/dev/null; then
   profile oauthbearer-warm "OAUTHBEARER ES256 warm" 2000
   profile oauthbearer-warm-perconn "OAUTHBEARER ES256 warm per-connection options" 2000
   profile xoauth2-warm "XOAUTH2 ES256 warm" 2000
-  profile oauthbearer-cold-rs256 "OAUTHBEARER RS256 cold" 300
-  profile oauthbearer-cold-es256 "OAUTHBEARER ES256 cold" 300
-  profile oauthbearer-cold-eddsa "OAUTHBEARER EdDSA cold" 300
-  for alg in RS256 ES256 EdDSA; do
-    profile "oauthbearer-cold-nocache-${alg,,}" "OAUTHBEARER $alg cold" 300 0
-    profile "oauthbearer-same-nocache-${alg,,}" "OAUTHBEARER $alg warm" 300 0
+  for alg in RS256 PS256 ES256 ES384 EdDSA; do
+    profile "oauthbearer-cold-${alg,,}" "OAUTHBEARER $alg cold" "$PROFILE_COLD"
+    profile "oauthbearer-cold-nocache-${alg,,}" "OAUTHBEARER $alg cold" "$PROFILE_COLD" 0
+    profile "oauthbearer-same-nocache-${alg,,}" "OAUTHBEARER $alg warm" "$PROFILE_COLD" 0
   done
   BENCH_TWO_ISSUERS=1 profile oauthbearer-warm-two-issuers "OAUTHBEARER ES256 warm two issuers" 2000
-  BENCH_TWO_ISSUERS=1 profile oauthbearer-cold-es256-two-issuers "OAUTHBEARER ES256 cold two issuers" 300
+  BENCH_TWO_ISSUERS=1 profile oauthbearer-cold-es256-two-issuers "OAUTHBEARER ES256 cold two issuers" \
+    "$PROFILE_COLD"
 fi
 
 python3 c-tests/bench/summarize.py "$OUT" | tee "$OUT/results.md"

@@ -4,7 +4,7 @@
 # and cold, with ANONYMOUS and PLAIN measured in the same run for the ratios.
 #
 # It reuses sasl_bench: a fixtures directory whose server.conf validates by
-# introspection only, and whose token slots (rs256/es256/eddsa) all hold
+# introspection only, and whose token slots (rs256/ps256/es256/es384/eddsa) all hold
 # opaque tokens; the "RS256" rows of its output are the opaque-token rows.
 # Run after scripts/bench.sh (it reuses its build and plugin directory).
 set -euo pipefail
@@ -41,7 +41,7 @@ oauth_username_claim: username
 oauth_required_scope: mail
 CONF
 warm=$(idp_token opaque)
-for a in rs256 es256 eddsa; do printf '%s' "$warm" > "$FIXO/tokens/$a.jwt"; done
+for a in rs256 ps256 es256 es384 eddsa; do printf '%s' "$warm" > "$FIXO/tokens/$a.jwt"; done
 # Cold: every handshake a token the cache has not seen (6 slots per algorithm).
 n=$((COLD * 6))
 echo "# minting $n opaque tokens at the test provider" >&2
@@ -49,7 +49,7 @@ echo "# minting $n opaque tokens at the test provider" >&2
 for ((i = 0; i < n; i++)); do idp_token opaque >> "$OUT/tokens-opaque.txt"; done
 mkdir -p "$OUT/introspection"
 ln -sf "$OUT/sasldb" "$OUT/introspection/sasldb"
-for a in rs256 es256 eddsa; do cp "$OUT/tokens-opaque.txt" "$OUT/introspection/tokens-$a.txt"; done
+for a in rs256 ps256 es256 es384 eddsa; do cp "$OUT/tokens-opaque.txt" "$OUT/introspection/tokens-$a.txt"; done
 
 for ((r = 1; r <= RUNS; r++)); do
   echo "# introspection run $r of $RUNS" >&2

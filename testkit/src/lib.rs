@@ -79,6 +79,7 @@ pub struct Keys {
     rsa: RsaKeyPair,
     rsa_other: RsaKeyPair,
     ec: EcdsaKeyPair,
+    ec384: EcdsaKeyPair,
     ed: Ed25519KeyPair,
     evil: Ed25519KeyPair,
 }
@@ -126,6 +127,31 @@ fn ed25519_from(dir: &Path, file: &str) -> Result<Ed25519KeyPair> {
     Ed25519KeyPair::from_pkcs8(&read(&dir.join(file))?).map_err(|e| format!("{file}: {e}"))
 }
 
+fn ecdsa_pkcs8(
+    alg: &'static signature::EcdsaSigningAlgorithm,
+    rng: &SystemRandom,
+) -> Result<Vec<u8>> {
+    EcdsaKeyPair::generate_pkcs8(alg, rng)
+        .map(|k| k.as_ref().to_vec())
+        .map_err(|e| format!("ECDSA key: {e}"))
+}
+
+fn ecdsa_from(
+    alg: &'static signature::EcdsaSigningAlgorithm,
+    dir: &Path,
+    file: &str,
+    rng: &SystemRandom,
+) -> Result<EcdsaKeyPair> {
+    EcdsaKeyPair::from_pkcs8(alg, &read(&dir.join(file))?, rng).map_err(|e| format!("{file}: {e}"))
+}
+
+/// The JWK of an ECDSA key: its uncompressed point `04 || x || y` split.
+fn ec_jwk(kp: &EcdsaKeyPair, crv: &str, kid: &str) -> Value {
+    let point = &kp.public_key().as_ref()[1..];
+    let (x, y) = point.split_at(point.len() / 2);
+    json!({"kty": "EC", "crv": crv, "kid": kid, "use": "sig", "x": b64(x), "y": b64(y)})
+}
+
 impl Keys {
     /// Writes a new key set into `dir`.
     pub fn generate(dir: &Path) -> Result<()> {
@@ -133,9 +159,10 @@ impl Keys {
         let rng = SystemRandom::new();
         openssl_rsa(&dir.join("rsa.der"))?;
         openssl_rsa(&dir.join("rsa-other.der"))?;
-        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|e| format!("P-256 key: {e}"))?;
-        write(&dir.join("ec.pk8.der"), ec.as_ref())?;
+        let p256 = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        write(&dir.join("ec.pk8.der"), &ecdsa_pkcs8(p256, &rng)?)?;
+        let p384 = &signature::ECDSA_P384_SHA384_FIXED_SIGNING;
+        write(&dir.join("ec384.pk8.der"), &ecdsa_pkcs8(p384, &rng)?)?;
         write(&dir.join("ed.pk8.der"), &ed25519_pkcs8(&rng)?)?;
         write(&dir.join("evil.pk8.der"), &ed25519_pkcs8(&rng)?)
     }
@@ -147,12 +174,18 @@ impl Keys {
         Ok(Keys {
             rsa: rsa("rsa.der")?,
             rsa_other: rsa("rsa-other.der")?,
-            ec: EcdsaKeyPair::from_pkcs8(
+            ec: ecdsa_from(
                 &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &read(&dir.join("ec.pk8.der"))?,
+                dir,
+                "ec.pk8.der",
                 &rng,
-            )
-            .map_err(|e| format!("ec.pk8.der: {e}"))?,
+            )?,
+            ec384: ecdsa_from(
+                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                dir,
+                "ec384.pk8.der",
+                &rng,
+            )?,
             ed: ed25519_from(dir, "ed.pk8.der")?,
             evil: ed25519_from(dir, "evil.pk8.der")?,
         })
@@ -160,10 +193,10 @@ impl Keys {
 
     /// The public keys the server trusts (not rsa-other, not evil).
     pub fn jwks(&self) -> Value {
-        let point = self.ec.public_key().as_ref();
         json!({"keys": [
             rsa_jwk(&self.rsa, "rsa-1"),
-            {"kty": "EC", "crv": "P-256", "kid": "ec-1", "use": "sig", "x": b64(&point[1..33]), "y": b64(&point[33..])},
+            ec_jwk(&self.ec, "P-256", "ec-1"),
+            ec_jwk(&self.ec384, "P-384", "ec384-1"),
             {"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "use": "sig", "x": b64(self.ed.public_key().as_ref())},
         ]})
     }
@@ -226,13 +259,20 @@ impl Keys {
                 signed,
             ),
             "PS256" => rsa_sign(&self.rsa, &signature::RSA_PSS_SHA256, signed),
-            "ES256" => match self.ec.sign(&rng, signed) {
-                Ok(sig) => sig.as_ref().to_vec(),
-                Err(e) => {
-                    failure = Some(format!("ES256: {e}"));
-                    Vec::new()
+            "ES256" | "ES384" => {
+                let key = if alg == "ES256" {
+                    &self.ec
+                } else {
+                    &self.ec384
+                };
+                match key.sign(&rng, signed) {
+                    Ok(sig) => sig.as_ref().to_vec(),
+                    Err(e) => {
+                        failure = Some(format!("{alg}: {e}"));
+                        Vec::new()
+                    }
                 }
-            },
+            }
             "EdDSA" => self.ed.sign(signed).as_ref().to_vec(),
             "HS256" => {
                 // The classic confusion attack: HMAC keyed with the server's RSA public key.
@@ -264,6 +304,7 @@ fn rsa_jwk(kp: &RsaKeyPair, kid: &str) -> Value {
 pub fn kid_for(alg: &str) -> &'static str {
     match alg {
         "ES256" => "ec-1",
+        "ES384" => "ec384-1",
         "EdDSA" => "ed-1",
         _ => "rsa-1",
     }
@@ -331,7 +372,7 @@ fn fixture_tokens(k: &Keys) -> Result<Vec<(&'static str, String)>> {
         k.sign(&h, &c)
     };
     let mut out: Vec<(&str, String)> = vec![];
-    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
         out.push((alg, k.sign(&header(alg), &default_claims("alice"))?));
     }
     out.push(("bob", k.sign(&header("RS256"), &default_claims("bob"))?));
@@ -545,6 +586,35 @@ mod tests {
         assert!(signature::UnparsedPublicKey::new(&signature::ED25519, &x)
             .verify(b"other", &b64_decode(sig).unwrap())
             .is_err());
+    }
+
+    #[test]
+    fn es384_tokens_verify_with_the_p384_key_of_the_jwks() {
+        let dir = std::env::temp_dir().join(format!("testkit-keys-{}", std::process::id()));
+        Keys::generate(&dir).unwrap();
+        let keys = Keys::load(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        let jwks = keys.jwks();
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid_for("ES384"))
+            .unwrap();
+        assert_eq!((&jwk["kty"], &jwk["crv"]), (&json!("EC"), &json!("P-384")));
+        let coord = |f: &str| b64_decode(jwk[f].as_str().unwrap()).unwrap();
+        let (x, y) = (coord("x"), coord("y"));
+        assert_eq!((x.len(), y.len()), (48, 48));
+        let point = [&[4u8][..], &x, &y].concat();
+        let token = keys
+            .sign(&header("ES384"), &default_claims("alice"))
+            .unwrap();
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let mut sig = b64_decode(sig).unwrap();
+        let key = signature::UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, &point);
+        assert!(key.verify(signed.as_bytes(), &sig).is_ok());
+        sig[10] ^= 1;
+        assert!(key.verify(signed.as_bytes(), &sig).is_err());
     }
 
     #[test]

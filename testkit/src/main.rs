@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! testkit fixtures DIR
-//! testkit mint --keys DIR [--sub S] [--alg RS256|PS256|ES256|EdDSA] [--exp-in SECONDS]
+//! testkit mint --keys DIR [--sub S] [--alg RS256|PS256|ES256|ES384|EdDSA] [--exp-in SECONDS]
 //!              [--aud A] [--iss I] [--scope S] [--kid K] [--typ T]
 //!              [--claim NAME=JSON]...   (a claim of any JSON value, e.g. groups=["mail"])
 //! testkit sign --keys DIR
