@@ -89,6 +89,19 @@ fn is_value_byte(b: u8) -> bool {
     matches!(b, 0x20..=0x7e | b'\t' | b'\r' | b'\n') || b >= 0x80
 }
 
+/// Appends `key=value\x01` to a message being built as bytes.
+pub fn write(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(KVSEP as u8);
+}
+
+/// The length of what [`write`] appends.
+pub fn pair_len(key: &str, value: &[u8]) -> usize {
+    key.len() + value.len() + 2
+}
+
 /// Appends `key=value\x01`.
 pub fn push(out: &mut String, key: &str, value: &str) {
     out.push_str(key);
