@@ -335,10 +335,16 @@ fn server_host(params: &sys::sasl_client_params_t) -> Option<Cow<'_, str>> {
     Some(text(host)).filter(|h| !h.is_empty())
 }
 
-/// The server's port, from its address ("addr;port": SASL_IPREMOTEPORT).
-fn server_port(u: Utils) -> Option<u16> {
-    u.string_prop(sys::SASL_IPREMOTEPORT)
-        .and_then(|s| s.rsplit_once(';').and_then(|(_, p)| p.parse().ok()))
+/// The server's port, from its address ("addr;port": SASL_IPREMOTEPORT, of
+/// sasl_client_new or sasl_setprop), which libsasl2 keeps in the params too.
+/// Read there: sasl_getprop formats an error detail when there is none.
+fn server_port(params: &sys::sasl_client_params_t) -> Option<u16> {
+    // SAFETY: ipremoteport is NULL or libsasl2's copy of the address, a C
+    // string owned by the connection.
+    let addr = unsafe { ptr::c_bytes(params.ipremoteport) }?;
+    text(addr)
+        .rsplit_once(';')
+        .and_then(|(_, p)| p.parse().ok())
 }
 
 unsafe extern "C" fn mech_step(
@@ -490,7 +496,7 @@ unsafe fn first_step(
     let host = server_host(params);
     let target = Target {
         host: host.as_deref(),
-        port: server_port(u),
+        port: server_port(params),
     };
     let rt = || RUNTIME.read().ok().and_then(|r| r.clone());
     Ok(conn.session.start(&creds, &target, rt, unix_now))
