@@ -11,6 +11,8 @@
  *            (host, port), stripped of host or port (SASL_BADPROT); correct
  *            signatures for the server's own name (serverFQDN, any case)
  *            accepted, for another host refused.
+ *   and the server's port as every client mechanism reads it (OAUTHBEARER's
+ *   port=): from sasl_client_new's address or a later sasl_setprop.
  *
  * Usage: test_oauth_mechs PLUGIN_DIR FIXTURES [--stale | --alias | --slides ISSUER]
  *   (no flag)        everything above, JWTs from FIXTURES, endpoints configured
@@ -613,6 +615,38 @@ static void oauth10a_handshakes(void)
     b_free(&m);
 }
 
+/* The server's port as the client reads it: from SASL_IPREMOTEPORT given to
+ * sasl_client_new or set later with sasl_setprop, and none without one. */
+static void client_port(void)
+{
+    static const char hostport[] = KV "host=" SERVER_FQDN KV "port=143" KV "auth=Bearer ";
+    struct creds cr = {.authid = "alice", .token = "abc.def"};
+    struct buf m = {0};
+    sasl_conn_t *c;
+    const char *cout = NULL, *chosen = NULL;
+    unsigned coutlen = 0;
+    int rc;
+
+    rc = capture("OAUTHBEARER", "abc.def", REMOTE_IPPORT, &m, NULL);
+    t_check(rc == SASL_CONTINUE && memmem(m.p, m.len, hostport, strlen(hostport)) != NULL,
+            "OAUTHBEARER client given the server's address: sends host and port", "rc %s, message \"%s\"",
+            t_rcname(rc), shown(m.p));
+    rc = capture("OAUTHBEARER", "abc.def", NULL, &m, NULL);
+    t_check(rc == SASL_CONTINUE && memmem(m.p, m.len, "port=", 5) == NULL,
+            "OAUTHBEARER client without the server's address: no port", "rc %s, message \"%s\"",
+            t_rcname(rc), shown(m.p));
+
+    c = client_new_for(&cr, SERVER_FQDN, NULL);
+    t_check_rc(sasl_setprop(c, SASL_IPREMOTEPORT, REMOTE_IPPORT), SASL_OK,
+               "OAUTHBEARER client: SASL_IPREMOTEPORT set after sasl_client_new", c);
+    rc = sasl_client_start(c, "OAUTHBEARER", NULL, &cout, &coutlen, &chosen);
+    t_check(rc == SASL_CONTINUE && cout && memmem(cout, coutlen, hostport, strlen(hostport)) != NULL,
+            "OAUTHBEARER client, address set with sasl_setprop: sends its port", "rc %s", t_rcname(rc));
+    sasl_dispose(&c);
+    t_creds_free(&cr);
+    b_free(&m);
+}
+
 /* Replace the first `from` in b by `to`; 0 when absent. */
 static int replace(struct buf *b, const char *from, const char *to)
 {
@@ -915,6 +949,7 @@ int main(int argc, char **argv)
         oauth_handshakes();
         oauth_raw();
         oauth10a_handshakes();
+        client_port();
         oauth10a_raw();
         oauth10a_hosts(NULL);
         free(tok);

@@ -2,11 +2,12 @@
 //! application's credentials, the answer the RFC requires to an error
 //! challenge, and the server's reason for the error detail.
 
-use super::{ClientStep, Credentials, Mechanism, Target};
+use super::{ClientStep, Credentials, Mechanism, Message, OAuth1Credentials, Target};
 use crate::error::{printable, Error, ErrorKind, OAuthStatus};
 use crate::protocol::oauth10a_signature::{new_nonce, ClientSigner};
 use crate::protocol::{http_oauth, oauth10a, oauthbearer, xoauth2};
-use zeroize::Zeroizing;
+use crate::secret::Secret;
+use std::borrow::Cow;
 
 enum State {
     Start,
@@ -82,22 +83,63 @@ pub struct ClientExchange {
     sent_token: bool,
 }
 
+/// What the first message carries.
+#[derive(Clone, Copy)]
+pub enum Token<'a> {
+    /// A bearer token, its bytes as the application or its source gave them.
+    Bearer(&'a [u8]),
+    /// OAUTH10A's signing credentials, from a token file, and the time to
+    /// sign at.
+    OAuth1(&'a OAuth1Credentials, i64),
+}
+
 /// A token that would break the message framing or the b64token grammar.
-fn check_token(token: &str) -> Result<(), Error> {
+/// Ok(true) when it is all printable ASCII, so its bytes are its text.
+fn check_token(token: &[u8]) -> Result<bool, Error> {
     if token.is_empty() {
         return Err(Error::param("no access token was given (SASL_CB_PASS)"));
     }
     // One pass without an early exit, which the compiler vectorises: a
-    // token is hundreds of bytes on every login.
-    if token
-        .bytes()
-        .fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f))
+    // token is hundreds of bytes on every login. Outside 0x21..=0x7e: a
+    // space, a control character, DEL, or a byte of a non-ASCII character.
+    if !token
+        .iter()
+        .fold(false, |out, &b| out | (b.wrapping_sub(0x21) > 0x7e - 0x21))
     {
+        return Ok(true);
+    }
+    if token.iter().any(|&b| b <= b' ' || b == 0x7f) {
         return Err(Error::param(
             "the access token contains spaces or control characters",
         ));
     }
-    Ok(())
+    Ok(false)
+}
+
+/// A checked token as it is sent: the given bytes, or (not UTF-8) a copy
+/// with U+FFFD for each invalid sequence, as the secret was always read.
+enum Checked<'a> {
+    Given(&'a [u8]),
+    Replaced(Secret),
+}
+
+impl Checked<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Checked::Given(b) => b,
+            Checked::Replaced(s) => s.expose().as_bytes(),
+        }
+    }
+}
+
+fn checked(token: &[u8]) -> Result<Checked<'_>, Error> {
+    if check_token(token)? {
+        return Ok(Checked::Given(token));
+    }
+    Ok(match String::from_utf8_lossy(token) {
+        Cow::Borrowed(_) => Checked::Given(token),
+        Cow::Owned(text) => Checked::Replaced(Secret::new(text)),
+    })
 }
 
 impl ClientExchange {
@@ -121,15 +163,20 @@ impl ClientExchange {
         self.mech
     }
 
-    /// The client's first message.
-    pub fn first(&mut self, creds: &Credentials, target: &Target, now: i64) -> ClientStep {
+    /// The client's first message, with what it carries.
+    pub fn first(
+        &mut self,
+        creds: &Credentials<'_>,
+        token: Token<'_>,
+        target: &Target<'_>,
+    ) -> ClientStep {
         if !matches!(self.state, State::Start) {
             return ClientStep::Failure(Error::protocol("first message already sent"));
         }
-        match self.build_first(creds, target, now) {
+        match self.build_first(creds, token, target) {
             Ok(message) => {
                 self.state = State::SentFirst;
-                let message = Zeroizing::new(message.into_bytes());
+                let message = Message::new(message);
                 // Without a token (OAUTH's discovery request) the server's
                 // answer is always a challenge: never the last message.
                 if self.ending == Ending::SuccessData && self.sent_token {
@@ -147,72 +194,85 @@ impl ClientExchange {
 
     fn build_first(
         &mut self,
-        creds: &Credentials,
-        target: &Target,
-        now: i64,
-    ) -> Result<String, Error> {
+        creds: &Credentials<'_>,
+        token: Token<'_>,
+        target: &Target<'_>,
+    ) -> Result<Vec<u8>, Error> {
         let authzid = creds.authzid.as_deref().filter(|a| !a.is_empty());
-        let token = creds.token.expose();
-        match self.mech {
-            Mechanism::OAuthBearer => {
-                check_token(token)?;
+        // a= (XOAUTH2's user=) names the authorization name, else the login
+        // name, as curl, mutt, msmtp and Roundcube do; Dovecot and Gmail
+        // refuse a message without it.
+        let name = authzid.or(creds.authid.as_deref().filter(|a| !a.is_empty()));
+        match (self.mech, token) {
+            (Mechanism::OAuthBearer, Token::Bearer(token)) => {
+                let token = checked(token)?;
                 self.sent_token = true;
-                // a= names the authorization name, else the login name, as
-                // curl, mutt, msmtp and Roundcube do; Dovecot and Gmail
-                // refuse a message without it.
-                let name = authzid.or(creds.authid.as_deref().filter(|a| !a.is_empty()));
                 Ok(oauthbearer::build_client_first(
                     name,
-                    target.host.as_deref(),
+                    target.host,
                     target.port,
-                    token,
+                    token.bytes(),
                 ))
             }
-            Mechanism::XOAuth2 => {
-                check_token(token)?;
-                let user = authzid
-                    .or(creds.authid.as_deref().filter(|a| !a.is_empty()))
-                    .ok_or_else(|| {
-                        Error::param("XOAUTH2 needs a user name (SASL_CB_AUTHNAME or SASL_CB_USER)")
-                    })?;
+            (Mechanism::XOAuth2, Token::Bearer(token)) => {
+                let token = checked(token)?;
+                let user = name.ok_or_else(|| {
+                    Error::param("XOAUTH2 needs a user name (SASL_CB_AUTHNAME or SASL_CB_USER)")
+                })?;
                 self.sent_token = true;
-                Ok(xoauth2::build_client(user, token))
+                Ok(xoauth2::build_client(user, token.bytes()))
             }
-            Mechanism::OAuth => {
+            (Mechanism::OAuth, Token::Bearer(token)) => {
                 // Without a token, the request is the draft's discovery request.
                 let token = match token {
-                    "" => None,
-                    t => {
-                        check_token(t)?;
-                        Some(t)
-                    }
+                    [] => None,
+                    t => Some(checked(t)?),
+                };
+                let text = match &token {
+                    Some(t) => Some(
+                        std::str::from_utf8(t.bytes())
+                            .map_err(|_| Error::param("the access token is not UTF-8"))?,
+                    ),
+                    None => None,
                 };
                 self.sent_token = token.is_some();
-                http_oauth::build_request(authzid, target.host.as_deref(), token)
+                http_oauth::build_request(authzid, target.host, text).map(String::into_bytes)
             }
-            Mechanism::OAuth10a => {
-                let c = creds.oauth1.as_ref().ok_or_else(|| {
-                    Error::param(
-                        "OAUTH10A needs a token file (file:/path) with oauth_consumer_key, oauth_consumer_secret, oauth_token and oauth_token_secret",
-                    )
-                })?;
-                let (Some(host), Some(port)) = (target.host.as_deref(), target.port) else {
-                    return Err(Error::param(
-                        "OAUTH10A needs the server's host name and port",
-                    ));
-                };
-                let signer = ClientSigner {
-                    consumer_key: &c.consumer_key,
-                    consumer_secret: c.consumer_secret.expose(),
-                    token: &c.token,
-                    token_secret: c.token_secret.expose(),
-                    method: c.method,
-                };
-                let request = signer.sign(host, port, now, &new_nonce()?)?;
-                self.sent_token = true;
-                Ok(oauth10a::build_client_first(authzid, &request))
+            (Mechanism::OAuth10a, Token::OAuth1(c, now)) => {
+                self.build_oauth10a(authzid, c, target, now)
             }
+            (Mechanism::OAuth10a, Token::Bearer(_)) => Err(Error::param(
+                "OAUTH10A needs a token file (file:/path) with oauth_consumer_key, oauth_consumer_secret, oauth_token and oauth_token_secret",
+            )),
+            (_, Token::OAuth1(..)) => Err(Error::param(format!(
+                "{} sends a bearer token, not OAuth 1.0a credentials",
+                self.mech.name()
+            ))),
         }
+    }
+
+    fn build_oauth10a(
+        &mut self,
+        authzid: Option<&str>,
+        c: &OAuth1Credentials,
+        target: &Target<'_>,
+        now: i64,
+    ) -> Result<Vec<u8>, Error> {
+        let (Some(host), Some(port)) = (target.host, target.port) else {
+            return Err(Error::param(
+                "OAUTH10A needs the server's host name and port",
+            ));
+        };
+        let signer = ClientSigner {
+            consumer_key: &c.consumer_key,
+            consumer_secret: c.consumer_secret.expose(),
+            token: &c.token,
+            token_secret: c.token_secret.expose(),
+            method: c.method,
+        };
+        let request = signer.sign(host, port, now, &new_nonce()?)?;
+        self.sent_token = true;
+        Ok(oauth10a::build_client_first(authzid, &request).into_bytes())
     }
 
     /// A challenge from the server after our first message.
@@ -227,7 +287,7 @@ impl ClientExchange {
                 };
                 self.state = State::SentErrorAck(note.clone());
                 ClientStep::Send {
-                    message: Zeroizing::new(ack.to_vec()),
+                    message: Message::new(ack.to_vec()),
                     note: Some(note),
                 }
             }
@@ -300,14 +360,23 @@ impl ClientExchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
 
-    fn creds(authid: Option<&str>, authzid: Option<&str>, token: &str) -> Credentials {
+    fn creds<'a>(
+        authid: Option<&'a str>,
+        authzid: Option<&'a str>,
+        token: &'a str,
+    ) -> Credentials<'a> {
         Credentials {
             authid: authid.map(Into::into),
             authzid: authzid.map(Into::into),
-            token: Secret::from(token),
-            oauth1: None,
+            secret: token.as_bytes(),
+        }
+    }
+
+    impl ClientExchange {
+        /// The first message with the secret as the bearer token.
+        fn first_bearer(&mut self, creds: &Credentials, target: &Target) -> ClientStep {
+            self.first(creds, Token::Bearer(creds.secret), target)
         }
     }
 
@@ -322,27 +391,26 @@ mod tests {
     fn oauthbearer_first_message_with_host_and_port() {
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
         let t = Target {
-            host: Some("imap.example.com".into()),
+            host: Some("imap.example.com"),
             port: Some(143),
         };
-        let m = sent(c.first(&creds(Some("alice"), None, "tok"), &t, 0));
+        let m = sent(c.first_bearer(&creds(Some("alice"), None, "tok"), &t));
         assert_eq!(
             m,
             b"n,a=alice,\x01host=imap.example.com\x01port=143\x01auth=Bearer tok\x01\x01"
         );
         // Without any name, no a= at all.
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
-        let m = sent(c.first(&creds(None, None, "tok"), &t, 0));
+        let m = sent(c.first_bearer(&creds(None, None, "tok"), &t));
         assert!(m.starts_with(b"n,,\x01"));
     }
 
     #[test]
     fn oauthbearer_sends_escaped_authzid() {
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
-        let m = sent(c.first(
+        let m = sent(c.first_bearer(
             &creds(Some("alice"), Some("b,ob"), "tok"),
             &Target::default(),
-            0,
         ));
         assert!(m.starts_with(b"n,a=b=2Cob,\x01"));
     }
@@ -351,21 +419,66 @@ mod tests {
     fn xoauth2_user_is_authzid_else_authid() {
         let mut c = ClientExchange::new(Mechanism::XOAuth2);
         assert_eq!(
-            sent(c.first(&creds(Some("alice"), None, "t"), &Target::default(), 0)),
+            sent(c.first_bearer(&creds(Some("alice"), None, "t"), &Target::default())),
             b"user=alice\x01auth=Bearer t\x01\x01"
         );
         let mut c = ClientExchange::new(Mechanism::XOAuth2);
         assert_eq!(
-            sent(c.first(
+            sent(c.first_bearer(
                 &creds(Some("alice"), Some("shared@x"), "t"),
-                &Target::default(),
-                0
+                &Target::default()
             )),
             b"user=shared@x\x01auth=Bearer t\x01\x01"
         );
         let mut c = ClientExchange::new(Mechanism::XOAuth2);
         assert!(matches!(
-            c.first(&creds(None, None, "t"), &Target::default(), 0),
+            c.first_bearer(&creds(None, None, "t"), &Target::default()),
+            ClientStep::Failure(_)
+        ));
+    }
+
+    #[test]
+    fn tokens_are_checked_in_one_pass_and_sent_as_given() {
+        assert_eq!(check_token(b"eyJ.a-b_c~+/=").ok(), Some(true));
+        assert_eq!(check_token("é".as_bytes()).ok(), Some(false));
+        for bad in [
+            &b""[..],
+            b"a b",
+            b"a\tb",
+            b"a\x00",
+            b"\x7f",
+            b"a\x01b",
+            b"\xff\x20",
+        ] {
+            assert!(check_token(bad).is_err(), "{bad:?}");
+        }
+        // Not UTF-8: U+FFFD for the invalid byte, as the secret was always read.
+        let mut c = ClientExchange::new(Mechanism::XOAuth2);
+        let m = sent(c.first(
+            &creds(Some("a"), None, ""),
+            Token::Bearer(b"tok\xff"),
+            &Target::default(),
+        ));
+        assert_eq!(m, "user=a\x01auth=Bearer tok\u{fffd}\x01\x01".as_bytes());
+        // UTF-8 beyond ASCII goes as it is (the server judges it).
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        let m = sent(c.first_bearer(&creds(None, None, "tök"), &Target::default()));
+        assert!(m.ends_with("auth=Bearer tök\x01\x01".as_bytes()));
+        // A bearer mechanism takes no OAuth 1.0a credentials.
+        let oauth1 = crate::client::OAuth1Credentials {
+            consumer_key: "ck".into(),
+            consumer_secret: "cs".into(),
+            token: "tk".into(),
+            token_secret: "ts".into(),
+            method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
+        };
+        let mut c = ClientExchange::new(Mechanism::OAuthBearer);
+        assert!(matches!(
+            c.first(
+                &creds(None, None, ""),
+                Token::OAuth1(&oauth1, 0),
+                &Target::default()
+            ),
             ClientStep::Failure(_)
         ));
     }
@@ -375,7 +488,7 @@ mod tests {
         for t in ["", "a b", "a\x01b"] {
             let mut c = ClientExchange::new(Mechanism::OAuthBearer);
             assert!(matches!(
-                c.first(&creds(None, None, t), &Target::default(), 0),
+                c.first_bearer(&creds(None, None, t), &Target::default()),
                 ClientStep::Failure(_)
             ));
         }
@@ -384,7 +497,7 @@ mod tests {
     #[test]
     fn error_challenge_is_acknowledged_and_reported() {
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
-        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        sent(c.first_bearer(&creds(None, None, "tok"), &Target::default()));
         match c.challenge(br#"{"status":"invalid_token","scope":"mail"}"#) {
             ClientStep::Send { message, note } => {
                 assert_eq!(&message[..], b"\x01");
@@ -423,7 +536,7 @@ mod tests {
             (Mechanism::OAuthBearer, b"garbage", false),
         ] {
             let mut c = ClientExchange::new(mech);
-            sent(c.first(&creds(Some("a"), None, "tok"), &Target::default(), 0));
+            sent(c.first_bearer(&creds(Some("a"), None, "tok"), &Target::default()));
             c.challenge(json);
             assert_eq!(
                 c.token_refused(),
@@ -454,11 +567,11 @@ mod tests {
     fn oauth_without_token_sends_discovery_and_reports_the_endpoints() {
         let mut c = ClientExchange::new(Mechanism::OAuth);
         let t = Target {
-            host: Some("imap.x".into()),
+            host: Some("imap.x"),
             port: Some(143),
         };
         assert_eq!(
-            sent(c.first(&creds(None, Some("u@x"), ""), &t, 0)),
+            sent(c.first_bearer(&creds(None, Some("u@x"), ""), &t)),
             b"GET / HTTP/1.1\r\nUser: u@x\r\nHost: imap.x\r\n\r\n"
         );
         let challenge = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Token realm=\"x\", error=\"discovery\", auth_uri=\"https://a\", token_uri=\"https://t\"\r\n\r\n";
@@ -481,28 +594,29 @@ mod tests {
     fn oauth10a_needs_credentials_and_port() {
         let mut c = ClientExchange::new(Mechanism::OAuth10a);
         assert!(
-            matches!(c.first(&creds(None, None, "x"), &Target::default(), 0), ClientStep::Failure(e) if e.reason.contains("token file"))
+            matches!(c.first_bearer(&creds(None, None, "x"), &Target::default()), ClientStep::Failure(e) if e.reason.contains("token file"))
         );
-        let mut with = creds(None, None, "");
-        with.oauth1 = Some(crate::client::OAuth1Credentials {
+        let none = creds(None, None, "");
+        let oauth1 = crate::client::OAuth1Credentials {
             consumer_key: "ck".into(),
             consumer_secret: "cs".into(),
             token: "tk".into(),
             token_secret: "ts".into(),
             method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
-        });
+        };
+        let with = Token::OAuth1(&oauth1, 1000);
         let mut c = ClientExchange::new(Mechanism::OAuth10a);
         assert!(
-            matches!(c.first(&with, &Target { host: Some("h".into()), port: None }, 0), ClientStep::Failure(e) if e.reason.contains("port"))
+            matches!(c.first(&none, with, &Target { host: Some("h"), port: None }), ClientStep::Failure(e) if e.reason.contains("port"))
         );
         let mut c = ClientExchange::new(Mechanism::OAuth10a);
         let m = sent(c.first(
-            &with,
+            &none,
+            with,
             &Target {
-                host: Some("h".into()),
+                host: Some("h"),
                 port: Some(143),
             },
-            1000,
         ));
         let parsed = oauth10a::parse_client_first(std::str::from_utf8(&m).unwrap()).unwrap();
         assert_eq!(
@@ -514,7 +628,7 @@ mod tests {
     #[test]
     fn xoauth2_acknowledges_with_an_empty_response() {
         let mut c = ClientExchange::new(Mechanism::XOAuth2);
-        sent(c.first(&creds(Some("a"), None, "tok"), &Target::default(), 0));
+        sent(c.first_bearer(&creds(Some("a"), None, "tok"), &Target::default()));
         assert_eq!(
             sent(c.challenge(br#"{"status":"401","schemes":"bearer"}"#)),
             b""
@@ -542,10 +656,10 @@ mod tests {
         for mech in [Mechanism::OAuthBearer, Mechanism::XOAuth2] {
             // The same bytes either way; only the step differs.
             let mut plain = ClientExchange::new(mech);
-            let expected = sent(plain.first(&creds(Some("alice"), None, "tok"), &t, 0));
+            let expected = sent(plain.first_bearer(&creds(Some("alice"), None, "tok"), &t));
             let mut c = ClientExchange::new(mech).with_ending(Ending::SuccessData);
             assert_eq!(
-                sent_last(c.first(&creds(Some("alice"), None, "tok"), &t, 0)),
+                sent_last(c.first_bearer(&creds(Some("alice"), None, "tok"), &t)),
                 expected
             );
             // The exchange would still acknowledge an error challenge (libsasl2
@@ -563,25 +677,25 @@ mod tests {
         // OAUTH's discovery request (no token) always waits for the challenge.
         let mut c = ClientExchange::new(Mechanism::OAuth).with_ending(Ending::SuccessData);
         let t = Target {
-            host: Some("imap.x".into()),
+            host: Some("imap.x"),
             port: Some(143),
         };
-        sent(c.first(&creds(None, Some("u@x"), ""), &t, 0));
+        sent(c.first_bearer(&creds(None, Some("u@x"), ""), &t));
         let mut c = ClientExchange::new(Mechanism::OAuth).with_ending(Ending::SuccessData);
-        sent_last(c.first(&creds(None, Some("u@x"), "tok"), &t, 0));
+        sent_last(c.first_bearer(&creds(None, Some("u@x"), "tok"), &t));
     }
 
     #[test]
     fn empty_challenge_after_first_means_done() {
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
-        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        sent(c.first_bearer(&creds(None, None, "tok"), &Target::default()));
         assert_eq!(c.challenge(b""), ClientStep::Done);
     }
 
     #[test]
     fn garbage_challenge_is_still_acknowledged() {
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
-        sent(c.first(&creds(None, None, "tok"), &Target::default(), 0));
+        sent(c.first_bearer(&creds(None, None, "tok"), &Target::default()));
         match c.challenge(b"\x02garbage") {
             ClientStep::Send { note, .. } => {
                 assert!(note.unwrap().contains("not an error challenge"))

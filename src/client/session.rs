@@ -3,7 +3,7 @@
 //! message, and the one refresh a token source may make after the server
 //! refused its token. The C shim only gathers credentials and copies bytes.
 
-use super::exchange::{ClientExchange, Ending};
+use super::exchange::{ClientExchange, Ending, Token};
 use super::{ClientStep, Credentials, Mechanism, Target};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -13,7 +13,9 @@ use std::sync::Arc;
 pub struct ClientSession {
     exchange: ClientExchange,
     first_sent: bool,
-    /// Where the token came from, and the token sent, for a refresh after a refusal.
+    /// Where the token came from, and the token sent, for a refresh after a
+    /// refusal. None for a token the application gave itself: nothing could
+    /// refresh it, so no copy of it is kept.
     source: Option<(Box<dyn TokenSource>, Secret)>,
     /// Lines for the log (warnings; never a secret), taken by the caller.
     notes: Vec<String>,
@@ -40,25 +42,36 @@ impl ClientSession {
         self.first_sent
     }
 
-    /// The first message. `creds.token` is the secret the application gave,
-    /// which chooses the token source (`file:`, `cmd:`, or the token itself).
+    /// The first message. `creds.secret` chooses the token source (`file:`,
+    /// `cmd:`, or the token itself); the runtime and the time are asked for
+    /// only when there is a source to ask or a request to sign.
     pub fn start(
         &mut self,
-        creds: Credentials,
-        target: &Target,
-        rt: Option<&Arc<ClientRuntime>>,
-        now: i64,
+        creds: &Credentials<'_>,
+        target: &Target<'_>,
+        rt: impl FnOnce() -> Option<Arc<ClientRuntime>>,
+        now: impl FnOnce() -> i64,
     ) -> ClientStep {
-        let mut creds = creds;
-        let source = token::from_secret(std::mem::take(&mut creds.token), rt);
-        self.start_with(creds, target, source, now)
+        // The token itself, the usual case: written from the application's
+        // buffer straight into the message, the one copy we make.
+        if self.exchange.mechanism() != Mechanism::OAuth10a && !token::names_a_source(creds.secret)
+        {
+            let step = self
+                .exchange
+                .first(creds, Token::Bearer(creds.secret), target);
+            self.first_sent = sent(&step);
+            return step;
+        }
+        let secret = Secret::new(String::from_utf8_lossy(creds.secret).into_owned());
+        let source = token::from_secret(secret, rt().as_ref());
+        self.start_with(creds, target, source, now())
     }
 
     /// [`Self::start`] with the token source already chosen.
     pub fn start_with(
         &mut self,
-        mut creds: Credentials,
-        target: &Target,
+        creds: &Credentials<'_>,
+        target: &Target<'_>,
         source: Result<Box<dyn TokenSource>, Error>,
         now: i64,
     ) -> ClientStep {
@@ -68,16 +81,21 @@ impl ClientSession {
         };
         // OAUTH10A signs with OAuth 1.0a credentials; the others send a bearer token.
         let got = match self.exchange.mechanism() {
-            Mechanism::OAuth10a => source.oauth1().map(|c| creds.oauth1 = Some(c)),
-            _ => source.token(now).map(|t| creds.token = t),
+            Mechanism::OAuth10a => source.oauth1().map(|c| (Secret::default(), Some(c))),
+            _ => source.token(now).map(|t| (t, None)),
         };
         self.notes.extend(source.take_notes());
-        if let Err(e) = got {
-            return ClientStep::Failure(e);
-        }
-        let step = self.exchange.first(&creds, target, now);
-        self.first_sent = matches!(step, ClientStep::Send { .. } | ClientStep::SendLast { .. });
-        self.source = Some((source, creds.token));
+        let (token, oauth1) = match got {
+            Ok(got) => got,
+            Err(e) => return ClientStep::Failure(e),
+        };
+        let given = match &oauth1 {
+            Some(c) => Token::OAuth1(c, now),
+            None => Token::Bearer(token.expose().as_bytes()),
+        };
+        let step = self.exchange.first(creds, given, target);
+        self.first_sent = sent(&step);
+        self.source = Some((source, token));
         step
     }
 
@@ -85,14 +103,14 @@ impl ClientSession {
     /// and the source can give a new one, the answer is `Retry`: once per
     /// session (the source is dropped), and a source refuses to refresh a
     /// token it has just obtained, so this never loops.
-    pub fn challenge(&mut self, input: &[u8], now: i64) -> ClientStep {
+    pub fn challenge(&mut self, input: &[u8], now: impl FnOnce() -> i64) -> ClientStep {
         let step = self.exchange.challenge(input);
         if let ClientStep::Send {
             note: Some(note), ..
         } = &step
         {
             if self.exchange.token_refused() {
-                if let Some(retry) = self.refresh(note, now) {
+                if let Some(retry) = self.refresh(note, now()) {
                     return retry;
                 }
             }
@@ -124,6 +142,11 @@ impl ClientSession {
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
     }
+}
+
+/// Whether the step sends the first message.
+fn sent(step: &ClientStep) -> bool {
+    matches!(step, ClientStep::Send { .. } | ClientStep::SendLast { .. })
 }
 
 #[cfg(test)]
@@ -182,7 +205,7 @@ mod tests {
         (Box::new(source), refreshes)
     }
 
-    fn creds() -> Credentials {
+    fn creds() -> Credentials<'static> {
         Credentials {
             authid: Some("alice".into()),
             ..Default::default()
@@ -192,7 +215,7 @@ mod tests {
     fn started(mech: Mechanism, source: Box<dyn TokenSource>) -> ClientSession {
         let mut s = ClientSession::new(mech);
         assert!(!s.first_sent());
-        let step = s.start_with(creds(), &Target::default(), Ok(source), 0);
+        let step = s.start_with(&creds(), &Target::default(), Ok(source), 0);
         assert!(matches!(step, ClientStep::Send { .. }), "{step:?}");
         assert!(s.first_sent());
         s
@@ -205,7 +228,7 @@ mod tests {
         let (source, refreshes) = fake(vec!["old", "new"], false);
         let mut s = started(Mechanism::OAuthBearer, source);
         assert_eq!(s.take_notes(), ["note 0"]);
-        match s.challenge(INVALID, 0) {
+        match s.challenge(INVALID, || 0) {
             ClientStep::Retry(text) => assert!(
                 text.contains("status invalid_token") && text.ends_with("retry the login"),
                 "{text}"
@@ -223,7 +246,7 @@ mod tests {
             let mut s = started(Mechanism::XOAuth2, source);
             s.take_notes();
             // The error challenge is acknowledged (XOAUTH2: an empty response).
-            let step = s.challenge(br#"{"status":"401"}"#, 0);
+            let step = s.challenge(br#"{"status":"401"}"#, || 0);
             assert!(
                 matches!(&step, ClientStep::Send { message, .. } if message.is_empty()),
                 "{step:?}"
@@ -244,11 +267,11 @@ mod tests {
     fn other_refusals_and_success_do_not_refresh() {
         let (source, refreshes) = fake(vec!["a", "b"], false);
         let mut s = started(Mechanism::OAuthBearer, source);
-        let step = s.challenge(br#"{"status":"insufficient_scope"}"#, 0);
+        let step = s.challenge(br#"{"status":"insufficient_scope"}"#, || 0);
         assert!(matches!(step, ClientStep::Send { .. }), "{step:?}");
         let (source, _) = fake(vec!["a", "b"], false);
         let mut ok = started(Mechanism::OAuthBearer, source);
-        assert_eq!(ok.challenge(b"", 0), ClientStep::Done);
+        assert_eq!(ok.challenge(b"", || 0), ClientStep::Done);
         assert_eq!(refreshes.load(Ordering::SeqCst), 0);
     }
 
@@ -256,7 +279,7 @@ mod tests {
     fn a_source_that_fails_is_a_failure_and_nothing_is_sent() {
         let mut s = ClientSession::new(Mechanism::OAuthBearer);
         let step = s.start_with(
-            creds(),
+            &creds(),
             &Target::default(),
             Err(Error::param("no such token file")),
             0,
@@ -266,7 +289,7 @@ mod tests {
         // OAUTH10A asks the source for OAuth 1.0a credentials, which a plain token has not.
         let (source, _) = fake(vec!["t"], false);
         let mut s = ClientSession::new(Mechanism::OAuth10a);
-        let step = s.start_with(creds(), &Target::default(), Ok(source), 0);
+        let step = s.start_with(&creds(), &Target::default(), Ok(source), 0);
         assert!(matches!(step, ClientStep::Failure(e) if e.reason.contains("token file")));
         assert!(!s.first_sent());
     }
@@ -275,7 +298,7 @@ mod tests {
     fn with_success_data_the_first_message_is_last() {
         let (source, refreshes) = fake(vec!["old", "new"], false);
         let mut s = ClientSession::new(Mechanism::OAuthBearer).with_ending(Ending::SuccessData);
-        let step = s.start_with(creds(), &Target::default(), Ok(source), 0);
+        let step = s.start_with(&creds(), &Target::default(), Ok(source), 0);
         assert!(
             matches!(&step, ClientStep::SendLast { message } if message.ends_with(b"auth=Bearer old\x01\x01")),
             "{step:?}"
@@ -288,21 +311,40 @@ mod tests {
 
     #[test]
     fn the_secret_chooses_the_source() {
+        let asked = std::cell::Cell::new(0);
+        let no_runtime = || {
+            asked.set(asked.get() + 1);
+            None
+        };
         let mut s = ClientSession::new(Mechanism::OAuthBearer);
         let mut c = creds();
-        c.token = Secret::from("file:/nonexistent/token.json");
-        let step = s.start(c, &Target::default(), None, 0);
+        c.secret = b"file:/nonexistent/token.json";
+        let step = s.start(&c, &Target::default(), no_runtime, || 0);
         assert!(
             matches!(step, ClientStep::Failure(e) if e.reason.contains("file: secrets need the client configuration"))
         );
+        assert_eq!(asked.get(), 1);
+        // The token itself: sent, the runtime never asked for, no copy kept.
         let mut s = ClientSession::new(Mechanism::OAuthBearer);
         let mut c = creds();
-        c.token = Secret::from("tok");
-        match s.start(c, &Target::default(), None, 0) {
+        c.secret = b"tok";
+        match s.start(&c, &Target::default(), no_runtime, || 0) {
             ClientStep::Send { message, .. } => {
                 assert!(message.ends_with(b"auth=Bearer tok\x01\x01"))
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(asked.get(), 1);
+        assert!(s.first_sent() && s.source.is_none());
+        // Refused, it is not refreshed: the error challenge is acknowledged.
+        let step = s.challenge(INVALID, || 0);
+        assert!(
+            matches!(&step, ClientStep::Send { message, note: Some(_) } if &message[..] == b"\x01"),
+            "{step:?}"
+        );
+        // OAUTH10A asks a source for its credentials, which the token itself has not.
+        let mut s = ClientSession::new(Mechanism::OAuth10a);
+        let step = s.start(&c, &Target::default(), no_runtime, || 0);
+        assert!(matches!(step, ClientStep::Failure(e) if e.reason.contains("token file")));
     }
 }

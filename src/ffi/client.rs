@@ -8,11 +8,11 @@ use super::{ptr, security_flags, sys, FEATURES};
 use crate::client::config::ClientConfig;
 use crate::client::exchange::Ending;
 use crate::client::session::ClientSession;
-use crate::client::{ClientStep, Credentials, Target};
+use crate::client::{ClientStep, Credentials, Message, Target};
 use crate::error::Error;
-use crate::secret::Secret;
 use crate::token::ClientRuntime;
 use crate::validate::unix_now;
+use std::borrow::Cow;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 use std::sync::{Arc, RwLock};
@@ -32,8 +32,9 @@ struct ClientConn {
     session: ClientSession,
     /// Prompts we handed to the application; read back at the next step.
     prompts: Vec<sys::sasl_interact_t>,
-    /// The last message; libsasl2 reads it after the step returns. Wiped on drop.
-    out: zeroize::Zeroizing<Vec<u8>>,
+    /// The last message: libsasl2 reads it after the step returns, and the
+    /// application has sent it before the next step. Wiped when dropped.
+    out: Message,
 }
 
 /// The table of the mechanisms in `set`, built the first time it is asked for.
@@ -182,8 +183,9 @@ enum Got<T> {
     Absent,
 }
 
-/// `SASL_CB_USER` / `SASL_CB_AUTHNAME` through the application's getsimple callback.
-fn get_simple(u: Utils, id: c_int) -> Result<Got<String>, c_int> {
+/// `SASL_CB_USER` / `SASL_CB_AUTHNAME` through the application's getsimple
+/// callback, borrowed: valid until the next getsimple call on the connection.
+fn get_simple<'a>(u: Utils<'a>, id: c_int) -> Result<Got<Cow<'a, str>>, c_int> {
     let (f, context) = match u.callback(id) {
         Ok(Some(cb)) => cb,
         Ok(None) => return Ok(Got::Prompt),
@@ -195,15 +197,30 @@ fn get_simple(u: Utils, id: c_int) -> Result<Got<String>, c_int> {
     // SAFETY: the getsimple contract: writes a NUL-terminated string it owns; len may be NULL.
     let rc = unsafe { f(context, id, &mut result, std::ptr::null_mut()) };
     match rc {
-        // SAFETY: NULL or a C string owned by the application, valid for this call.
-        sys::SASL_OK => Ok(unsafe { ptr::text(result) }.map_or(Got::Absent, Got::Value)),
+        sys::SASL_OK => {
+            // SAFETY: NULL or a C string the application keeps until its
+            // next getsimple on this connection, or the connection's end.
+            let value = unsafe { ptr::c_bytes(result) };
+            Ok(value.map_or(Got::Absent, |b| Got::Value(text(b))))
+        }
         sys::SASL_INTERACT => Ok(Got::Prompt),
         rc => Err(rc),
     }
 }
 
-/// `SASL_CB_PASS`: the access token.
-fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
+/// The application's text, borrowed when it is UTF-8 (the usual case, which
+/// the strict check finds quicker than a lossy decode), else with U+FFFD for
+/// each invalid sequence.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// `SASL_CB_PASS`: the access token (or the `file:`/`cmd:` naming its source),
+/// borrowed from the application, not copied.
+fn get_secret<'a>(u: Utils<'a>) -> Result<Got<&'a [u8]>, c_int> {
     let (f, context) = match u.callback(sys::SASL_CB_PASS) {
         Ok(Some(cb)) => cb,
         Ok(None) => return Ok(Got::Prompt),
@@ -221,30 +238,20 @@ fn get_secret(u: Utils) -> Result<Got<Secret>, c_int> {
             Err(rc)
         };
     }
-    // SAFETY: NULL or the application's secret, valid for this call.
-    Ok(unsafe { ptr::secret_bytes(secret) }.map_or(Got::Absent, |b| Got::Value(secret_text(b))))
+    // SAFETY: NULL or the application's secret, which it keeps until its
+    // next getsecret on this connection.
+    Ok(unsafe { ptr::secret_bytes(secret) }.map_or(Got::Absent, Got::Value))
 }
 
-/// A secret from the application's bytes, with no unwiped copy left behind.
-fn secret_text(bytes: &[u8]) -> Secret {
-    // The strict check first: it is quicker on the usual, valid token.
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Secret::new(text.to_owned()),
-        Err(_) => Secret::new(String::from_utf8_lossy(bytes).into_owned()),
-    }
-}
-
-/// Results the application wrote into our prompts, by callback id; the copy
-/// (a token, for SASL_CB_PASS) is wiped when dropped.
-fn prompt_result(
-    prompts: &[sys::sasl_interact_t],
-    id: c_int,
-) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+/// What the application wrote into our prompts, by callback id: its own
+/// bytes, not a copy (a token, for SASL_CB_PASS, is not left behind).
+fn prompt_result<'a>(prompts: &[sys::sasl_interact_t], id: c_int) -> Option<&'a [u8]> {
     let p = prompts
         .iter()
         .find(|p| p.id == id as std::os::raw::c_ulong)?;
-    // SAFETY: the application set `result` to `len` readable bytes (or left it NULL).
-    unsafe { ptr::bytes(p.result.cast(), p.len) }.map(|b| zeroize::Zeroizing::new(b.to_vec()))
+    // SAFETY: the application set `result` to `len` readable bytes (or left
+    // it NULL), which it keeps for the step that reads them.
+    unsafe { ptr::bytes(p.result.cast(), p.len) }
 }
 
 fn make_prompt(id: c_int) -> sys::sasl_interact_t {
@@ -279,13 +286,12 @@ fn list_end() -> sys::sasl_interact_t {
 
 /// Gathers the credentials from earlier prompts or the callbacks; returns the
 /// ids still to prompt for when the application asked to be prompted.
-fn credentials(
-    u: Utils,
+fn credentials<'a>(
+    u: Utils<'a>,
     answered: &[sys::sasl_interact_t],
-) -> Result<Result<Credentials, Vec<c_int>>, c_int> {
-    let text = |b: zeroize::Zeroizing<Vec<u8>>| String::from_utf8_lossy(&b).into_owned();
+) -> Result<Result<Credentials<'a>, Vec<c_int>>, c_int> {
     let mut need = Vec::new();
-    let mut simple = |id: c_int| -> Result<Option<String>, c_int> {
+    let mut simple = |id: c_int| -> Result<Option<Cow<'a, str>>, c_int> {
         if let Some(v) = prompt_result(answered, id) {
             return Ok(Some(text(v)).filter(|s| !s.is_empty()));
         }
@@ -298,10 +304,11 @@ fn credentials(
             Got::Absent => None,
         })
     };
-    let authzid = simple(sys::SASL_CB_USER)?;
+    // A copy, when there is one: the next getsimple may reuse its buffer.
+    let authzid = simple(sys::SASL_CB_USER)?.map(|a| Cow::Owned(a.into_owned()));
     let authid = simple(sys::SASL_CB_AUTHNAME)?;
-    let token = match prompt_result(answered, sys::SASL_CB_PASS) {
-        Some(v) => Some(secret_text(&v)),
+    let secret = match prompt_result(answered, sys::SASL_CB_PASS) {
+        Some(v) => Some(v),
         None => match get_secret(u)? {
             Got::Value(s) => Some(s),
             Got::Prompt => {
@@ -317,19 +324,27 @@ fn credentials(
     Ok(Ok(Credentials {
         authid,
         authzid,
-        token: token.unwrap_or_default(),
-        oauth1: None,
+        secret: secret.unwrap_or_default(),
     }))
 }
 
-/// Host and port of the server, as OAUTHBEARER sends them.
-fn target(params: &sys::sasl_client_params_t, u: Utils) -> Target {
+/// The server's host name, as OAUTHBEARER sends it.
+fn server_host(params: &sys::sasl_client_params_t) -> Option<Cow<'_, str>> {
     // SAFETY: serverFQDN is NULL or the C string given to sasl_client_new, owned by the connection.
-    let host = unsafe { ptr::text(params.serverFQDN) }.filter(|h| !h.is_empty());
-    let port = u
-        .string_prop(sys::SASL_IPREMOTEPORT)
-        .and_then(|s| s.rsplit_once(';').and_then(|(_, p)| p.parse().ok()));
-    Target { host, port }
+    let host = unsafe { ptr::c_bytes(params.serverFQDN) }?;
+    Some(text(host)).filter(|h| !h.is_empty())
+}
+
+/// The server's port, from its address ("addr;port": SASL_IPREMOTEPORT, of
+/// sasl_client_new or sasl_setprop), which libsasl2 keeps in the params too.
+/// Read there: sasl_getprop formats an error detail when there is none.
+fn server_port(params: &sys::sasl_client_params_t) -> Option<u16> {
+    // SAFETY: ipremoteport is NULL or libsasl2's copy of the address, a C
+    // string owned by the connection.
+    let addr = unsafe { ptr::c_bytes(params.ipremoteport) }?;
+    text(addr)
+        .rsplit_once(';')
+        .and_then(|(_, p)| p.parse().ok())
 }
 
 unsafe extern "C" fn mech_step(
@@ -381,8 +396,10 @@ unsafe fn step(
         input,
         mut out,
     } = args;
+    // The application sent the last message before this step: wiped now.
+    conn.out = Message::default();
     let step = if conn.session.first_sent() {
-        conn.session.challenge(input, unix_now())
+        conn.session.challenge(input, unix_now)
     } else {
         // SAFETY: libsasl2's prompt slot and out params for this step.
         let step = unsafe { first_step(conn, params, u, prompt_need, oparams) };
@@ -476,10 +493,13 @@ unsafe fn first_step(
     if let Err(e) = unsafe { canonicalise(&creds, params, u, oparams) } {
         return Ok(ClientStep::Failure(e));
     }
-    let rt = RUNTIME.read().ok().and_then(|r| r.clone());
-    Ok(conn
-        .session
-        .start(creds, &target(params, u), rt.as_ref(), unix_now()))
+    let host = server_host(params);
+    let target = Target {
+        host: host.as_deref(),
+        port: server_port(params),
+    };
+    let rt = || RUNTIME.read().ok().and_then(|r| r.clone());
+    Ok(conn.session.start(&creds, &target, rt, unix_now))
 }
 
 /// libsasl2 requires both names to be canonicalised before a client SASL_OK.
@@ -487,7 +507,7 @@ unsafe fn first_step(
 /// # Safety
 /// `oparams` is libsasl2's for this step, `params` this connection's.
 unsafe fn canonicalise(
-    creds: &Credentials,
+    creds: &Credentials<'_>,
     params: &sys::sasl_client_params_t,
     u: Utils,
     oparams: *mut sys::sasl_out_params_t,
@@ -546,14 +566,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prompt_answers_are_copied_into_buffers_wiped_on_drop() {
+    fn prompt_answers_are_read_where_the_application_wrote_them() {
         let answer = b"file:/etc/token.json";
         let mut p = make_prompt(sys::SASL_CB_PASS);
         p.result = answer.as_ptr().cast();
         p.len = answer.len() as c_uint;
-        let got: Option<zeroize::Zeroizing<Vec<u8>>> = prompt_result(&[p], sys::SASL_CB_PASS);
-        assert_eq!(got.as_deref().map(Vec::as_slice), Some(&answer[..]));
+        let got = prompt_result(&[p], sys::SASL_CB_PASS).unwrap();
+        assert_eq!(got, &answer[..]);
+        assert_eq!(got.as_ptr(), answer.as_ptr(), "not a copy");
         assert!(prompt_result(&[p], sys::SASL_CB_USER).is_none());
-        assert_eq!(secret_text(b"tok\xff").expose(), "tok\u{fffd}");
     }
 }

@@ -89,19 +89,6 @@ impl<'a> Utils<'a> {
         unsafe { log(self.0.conn, level as c_int, c"%s".as_ptr(), line.as_ptr()) };
     }
 
-    /// A connection property that is a C string (SASL_IPREMOTEPORT …).
-    pub fn string_prop(&self, prop: c_int) -> Option<String> {
-        let getprop = self.0.getprop?;
-        let mut value: *const c_void = ptr::null();
-        // SAFETY: getprop reads the connection libsasl2 gave us, writing one pointer.
-        let rc = unsafe { getprop(self.0.conn, prop, &mut value) };
-        if rc != sys::SASL_OK || value.is_null() {
-            return None;
-        }
-        // SAFETY: the string-valued properties are NUL-terminated strings owned by the connection.
-        unsafe { super::ptr::text(value.cast()) }
-    }
-
     /// Looks up an application callback: Ok(Some) = present, Ok(None) = the
     /// application wants to be prompted (SASL_INTERACT), Err(code) otherwise.
     pub fn callback(

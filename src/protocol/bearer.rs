@@ -36,6 +36,21 @@ pub fn parse_auth(value: &str) -> Result<Credential<'_>, Error> {
     Ok(Credential::Bearer(token))
 }
 
+/// What ends a bearer message: `auth=Bearer <token>` and the two kvseps.
+const AUTH: &[u8] = b"auth=Bearer ";
+
+/// The length of what [`write_final_auth`] appends.
+pub fn final_auth_len(token: &[u8]) -> usize {
+    AUTH.len() + token.len() + 2
+}
+
+/// Appends `auth=Bearer <token>\x01\x01`, the end of a client message.
+pub fn write_final_auth(out: &mut Vec<u8>, token: &[u8]) {
+    out.extend_from_slice(AUTH);
+    out.extend_from_slice(token);
+    out.extend_from_slice(b"\x01\x01");
+}
+
 /// ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", by comparisons (not a
 /// table), so that the loop over a token vectorizes.
 fn is_b64token_byte(b: u8) -> bool {

@@ -38,9 +38,38 @@ pub fn port(p: &str) -> Result<u16, Error> {
         .ok_or_else(|| Error::protocol("port is not a decimal number from 0 to 65535"))
 }
 
+/// `p` in decimal, as [`port`] reads it back, in `buf`.
+pub fn port_digits(p: u16, buf: &mut [u8; 5]) -> &[u8] {
+    let mut at = buf.len();
+    let mut n = p;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
 /// The start of a client message: the GS2 header and its kvsep.
 pub fn start(authzid: Option<&str>) -> String {
     let mut out = gs2::build(authzid);
     out.push(kv::KVSEP);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_digits_read_back() {
+        let mut buf = [0; 5];
+        for p in [0, 7, 10, 143, 993, 9999, 10000, 65535] {
+            let digits = port_digits(p, &mut buf);
+            assert_eq!(digits, p.to_string().as_bytes());
+            assert_eq!(port(std::str::from_utf8(digits).unwrap()).unwrap(), p);
+        }
+    }
 }

@@ -274,22 +274,45 @@ pub fn build_request(
             Ok(())
         }
     };
-    let mut out = String::from("GET / HTTP/1.1\r\n");
-    if let Some(u) = user.filter(|u| !u.is_empty()) {
+    let user = user.filter(|u| !u.is_empty());
+    let host = host.filter(|h| !h.is_empty());
+    if let Some(u) = user {
         clean("user name", u)?;
-        out.push_str(&format!("User: {u}\r\n"));
     }
-    if let Some(h) = host.filter(|h| !h.is_empty()) {
+    if let Some(h) = host {
         clean("host", h)?;
-        out.push_str(&format!("Host: {h}\r\n"));
     }
     if let Some(t) = token {
         clean("token", t)?;
-        out.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    // One allocation of the final size and no formatted pieces: the request
+    // holds the token, and a buffer that grew or a temporary string would
+    // leave copies of it that nobody wipes.
+    let field = |name: &str, v: Option<&str>| v.map_or(0, |v| name.len() + v.len() + 2);
+    let size = REQUEST_LINE.len()
+        + field("User: ", user)
+        + field("Host: ", host)
+        + field("Authorization: Bearer ", token)
+        + 2;
+    let mut out = String::with_capacity(size);
+    out.push_str(REQUEST_LINE);
+    for (name, value) in [
+        ("User: ", user),
+        ("Host: ", host),
+        ("Authorization: Bearer ", token),
+    ] {
+        if let Some(v) = value {
+            out.push_str(name);
+            out.push_str(v);
+            out.push_str("\r\n");
+        }
     }
     out.push_str("\r\n");
+    debug_assert_eq!(out.len(), size);
     Ok(out)
 }
+
+const REQUEST_LINE: &str = "GET / HTTP/1.1\r\n";
 
 #[cfg(test)]
 mod tests {
@@ -435,5 +458,18 @@ mod tests {
             Credential::Discovery
         );
         assert!(build_request(Some("a\r\nX: y"), None, None).is_err());
+        // Built in one allocation of its final size (it holds the token).
+        for (u, h, t) in [
+            (Some("u@x"), Some("imap.x"), Some("tok")),
+            (Some(""), None, Some("t")),
+            (None, Some(""), None),
+        ] {
+            let r = build_request(u, h, t).unwrap();
+            assert_eq!(r.capacity(), r.len(), "{u:?} {h:?} {t:?}");
+        }
+        assert_eq!(
+            build_request(Some(""), Some(""), None).unwrap(),
+            "GET / HTTP/1.1\r\n\r\n"
+        );
     }
 }

@@ -78,6 +78,19 @@ fn is_value_byte(b: u8) -> bool {
     (b >= 0x20) & (b != 0x7f) | (b == b'\t') | (b == b'\r') | (b == b'\n')
 }
 
+/// Appends `key=value\x01` to a message being built as bytes.
+pub fn write(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(KVSEP as u8);
+}
+
+/// The length of what [`write`] appends.
+pub fn pair_len(key: &str, value: &[u8]) -> usize {
+    key.len() + value.len() + 2
+}
+
 /// Appends `key=value\x01`.
 pub fn push(out: &mut String, key: &str, value: &str) {
     out.push_str(key);

@@ -38,29 +38,33 @@ pub fn parse_client_first(msg: &str) -> Result<ClientFirst<'_>, Error> {
     })
 }
 
-/// Builds the client's first message. The result holds the token: callers keep
-/// it in zeroizing storage.
+/// Builds the client's first message, in one allocation of its final size:
+/// a buffer that grew would free copies of the token that nobody wipes. The
+/// result holds the token: callers keep it in storage they wipe.
 pub fn build_client_first(
     authzid: Option<&str>,
     host: Option<&str>,
     port: Option<u16>,
-    token: &str,
-) -> String {
-    // One allocation of the final size: a growing String would free copies
-    // of the token that nobody wipes.
-    let size = 48 + authzid.map_or(0, |a| 3 * a.len()) + host.map_or(0, str::len) + token.len();
-    let mut out = String::with_capacity(size);
-    out.push_str(&framing::start(authzid));
+    token: &[u8],
+) -> Vec<u8> {
+    let mut digits = [0; 5];
+    let port = port.map(|p| framing::port_digits(p, &mut digits));
+    let size = gs2::header_len(authzid)
+        + 1
+        + host.map_or(0, |h| kv::pair_len("host", h.as_bytes()))
+        + port.map_or(0, |p| kv::pair_len("port", p))
+        + bearer::final_auth_len(token);
+    let mut out = Vec::with_capacity(size);
+    gs2::write_header(&mut out, authzid);
+    out.push(kv::KVSEP as u8);
     if let Some(h) = host {
-        kv::push(&mut out, "host", h);
+        kv::write(&mut out, "host", h.as_bytes());
     }
     if let Some(p) = port {
-        kv::push(&mut out, "port", &p.to_string());
+        kv::write(&mut out, "port", p);
     }
-    out.push_str("auth=Bearer ");
-    out.push_str(token);
-    out.push(kv::KVSEP);
-    out.push(kv::KVSEP);
+    bearer::write_final_auth(&mut out, token);
+    debug_assert_eq!(out.len(), size);
     out
 }
 
@@ -184,24 +188,35 @@ mod tests {
 
     #[test]
     fn build_then_parse_round_trips() {
-        let msg = build_client_first(Some("a,b"), Some("imap.example.com"), Some(993), "tok");
+        let msg = build_client_first(Some("a,b"), Some("imap.example.com"), Some(993), b"tok");
         assert_eq!(
             msg,
-            "n,a=a=2Cb,\x01host=imap.example.com\x01port=993\x01auth=Bearer tok\x01\x01"
+            b"n,a=a=2Cb,\x01host=imap.example.com\x01port=993\x01auth=Bearer tok\x01\x01"
         );
-        let m = parse_client_first(&msg).unwrap();
+        let m = parse_client_first(std::str::from_utf8(&msg).unwrap()).unwrap();
         assert_eq!(m.authzid(), Some("a,b"));
+        assert_eq!(m.port, Some(993));
         assert_eq!(
-            build_client_first(None, None, None, "t"),
-            "n,,\x01auth=Bearer t\x01\x01"
+            build_client_first(None, None, None, b"t"),
+            b"n,,\x01auth=Bearer t\x01\x01"
+        );
+        assert_eq!(
+            build_client_first(Some(""), None, Some(0), b"t"),
+            b"n,,\x01port=0\x01auth=Bearer t\x01\x01"
         );
     }
 
     #[test]
     fn the_message_is_built_without_reallocating() {
         let token = "t".repeat(2000);
-        let msg = build_client_first(Some("a,b=c"), Some("imap.example.com"), Some(993), &token);
-        assert!(msg.capacity() >= msg.len() && msg.capacity() < msg.len() + 64);
+        for (a, h, p) in [
+            (Some("a,b=c"), Some("imap.example.com"), Some(993)),
+            (Some("=,=,"), None, Some(65535)),
+            (None, Some("h"), None),
+        ] {
+            let msg = build_client_first(a, h, p, token.as_bytes());
+            assert_eq!(msg.capacity(), msg.len(), "{a:?} {h:?} {p:?}");
+        }
     }
 
     #[test]

@@ -28,13 +28,14 @@ pub fn parse_client(msg: &str) -> Result<ClientMessage<'_>, Error> {
     })
 }
 
-pub fn build_client(user: &str, token: &str) -> String {
-    let mut out = String::with_capacity(user.len() + token.len() + 24);
-    kv::push(&mut out, "user", user);
-    out.push_str("auth=Bearer ");
-    out.push_str(token);
-    out.push(kv::KVSEP);
-    out.push(kv::KVSEP);
+/// Builds the client's message in one allocation of its final size (see
+/// `oauthbearer::build_client_first`); it holds the token.
+pub fn build_client(user: &str, token: &[u8]) -> Vec<u8> {
+    let size = kv::pair_len("user", user.as_bytes()) + bearer::final_auth_len(token);
+    let mut out = Vec::with_capacity(size);
+    kv::write(&mut out, "user", user.as_bytes());
+    bearer::write_final_auth(&mut out, token);
+    debug_assert_eq!(out.len(), size);
     out
 }
 
@@ -98,9 +99,11 @@ mod tests {
 
     #[test]
     fn build_round_trips() {
-        let msg = build_client("alice", "tok");
-        assert_eq!(msg, "user=alice\x01auth=Bearer tok\x01\x01");
-        assert_eq!(parse_client(&msg).unwrap().user, Some("alice"));
+        let msg = build_client("alice", b"tok");
+        assert_eq!(msg, b"user=alice\x01auth=Bearer tok\x01\x01");
+        assert_eq!(msg.capacity(), msg.len());
+        let msg = std::str::from_utf8(&msg).unwrap();
+        assert_eq!(parse_client(msg).unwrap().user, Some("alice"));
     }
 
     #[test]

@@ -67,6 +67,12 @@ impl ClientRuntime {
     }
 }
 
+/// Whether the secret names a token source (`file:`, `cmd:`: see
+/// [`from_secret`]) rather than being the token itself.
+pub fn names_a_source(secret: &[u8]) -> bool {
+    secret.starts_with(b"file:") || secret.starts_with(b"cmd:")
+}
+
 /// The token source for the secret the application gave.
 pub fn from_secret(
     secret: Secret,
