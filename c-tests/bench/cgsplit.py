@@ -34,8 +34,8 @@ def category(obj, fn):
         return "libsasl2"
     if base.startswith("libsasloauth.so"):
         f = FILES.get((obj, fn), "")
-        # "ring::" as a path's first segment: `alloc::string::String` is ours.
-        if fn.startswith("ring_core_") or re.search(r"(^|[<, &])ring::", fn) or re.search(r"/ring-[0-9.]+/", f):
+        # "ring::" as a path's first segment: not the end of "alloc::string::".
+        if fn.startswith("ring_core_") or re.search(r"(^|[^\w])ring::", fn) or re.search(r"/ring-[0-9.]+/", f):
             return "ring"
         if fn.startswith("aws_lc_") or "aws_lc_rs::" in fn or re.search(r"/aws-lc-(sys|rs)-[0-9.]+/", f):
             return "aws-lc"
