@@ -233,6 +233,7 @@ fuzz-save: fuzz-corpus
 # Handshake cost and memory against libsasl2's own ANONYMOUS and PLAIN (docs/benchmarks.md).
 bench: release plugin fixtures idp
 	bash scripts/bench.sh
+	bash scripts/bench_cachesim.sh
 	bash scripts/bench_introspection.sh | tee build/bench/introspection.md
 	bash scripts/bench_shared_cache.sh | tee build/bench/shared-cache.md
 	bash scripts/bench_imap.sh
