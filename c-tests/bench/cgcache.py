@@ -38,12 +38,7 @@ def parse(path):
     pending_call = False
 
     def name(kind, value):
-        m = re.match(r"\((\d+)\)(?: (.*))?$", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            names[kind][m.group(1)] = m.group(2)
-        return names[kind].get(m.group(1), value)
+        return cgsplit.compressed_name(names, kind, value)
 
     def vec(parts):
         v = [0] * len(events)

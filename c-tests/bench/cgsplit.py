@@ -51,6 +51,16 @@ def category(obj, fn):
     return "other:" + base
 
 
+def compressed_name(names, kind, value):
+    """A callgrind name: "(N) text" defines N, "(N)" refers back to it."""
+    m = re.match(r"\((\d+)\)(?: (.*))?$", value)
+    if not m:
+        return value
+    if m.group(2) is not None:
+        names[kind][m.group(1)] = m.group(2)
+    return names[kind].get(m.group(1), value)
+
+
 def parse(path):
     names = {"ob": {}, "fn": {}, "fl": {}}
     self_cost = defaultdict(int)  # (ob, fn) -> Ir
@@ -62,12 +72,7 @@ def parse(path):
     total = None
 
     def name(kind, value):
-        m = re.match(r"\((\d+)\)(?: (.*))?$", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            names[kind][m.group(1)] = m.group(2)
-        return names[kind].get(m.group(1), value)
+        return compressed_name(names, kind, value)
 
     with open(path) as f:
         for line in f:

@@ -361,6 +361,16 @@ impl ClientExchange {
 mod tests {
     use super::*;
 
+    fn oauth1_credentials() -> crate::client::OAuth1Credentials {
+        crate::client::OAuth1Credentials {
+            consumer_key: "ck".into(),
+            consumer_secret: "cs".into(),
+            token: "tk".into(),
+            token_secret: "ts".into(),
+            method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
+        }
+    }
+
     fn creds<'a>(
         authid: Option<&'a str>,
         authzid: Option<&'a str>,
@@ -465,13 +475,7 @@ mod tests {
         let m = sent(c.first_bearer(&creds(None, None, "tök"), &Target::default()));
         assert!(m.ends_with("auth=Bearer tök\x01\x01".as_bytes()));
         // A bearer mechanism takes no OAuth 1.0a credentials.
-        let oauth1 = crate::client::OAuth1Credentials {
-            consumer_key: "ck".into(),
-            consumer_secret: "cs".into(),
-            token: "tk".into(),
-            token_secret: "ts".into(),
-            method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
-        };
+        let oauth1 = oauth1_credentials();
         let mut c = ClientExchange::new(Mechanism::OAuthBearer);
         assert!(matches!(
             c.first(
@@ -597,13 +601,7 @@ mod tests {
             matches!(c.first_bearer(&creds(None, None, "x"), &Target::default()), ClientStep::Failure(e) if e.reason.contains("token file"))
         );
         let none = creds(None, None, "");
-        let oauth1 = crate::client::OAuth1Credentials {
-            consumer_key: "ck".into(),
-            consumer_secret: "cs".into(),
-            token: "tk".into(),
-            token_secret: "ts".into(),
-            method: crate::protocol::oauth10a_signature::SignatureMethod::HmacSha256,
-        };
+        let oauth1 = oauth1_credentials();
         let with = Token::OAuth1(&oauth1, 1000);
         let mut c = ClientExchange::new(Mechanism::OAuth10a);
         assert!(
