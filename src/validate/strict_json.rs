@@ -6,6 +6,8 @@
 //! borrowed from the input, and parses a value only when a check asks for
 //! it: a cold login reads a token's header and claims without building a map
 //! of owned strings (the allocations were most of the validation's own cost).
+//! The object is still refused whole for anything a full parse refuses
+//! (see `fully_valid`).
 
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -41,7 +43,8 @@ impl<'a> Object<'a> {
         // UTF-8 checked once for the whole text: from a slice, serde_json
         // would check every raw value and string again.
         let object: Object<'a> = serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()?;
-        (!has_duplicate(&object.members)).then_some(object)
+        let strict = object.members.iter().all(|(_, v)| fully_valid(v.get()));
+        (strict && !has_duplicate(&object.members)).then_some(object)
     }
 
     pub fn len(&self) -> usize {
@@ -117,6 +120,16 @@ pub fn parse_object(bytes: &[u8]) -> Option<Map<String, Value>> {
 #[cfg(test)]
 pub fn leaked(v: &Value) -> Object<'static> {
     Object::parse(Box::leak(v.to_string().into_bytes().into_boxed_slice())).expect("an object")
+}
+
+/// Skipping a raw value checks its grammar but neither its nesting depth nor
+/// the code points its escapes name (a lone surrogate). A value that could
+/// hide either is parsed whole, so the object is refused as a full parse
+/// would refuse it (depth limit 128, escapes decoded); plain strings and
+/// numbers, the usual claims, need nothing more.
+fn fully_valid(raw: &str) -> bool {
+    let nested_or_escaped = raw.starts_with(['[', '{']) || raw.contains('\\');
+    !nested_or_escaped || serde_json::from_str::<Value>(raw).is_ok()
 }
 
 fn has_duplicate(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
@@ -301,9 +314,15 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse_object(deep.as_bytes()).is_none());
-        // Skipping a value is iterative; reading it is where the depth limit refuses it.
-        let o = Object::parse(deep.as_bytes()).unwrap();
-        assert_eq!(o.value("a"), None);
+        assert!(Object::parse(deep.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_lone_surrogate_anywhere_is_refused() {
+        assert!(Object::parse(br#"{"sub":"\ud800"}"#).is_none());
+        assert!(Object::parse(br#"{"x":["\udc00"]}"#).is_none());
+        assert!(Object::parse(br#"{"\ud800":1}"#).is_none());
+        assert!(Object::parse(br#"{"ok":"\ud83d\ude00"}"#).is_some());
     }
 
     #[test]
