@@ -203,7 +203,7 @@ docs: interop
 # stops the run and leaves its input in fuzz/artifacts/TARGET/ (turn it into a
 # regression test). `make fuzz-save` writes the grown corpus back into the archive.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange token_flows cache_entry
+FUZZ_TARGETS := gs2 kv oauthbearer xoauth2 oauth10a http_oauth client_challenge jwt token_file introspection server_exchange token_flows cache_entry strict_json
 FUZZ_ENV := SASL_OAUTH_FUZZ=1 RUSTC_BOOTSTRAP=1
 FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 # The archive is deterministic (sorted, no owners or times), so an unchanged

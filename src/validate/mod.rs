@@ -6,6 +6,7 @@ pub mod alg;
 pub mod cache;
 pub mod claims;
 pub mod discovery;
+pub mod flat_json;
 pub mod introspect;
 pub mod jwks;
 pub mod jwt;

@@ -7,8 +7,10 @@
 //! it: a cold login reads a token's header and claims without building a map
 //! of owned strings (the allocations were most of the validation's own cost).
 //! The object is still refused whole for anything a full parse refuses
-//! (see `fully_valid`).
+//! (see `fully_valid`). A flat object, the usual token, is read by the
+//! one-pass scanner of [`super::flat_json`]; anything else by serde_json.
 
+use super::flat_json::{self, Member};
 use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -25,7 +27,9 @@ const USUAL_MEMBERS: usize = 16;
 /// A JSON object with unique top-level keys, its values still JSON text.
 #[derive(Debug, Default)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    members: Vec<Member<'a>>,
+    /// Read by the flat scanner: no string in it has an escape.
+    flat: bool,
 }
 
 /// A JSON string, borrowed from the input when it has no escapes.
@@ -42,9 +46,28 @@ impl<'a> Object<'a> {
     pub fn parse(bytes: &'a [u8]) -> Option<Object<'a>> {
         // UTF-8 checked once for the whole text: from a slice, serde_json
         // would check every raw value and string again.
-        let object: Object<'a> = serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()?;
-        let strict = object.members.iter().all(|(_, v)| fully_valid(v.get()));
-        (strict && !has_duplicate(&object.members)).then_some(object)
+        let text = std::str::from_utf8(bytes).ok()?;
+        let object = match flat_json::members(text, USUAL_MEMBERS) {
+            Some(members) => Object {
+                members,
+                flat: true,
+            },
+            None => Self::parse_with_serde_json(text)?,
+        };
+        (!has_duplicate(&object.members)).then_some(object)
+    }
+
+    /// `parse` without the flat scanner (and without the duplicate check):
+    /// what the scanner is compared with.
+    pub fn parse_with_serde_json(text: &'a str) -> Option<Object<'a>> {
+        let object: Object<'a> = serde_json::from_str(text).ok()?;
+        let strict = object.members.iter().all(|(_, v)| fully_valid(v));
+        strict.then_some(object)
+    }
+
+    /// The members in order: names and the JSON text of their values.
+    pub fn members(&self) -> &[Member<'a>] {
+        &self.members
     }
 
     pub fn len(&self) -> usize {
@@ -64,7 +87,7 @@ impl<'a> Object<'a> {
         self.members
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.get())
+            .map(|(_, v)| *v)
     }
 
     /// Member `name` read as a `T`: `None` when absent, `Some(Err)` when its
@@ -81,7 +104,7 @@ impl<'a> Object<'a> {
         // Without escapes a string is its text between the quotes: parsing the
         // object checked it (UTF-8, no control characters).
         if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            if !inner.contains('\\') {
+            if self.flat || !inner.contains('\\') {
                 return Some(Ok(Cow::Borrowed(inner)));
             }
         }
@@ -106,7 +129,7 @@ impl<'a> Object<'a> {
     pub fn into_map(self) -> Option<Map<String, Value>> {
         self.members
             .into_iter()
-            .map(|(k, v)| Some((k.into_owned(), serde_json::from_str(v.get()).ok()?)))
+            .map(|(k, v)| Some((k.into_owned(), serde_json::from_str(v).ok()?)))
             .collect()
     }
 }
@@ -132,7 +155,7 @@ fn fully_valid(raw: &str) -> bool {
     !nested_or_escaped || serde_json::from_str::<Value>(raw).is_ok()
 }
 
-fn has_duplicate(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
+fn has_duplicate(members: &[Member<'_>]) -> bool {
     if members.len() <= PAIRWISE_MAX {
         return members
             .iter()
@@ -155,9 +178,12 @@ impl<'de> Deserialize<'de> for Object<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
                 let mut members = Vec::with_capacity(USUAL_MEMBERS);
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    members.push((key, map.next_value::<&'de RawValue>()?));
+                    members.push((key, map.next_value::<&'de RawValue>()?.get()));
                 }
-                Ok(Object { members })
+                Ok(Object {
+                    members,
+                    flat: false,
+                })
             }
         }
         d.deserialize_map(V)
@@ -268,6 +294,75 @@ impl<'de> Deserialize<'de> for Strings<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts made of JSON's pieces, valid and not: the flat scanner must
+    /// accept only what serde_json accepts, with the same members.
+    #[test]
+    fn flat_scanner_agrees_with_serde_json() {
+        const PIECES: [&str; 30] = [
+            "{",
+            "}",
+            "\"",
+            "\"a\"",
+            "\"exp\"",
+            ":",
+            ",",
+            " ",
+            "\n",
+            "\\",
+            "\\n",
+            "\\u0041",
+            "\\ud800",
+            "0",
+            "1",
+            "12",
+            "-",
+            ".",
+            "e",
+            "E",
+            "+",
+            "true",
+            "false",
+            "null",
+            "[",
+            "]",
+            "\u{1}",
+            "é",
+            "\"x\":1",
+            "\"s\":\"v\"",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut flat, mut agreed) = (0, 0);
+        for _ in 0..400_000 {
+            let mut text = String::from(if next() % 8 == 0 { "" } else { "{" });
+            for _ in 0..next() % 12 {
+                text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            if next() % 4 != 0 {
+                text.push('}');
+            }
+            let Some(members) = flat_json::members(&text, 4) else {
+                continue;
+            };
+            flat += 1;
+            let slow = Object::parse_with_serde_json(&text).unwrap_or_else(|| {
+                panic!("the scanner accepted what serde_json refuses: {text:?}")
+            });
+            assert_eq!(members, slow.members, "{text:?}");
+            agreed += usize::from(!members.is_empty());
+        }
+        // The generator reaches the scanner's acceptance often, with members.
+        assert!(
+            flat > 10_000 && agreed > 1_000,
+            "{flat} scanned, {agreed} with members"
+        );
+    }
 
     #[test]
     fn unique_keys_parse() {
