@@ -13,6 +13,7 @@
 
 use super::alg::Algorithm;
 use super::jwks::PublicKey;
+use super::token_hash::SigningInput;
 
 /// Which library verifies JWS signatures in this build.
 pub const BACKEND: &str = if cfg!(feature = "aws-lc") {
@@ -58,13 +59,24 @@ impl VerifyingKey {
 
     /// Whether `signature` is this key's, with `alg`, over `message`.
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        backend::verify(self, alg, SigningInput::new(message), signature)
+    }
+
+    /// [`VerifyingKey::verify`], with the message's SHA-256 used when known
+    /// and `alg` hashes with SHA-256.
+    pub fn verify_input(
+        &self,
+        alg: Algorithm,
+        message: SigningInput<'_>,
+        signature: &[u8],
+    ) -> bool {
         backend::verify(self, alg, message, signature)
     }
 }
 
 #[cfg(feature = "aws-lc")]
 mod backend {
-    use super::{Algorithm, PublicKey, VerifyingKey};
+    use super::{Algorithm, PublicKey, SigningInput, VerifyingKey};
     use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 
     fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
@@ -117,17 +129,28 @@ mod backend {
         k.parsed.iter().map(|(a, _)| *a).collect()
     }
 
-    pub fn verify(k: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        k.parsed
-            .iter()
-            .find(|(a, _)| *a == alg)
-            .is_some_and(|(_, p)| p.verify_sig(message, signature).is_ok())
+    pub fn verify(
+        k: &VerifyingKey,
+        alg: Algorithm,
+        message: SigningInput<'_>,
+        signature: &[u8],
+    ) -> bool {
+        let Some((_, p)) = k.parsed.iter().find(|(a, _)| *a == alg) else {
+            return false;
+        };
+        // The known digest is a SHA-256 (aws-lc-rs refuses it for another
+        // algorithm); EdDSA signs the message itself.
+        let sha256 = matches!(alg, Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256);
+        match message.sha256() {
+            Some(d) if sha256 => p.verify_digest_sig(d, signature).is_ok(),
+            _ => p.verify_sig(message.bytes, signature).is_ok(),
+        }
     }
 }
 
 #[cfg(not(feature = "aws-lc"))]
 mod backend {
-    use super::{Algorithm, PublicKey, VerifyingKey};
+    use super::{Algorithm, PublicKey, SigningInput, VerifyingKey};
 
     pub fn build(key: &PublicKey, _algs: &[Algorithm]) -> Result<VerifyingKey, &'static str> {
         Ok(VerifyingKey { key: key.clone() })
@@ -141,8 +164,14 @@ mod backend {
             .collect()
     }
 
-    pub fn verify(k: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+    pub fn verify(
+        k: &VerifyingKey,
+        alg: Algorithm,
+        message: SigningInput<'_>,
+        signature: &[u8],
+    ) -> bool {
         use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
+        let message = message.bytes;
         if !k.key.family_matches(alg.family()) {
             return false;
         }
@@ -259,6 +288,71 @@ mod tests {
             assert!(!rs_only.verify(Algorithm::PS256, &pmsg, &pss));
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// `message` with the digest `hash` computes over `token_message`'s token.
+    fn with_digest_of(
+        message: &[u8],
+        token_message: &[u8],
+        f: impl FnOnce(SigningInput<'_>) -> bool,
+    ) -> bool {
+        let token = format!("{}.sig", std::str::from_utf8(token_message).unwrap());
+        let (_, digest) = crate::validate::token_hash::hash(&token);
+        f(SigningInput::with(message, digest.as_ref()))
+    }
+
+    #[test]
+    fn a_known_digest_is_what_sha256_algorithms_verify() {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-digest-{}", std::process::id()));
+        testkit::Keys::generate(&dir).unwrap();
+        let keys = testkit::Keys::load(&dir).unwrap();
+        let jwk = keys.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kty"] == "RSA")
+            .unwrap()
+            .clone();
+        let field = |f: &str| testkit::b64_decode(jwk[f].as_str().unwrap()).unwrap();
+        let rsa = VerifyingKey::new(
+            &PublicKey::Rsa {
+                n: field("n"),
+                e: field("e"),
+            },
+            &ALL,
+        )
+        .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        let (p256, s256) = ec(&ECDSA_P256_SHA256_FIXED_SIGNING, Family::EcP256);
+        let p256 = VerifyingKey::new(&p256, &ALL).unwrap();
+        let (p384, s384) = ec(&ECDSA_P384_SHA384_FIXED_SIGNING, Family::EcP384);
+        let p384 = VerifyingKey::new(&p384, &ALL).unwrap();
+        let (rs_msg, rs_sig) = rsa_signed(&keys, "RS256");
+        let (ps_msg, ps_sig) = rsa_signed(&keys, "PS256");
+        let mut cases = vec![
+            (&rsa, Algorithm::RS256, rs_msg, rs_sig),
+            (&rsa, Algorithm::PS256, ps_msg, ps_sig),
+            (&p256, Algorithm::ES256, b"message".to_vec(), s256),
+        ];
+        for (key, alg, msg, sig) in cases.drain(..) {
+            let verify = |m: SigningInput<'_>| key.verify_input(alg, m, &sig);
+            assert!(with_digest_of(&msg, &msg, verify), "{alg:?}");
+            // The digest of other bytes of the same length is what is checked.
+            let mut other = msg.clone();
+            other[1] ^= 1;
+            let expect_digest = cfg!(feature = "aws-lc");
+            assert_eq!(
+                with_digest_of(&msg, &other, verify),
+                !expect_digest,
+                "{alg:?}"
+            );
+            // A digest over a different span is not used.
+            assert!(with_digest_of(&msg, &msg[1..], verify), "{alg:?}");
+        }
+        // Algorithms hashing otherwise ignore the SHA-256 and check the bytes.
+        let v384 = |m: SigningInput<'_>| p384.verify_input(Algorithm::ES384, m, &s384);
+        assert!(with_digest_of(b"message", b"message", v384));
+        assert!(with_digest_of(b"message", b"messagE", v384));
     }
 
     #[test]
