@@ -254,11 +254,12 @@ mod tests {
         )
     }
 
-    #[test]
-    fn an_rsa_key_serves_the_algorithms_it_was_built_for() {
-        let dir = std::env::temp_dir().join(format!("sasl-oauth-verifier-{}", std::process::id()));
+    /// Fresh testkit keys (in a directory named after `test`) and their RSA public key.
+    fn testkit_rsa(test: &str) -> (testkit::Keys, PublicKey) {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-{test}-{}", std::process::id()));
         testkit::Keys::generate(&dir).unwrap();
         let keys = testkit::Keys::load(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
         let jwk = keys.jwks()["keys"]
             .as_array()
             .unwrap()
@@ -271,6 +272,12 @@ mod tests {
             n: field("n"),
             e: field("e"),
         };
+        (keys, key)
+    }
+
+    #[test]
+    fn an_rsa_key_serves_the_algorithms_it_was_built_for() {
+        let (keys, key) = testkit_rsa("verifier");
         let (msg, sig) = rsa_signed(&keys, "RS256");
         let (pmsg, pss) = rsa_signed(&keys, "PS256");
         let any = VerifyingKey::new(&key, &ALL).unwrap();
@@ -287,7 +294,6 @@ mod tests {
         if cfg!(feature = "aws-lc") {
             assert!(!rs_only.verify(Algorithm::PS256, &pmsg, &pss));
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// `message` with the digest `hash` computes over `token_message`'s token.
@@ -303,26 +309,8 @@ mod tests {
 
     #[test]
     fn a_known_digest_is_what_sha256_algorithms_verify() {
-        let dir = std::env::temp_dir().join(format!("sasl-oauth-digest-{}", std::process::id()));
-        testkit::Keys::generate(&dir).unwrap();
-        let keys = testkit::Keys::load(&dir).unwrap();
-        let jwk = keys.jwks()["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kty"] == "RSA")
-            .unwrap()
-            .clone();
-        let field = |f: &str| testkit::b64_decode(jwk[f].as_str().unwrap()).unwrap();
-        let rsa = VerifyingKey::new(
-            &PublicKey::Rsa {
-                n: field("n"),
-                e: field("e"),
-            },
-            &ALL,
-        )
-        .unwrap();
-        std::fs::remove_dir_all(&dir).ok();
+        let (keys, rsa) = testkit_rsa("digest");
+        let rsa = VerifyingKey::new(&rsa, &ALL).unwrap();
         let (p256, s256) = ec(&ECDSA_P256_SHA256_FIXED_SIGNING, Family::EcP256);
         let p256 = VerifyingKey::new(&p256, &ALL).unwrap();
         let (p384, s384) = ec(&ECDSA_P384_SHA384_FIXED_SIGNING, Family::EcP384);
