@@ -169,7 +169,7 @@ impl JwtValidator {
         &self,
         jws: &Compact<'_>,
         decoded: &'d Decoded,
-        signing: Option<&SigningDigest>,
+        signing: Option<&SigningDigest<'_>>,
         now: i64,
         trace: &mut dyn Trace,
     ) -> Result<(Object<'d>, &str), Error> {
@@ -301,7 +301,7 @@ impl TokenValidator for JwtValidator {
     fn check_hashed(
         &self,
         token: &str,
-        signing: Option<&SigningDigest>,
+        signing: Option<&SigningDigest<'_>>,
         now: i64,
         trace: &mut dyn Trace,
     ) -> Result<Identity, Error> {

@@ -70,11 +70,12 @@ pub trait TokenValidator: Send + Sync {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error>;
 
     /// `check`, given the SHA-256 of the token's signing input when the
-    /// caller (the cache, on its way to the key) has it already.
+    /// caller (the cache, on its way to the key) has it already: `signing`
+    /// from `token_hash::hash(token)`, used only for the bytes it covers.
     fn check_hashed(
         &self,
         token: &str,
-        signing: Option<&SigningDigest>,
+        signing: Option<&SigningDigest<'_>>,
         now: i64,
         trace: &mut dyn Trace,
     ) -> Result<Identity, Error> {

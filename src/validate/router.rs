@@ -21,7 +21,7 @@ impl TokenValidator for Router {
     fn check_hashed(
         &self,
         token: &str,
-        signing: Option<&SigningDigest>,
+        signing: Option<&SigningDigest<'_>>,
         now: i64,
         trace: &mut dyn Trace,
     ) -> Result<Identity, Error> {

@@ -10,11 +10,23 @@
 use super::store::entry::TokenKey;
 use super::store::token_key;
 
-/// The SHA-256 of a token's first `covers` bytes (up to its last '.').
-pub struct SigningDigest {
-    covers: usize,
+/// The SHA-256 of a token's bytes up to its last '.'; `covers` borrows them.
+pub struct SigningDigest<'t> {
+    covers: &'t [u8],
     #[cfg(feature = "aws-lc")]
     digest: aws_lc_rs::digest::Digest,
+}
+
+impl<'t> SigningDigest<'t> {
+    /// A digest of `of` that claims to cover `covers`: for tests showing that
+    /// the digest, not the bytes, is what a verifier checks.
+    #[cfg(all(test, feature = "aws-lc"))]
+    pub fn claiming(covers: &'t [u8], of: &[u8]) -> Self {
+        SigningDigest {
+            covers,
+            digest: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, of),
+        }
+    }
 }
 
 /// The bytes a JWS signature covers, with their SHA-256 when already known.
@@ -22,7 +34,7 @@ pub struct SigningDigest {
 pub struct SigningInput<'a> {
     pub bytes: &'a [u8],
     #[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
-    known: Option<&'a SigningDigest>,
+    known: Option<&'a SigningDigest<'a>>,
 }
 
 impl<'a> SigningInput<'a> {
@@ -30,13 +42,12 @@ impl<'a> SigningInput<'a> {
         SigningInput { bytes, known: None }
     }
 
-    /// `bytes` (the signing input of a token) with `digest`, computed over the
-    /// same token, if it covers exactly these bytes: both are prefixes of the
-    /// one token, so equal lengths mean equal bytes.
-    pub fn with(bytes: &'a [u8], digest: Option<&'a SigningDigest>) -> Self {
+    /// `bytes` with `digest` if it was computed over these very bytes (the
+    /// same address and length, borrowed for as long: the same bytes).
+    pub fn with(bytes: &'a [u8], digest: Option<&'a SigningDigest<'a>>) -> Self {
         SigningInput {
             bytes,
-            known: digest.filter(|d| d.covers == bytes.len()),
+            known: digest.filter(|d| std::ptr::eq(d.covers, bytes)),
         }
     }
 
@@ -50,15 +61,16 @@ impl<'a> SigningInput<'a> {
 /// The cache key of `token` and, if it has a '.', the SHA-256 of what comes
 /// before the last one (a compact JWS's signing input when it is one).
 #[cfg(feature = "aws-lc")]
-pub fn hash(token: &str) -> (TokenKey, Option<SigningDigest>) {
+pub fn hash(token: &str) -> (TokenKey, Option<SigningDigest<'_>>) {
     use aws_lc_rs::digest::{Context, SHA256};
     let Some(dot) = token.rfind('.') else {
         return (token_key(token), None);
     };
+    let covers = &token.as_bytes()[..dot];
     let mut ctx = Context::new(&SHA256);
-    ctx.update(&token.as_bytes()[..dot]);
+    ctx.update(covers);
     let signing = SigningDigest {
-        covers: dot,
+        covers,
         digest: ctx.clone().finish(),
     };
     ctx.update(&token.as_bytes()[dot..]);
@@ -68,7 +80,7 @@ pub fn hash(token: &str) -> (TokenKey, Option<SigningDigest>) {
 }
 
 #[cfg(not(feature = "aws-lc"))]
-pub fn hash(token: &str) -> (TokenKey, Option<SigningDigest>) {
+pub fn hash(token: &str) -> (TokenKey, Option<SigningDigest<'_>>) {
     (token_key(token), None)
 }
 
@@ -85,7 +97,6 @@ mod tests {
             let signing = signing.unwrap();
             let dot = token.rfind('.').unwrap();
             let input = &token.as_bytes()[..dot];
-            assert_eq!(signing.covers, dot);
             assert_eq!(
                 signing.digest.as_ref(),
                 digest(&SHA256, input).as_ref(),
@@ -93,10 +104,13 @@ mod tests {
             );
             let known = SigningInput::with(input, Some(&signing));
             assert!(known.sha256().is_some());
-            // Any other span of the token (a JWT split elsewhere) gets no digest.
+            // Any other span of the token (a JWT split elsewhere) gets no digest,
             let other =
                 SigningInput::with(&token.as_bytes()[..dot.saturating_sub(1)], Some(&signing));
             assert!(dot == 0 || other.sha256().is_none());
+            // nor do the same bytes elsewhere (another token's).
+            let copy = input.to_vec();
+            assert!(SigningInput::with(&copy, Some(&signing)).sha256().is_none());
         }
         let (key, signing) = hash("opaque-token");
         assert_eq!(key, token_key("opaque-token"));
