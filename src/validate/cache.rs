@@ -9,7 +9,7 @@
 //! the store cannot be used (unreachable, slow, broken file).
 
 use super::store::{Found, SharedCache};
-use super::{token_hash, Identity, TokenValidator, Trace};
+use super::{Identity, TokenValidator, Trace};
 use crate::error::Error;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -183,13 +183,16 @@ impl<V: TokenValidator> CachedValidator<V> {
     }
 }
 
+fn key(token: &str) -> Key {
+    super::store::token_key(token)
+}
+
 impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
         if !self.enabled() {
             return self.inner.check(token, now, trace);
         }
-        // The key's hash covers the signing input first: the verifier reuses that.
-        let (k, signing) = token_hash::hash(token);
+        let k = key(token);
         // Whether the shared store answered (then it is the cache).
         let mut shared_up = false;
         if let Some(shared) = &self.shared {
@@ -215,9 +218,7 @@ impl<V: TokenValidator> TokenValidator for CachedValidator<V> {
                 return Ok(hit);
             }
         }
-        let identity = self
-            .inner
-            .check_hashed(token, signing.as_ref(), now, trace)?;
+        let identity = self.inner.check(token, now, trace)?;
         let expires_at = match identity.expires_at {
             Some(exp) => exp.min(now.saturating_add(self.ttl)),
             None => now.saturating_add(self.ttl),

@@ -7,7 +7,6 @@
 //! certificates (`x5c`) are never read, so they cannot stand in for it.
 
 use super::alg::{Algorithm, Family, ALL};
-use super::token_hash::SigningInput;
 use super::verifier::VerifyingKey;
 use crate::error::Error;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -56,8 +55,8 @@ pub struct Jwk {
 
 impl Jwk {
     /// Verifies `signature` over `message` with `alg`; false on any mismatch.
-    pub fn verify(&self, alg: Algorithm, message: SigningInput<'_>, signature: &[u8]) -> bool {
-        self.alg.is_none_or(|a| a == alg) && self.verifier.verify_input(alg, message, signature)
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.alg.is_none_or(|a| a == alg) && self.verifier.verify(alg, message, signature)
     }
 }
 

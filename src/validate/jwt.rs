@@ -9,7 +9,6 @@ use super::jwks::JwkSet;
 use super::keys::KeyStore;
 use super::policy::ClaimsPolicy;
 use super::strict_json::Object;
-use super::token_hash::{SigningDigest, SigningInput};
 use super::{claims, Identity, TokenValidator, Trace};
 use crate::error::{printable, Error};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,7 +34,7 @@ pub struct JwtValidator {
 
 /// What a signature must be checked against.
 struct Signed<'a> {
-    message: SigningInput<'a>,
+    message: &'a [u8],
     signature: &'a [u8],
     alg: Algorithm,
     kid: Option<&'a str>,
@@ -169,7 +168,6 @@ impl JwtValidator {
         &self,
         jws: &Compact<'_>,
         decoded: &'d Decoded,
-        signing: Option<&SigningDigest<'_>>,
         now: i64,
         trace: &mut dyn Trace,
     ) -> Result<(Object<'d>, &str), Error> {
@@ -197,7 +195,7 @@ impl JwtValidator {
             .map(|(_, k)| k)
             .ok_or_else(|| Error::internal("an issuer without a key store"))?;
         let signed = Signed {
-            message: SigningInput::with(jws.signed.as_bytes(), signing),
+            message: jws.signed.as_bytes(),
             signature: decoded.signature(),
             alg,
             kid: kid.as_deref(),
@@ -295,20 +293,10 @@ impl JwtValidator {
 
 impl TokenValidator for JwtValidator {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
-        self.check_hashed(token, None, now, trace)
-    }
-
-    fn check_hashed(
-        &self,
-        token: &str,
-        signing: Option<&SigningDigest<'_>>,
-        now: i64,
-        trace: &mut dyn Trace,
-    ) -> Result<Identity, Error> {
         // Without a configured issuer no token names one of ours: nothing passes.
         let jws = split(token)?;
         let decoded = Decoded::new(&jws)?;
-        let (c, issuer) = self.verify(&jws, &decoded, signing, now, trace)?;
+        let (c, issuer) = self.verify(&jws, &decoded, now, trace)?;
         let p = &*self.policy.claims;
         trace.note(|| format!("ok  iss is {issuer}"));
         claims::check_audience(&c, &p.audiences)?;

@@ -19,11 +19,9 @@ pub mod providers;
 pub mod router;
 pub mod store;
 pub mod strict_json;
-pub mod token_hash;
 pub mod verifier;
 
 use crate::error::Error;
-use token_hash::SigningDigest;
 
 /// Where a validator notes each check passed, for `sasl-oauth check` (which
 /// prints them). The handshake path gives `NoTrace`, and nothing is formatted.
@@ -68,20 +66,6 @@ pub trait TokenValidator: Send + Sync {
     /// Checks `token` at time `now` (Unix seconds), noting each check in
     /// `trace` when it is on (for `sasl-oauth check`).
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error>;
-
-    /// `check`, given the SHA-256 of the token's signing input when the
-    /// caller (the cache, on its way to the key) has it already: `signing`
-    /// from `token_hash::hash(token)`, used only for the bytes it covers.
-    fn check_hashed(
-        &self,
-        token: &str,
-        signing: Option<&SigningDigest<'_>>,
-        now: i64,
-        trace: &mut dyn Trace,
-    ) -> Result<Identity, Error> {
-        let _ = signing;
-        self.check(token, now, trace)
-    }
 
     /// The handshake path: no trace.
     fn validate(&self, token: &str, now: i64) -> Result<Identity, Error> {

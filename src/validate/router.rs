@@ -4,7 +4,6 @@
 
 use super::introspect::IntrospectionValidator;
 use super::jwt::{unverified_issuer, JwtValidator};
-use super::token_hash::SigningDigest;
 use super::{Identity, TokenValidator, Trace};
 use crate::error::Error;
 
@@ -15,29 +14,19 @@ pub struct Router {
 
 impl TokenValidator for Router {
     fn check(&self, token: &str, now: i64, trace: &mut dyn Trace) -> Result<Identity, Error> {
-        self.check_hashed(token, None, now, trace)
-    }
-
-    fn check_hashed(
-        &self,
-        token: &str,
-        signing: Option<&SigningDigest<'_>>,
-        now: i64,
-        trace: &mut dyn Trace,
-    ) -> Result<Identity, Error> {
         // Test builds only: prove that a panic never crosses the C boundary.
         #[cfg(feature = "test-hooks")]
         if token == "sasl-oauth-test-panic" {
             panic!("test hook: validator panic");
         }
         match (&self.jwt, &self.introspection) {
-            (Some(jwt), None) => jwt.check_hashed(token, signing, now, trace),
+            (Some(jwt), None) => jwt.check(token, now, trace),
             (None, Some(intro)) => intro.check(token, now, trace),
             (Some(jwt), Some(intro)) => {
                 let ours = unverified_issuer(token).is_some_and(|iss| jwt.knows_issuer(&iss));
                 if ours {
                     trace.note(|| "ok  a JWT from one of our issuers: verified locally".into());
-                    jwt.check_hashed(token, signing, now, trace)
+                    jwt.check(token, now, trace)
                 } else {
                     trace.note(|| "ok  not a JWT from one of our issuers: introspected".into());
                     intro.check(token, now, trace)

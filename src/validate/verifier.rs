@@ -13,7 +13,6 @@
 
 use super::alg::Algorithm;
 use super::jwks::PublicKey;
-use super::token_hash::SigningInput;
 
 /// Which library verifies JWS signatures in this build.
 pub const BACKEND: &str = if cfg!(feature = "aws-lc") {
@@ -59,24 +58,13 @@ impl VerifyingKey {
 
     /// Whether `signature` is this key's, with `alg`, over `message`.
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        backend::verify(self, alg, SigningInput::new(message), signature)
-    }
-
-    /// [`VerifyingKey::verify`], with the message's SHA-256 used when known
-    /// and `alg` hashes with SHA-256.
-    pub fn verify_input(
-        &self,
-        alg: Algorithm,
-        message: SigningInput<'_>,
-        signature: &[u8],
-    ) -> bool {
         backend::verify(self, alg, message, signature)
     }
 }
 
 #[cfg(feature = "aws-lc")]
 mod backend {
-    use super::{Algorithm, PublicKey, SigningInput, VerifyingKey};
+    use super::{Algorithm, PublicKey, VerifyingKey};
     use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 
     fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
@@ -129,28 +117,17 @@ mod backend {
         k.parsed.iter().map(|(a, _)| *a).collect()
     }
 
-    pub fn verify(
-        k: &VerifyingKey,
-        alg: Algorithm,
-        message: SigningInput<'_>,
-        signature: &[u8],
-    ) -> bool {
-        let Some((_, p)) = k.parsed.iter().find(|(a, _)| *a == alg) else {
-            return false;
-        };
-        // The known digest is a SHA-256 (aws-lc-rs refuses it for another
-        // algorithm); EdDSA signs the message itself.
-        let sha256 = matches!(alg, Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256);
-        match message.sha256() {
-            Some(d) if sha256 => p.verify_digest_sig(d, signature).is_ok(),
-            _ => p.verify_sig(message.bytes, signature).is_ok(),
-        }
+    pub fn verify(k: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        k.parsed
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .is_some_and(|(_, p)| p.verify_sig(message, signature).is_ok())
     }
 }
 
 #[cfg(not(feature = "aws-lc"))]
 mod backend {
-    use super::{Algorithm, PublicKey, SigningInput, VerifyingKey};
+    use super::{Algorithm, PublicKey, VerifyingKey};
 
     pub fn build(key: &PublicKey, _algs: &[Algorithm]) -> Result<VerifyingKey, &'static str> {
         Ok(VerifyingKey { key: key.clone() })
@@ -164,14 +141,8 @@ mod backend {
             .collect()
     }
 
-    pub fn verify(
-        k: &VerifyingKey,
-        alg: Algorithm,
-        message: SigningInput<'_>,
-        signature: &[u8],
-    ) -> bool {
+    pub fn verify(k: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
         use ring::signature::{RsaPublicKeyComponents, UnparsedPublicKey};
-        let message = message.bytes;
         if !k.key.family_matches(alg.family()) {
             return false;
         }
@@ -254,12 +225,11 @@ mod tests {
         )
     }
 
-    /// Fresh testkit keys (in a directory named after `test`) and their RSA public key.
-    fn testkit_rsa(test: &str) -> (testkit::Keys, PublicKey) {
-        let dir = std::env::temp_dir().join(format!("sasl-oauth-{test}-{}", std::process::id()));
+    #[test]
+    fn an_rsa_key_serves_the_algorithms_it_was_built_for() {
+        let dir = std::env::temp_dir().join(format!("sasl-oauth-verifier-{}", std::process::id()));
         testkit::Keys::generate(&dir).unwrap();
         let keys = testkit::Keys::load(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).ok();
         let jwk = keys.jwks()["keys"]
             .as_array()
             .unwrap()
@@ -272,12 +242,6 @@ mod tests {
             n: field("n"),
             e: field("e"),
         };
-        (keys, key)
-    }
-
-    #[test]
-    fn an_rsa_key_serves_the_algorithms_it_was_built_for() {
-        let (keys, key) = testkit_rsa("verifier");
         let (msg, sig) = rsa_signed(&keys, "RS256");
         let (pmsg, pss) = rsa_signed(&keys, "PS256");
         let any = VerifyingKey::new(&key, &ALL).unwrap();
@@ -294,55 +258,7 @@ mod tests {
         if cfg!(feature = "aws-lc") {
             assert!(!rs_only.verify(Algorithm::PS256, &pmsg, &pss));
         }
-    }
-
-    /// `message` as the signing input of a token, with the digest the cache
-    /// computes on the way to the token's key.
-    #[cfg(feature = "aws-lc")]
-    fn hashed(message: &[u8], f: impl FnOnce(SigningInput<'_>) -> bool) -> bool {
-        let token = format!("{}.sig", std::str::from_utf8(message).unwrap());
-        let (_, digest) = crate::validate::token_hash::hash(&token);
-        let input = SigningInput::with(&token.as_bytes()[..message.len()], digest.as_ref());
-        assert!(input.sha256().is_some());
-        f(input)
-    }
-
-    #[cfg(feature = "aws-lc")]
-    #[test]
-    fn a_known_digest_is_what_sha256_algorithms_verify() {
-        use crate::validate::token_hash::SigningDigest;
-        let (keys, rsa) = testkit_rsa("digest");
-        let rsa = VerifyingKey::new(&rsa, &ALL).unwrap();
-        let (p256, s256) = ec(&ECDSA_P256_SHA256_FIXED_SIGNING, Family::EcP256);
-        let p256 = VerifyingKey::new(&p256, &ALL).unwrap();
-        let (p384, s384) = ec(&ECDSA_P384_SHA384_FIXED_SIGNING, Family::EcP384);
-        let p384 = VerifyingKey::new(&p384, &ALL).unwrap();
-        let (rs_msg, rs_sig) = rsa_signed(&keys, "RS256");
-        let (ps_msg, ps_sig) = rsa_signed(&keys, "PS256");
-        let cases = [
-            (&rsa, Algorithm::RS256, rs_msg, rs_sig),
-            (&rsa, Algorithm::PS256, ps_msg, ps_sig),
-            (&p256, Algorithm::ES256, b"message".to_vec(), s256),
-        ];
-        for (key, alg, msg, sig) in cases {
-            let verify = |m: SigningInput<'_>| key.verify_input(alg, m, &sig);
-            assert!(hashed(&msg, verify), "{alg:?}");
-            // The digest is what is checked: one of other bytes fails.
-            let mut other = msg.clone();
-            other[1] ^= 1;
-            let forged = SigningDigest::claiming(&msg, &other);
-            let input = SigningInput::with(&msg, Some(&forged));
-            assert!(input.sha256().is_some());
-            assert!(!verify(input), "{alg:?}");
-        }
-        // ES384 hashes with SHA-384: it checks the bytes, whatever the SHA-256.
-        let v384 = |m: SigningInput<'_>| p384.verify_input(Algorithm::ES384, m, &s384);
-        assert!(hashed(b"message", v384));
-        let m: &[u8] = b"message";
-        let forged = SigningDigest::claiming(m, b"messagE");
-        let input = SigningInput::with(m, Some(&forged));
-        assert!(input.sha256().is_some());
-        assert!(v384(input));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
